@@ -1,0 +1,142 @@
+"""Feature views. Each feature's description is its as-of rule: what it may see at time T.
+
+Dense views have a row at every grid point, so their ttl is twice the grid step; sparse views
+have a row at every change and a heartbeat at every UTC midnight while active, so their ttl
+is one day. Offline retrieval nulls a value older than the ttl; ``skyprophet.online`` does the
+same online, where Feast does not.
+"""
+
+from datetime import timedelta
+
+from feast import FeatureView, Field
+from feast.types import Float64, Int64, String
+
+from feature_repo import data_sources as src
+from feature_repo.entities import airline, airport, day, flight, plane, route
+from skyprophet.config import get_settings
+
+_GRID = timedelta(minutes=get_settings().grid_minutes)
+DENSE_TTL = 2 * _GRID
+# Whole days: the DuckDB store cannot add a timedelta mixing days and seconds.
+SPARSE_TTL = timedelta(days=1)
+WEATHER_TTL = timedelta(hours=3)
+
+
+def _f(name: str, dtype: object, rule: str) -> Field:
+    return Field(name=name, dtype=dtype, description=rule)  # type: ignore[arg-type]
+
+
+def _dep_window(label: str, what: str) -> list[Field]:
+    seen = f"departures of {what} with actual departure in (g - {label}, g], g = latest grid point <= T"
+    return [
+        _f(f"deps_{label}", Int64, f"Count of {seen}."),
+        _f(f"delayed_share_{label}", Float64, f"Share delayed > 15 min of {seen}; null if none."),
+        _f(f"mean_delay_{label}", Float64, f"Mean departure delay (min) of {seen}; null if none."),
+    ]
+
+
+airline_stats = FeatureView(
+    name="airline_stats",
+    entities=[airline, day],
+    ttl=DENSE_TTL,
+    schema=_dep_window("1d", "the carrier") + _dep_window("7d", "the carrier"),
+    source=src.airline_stats_source,
+    description="Carrier's recent departures; a row per carrier per grid point.",
+)
+
+origin_ops = FeatureView(
+    name="origin_ops",
+    entities=[airport, day],
+    ttl=DENSE_TTL,
+    schema=[
+        _f("sched_deps_1h", Int64, "Flights (cancelled included) scheduled to leave in (g - 1 h, g], g = latest grid point <= T."),
+        *_dep_window("2h", "the airport"),
+        _f("backlog_3h", Int64, "Flights scheduled in (g - 3 h, g] that had not departed by g (cancelled included)."),
+        _f("late_backlog_3h", Int64, "Flights scheduled in (g - 3 h, g - 15 min] that had not departed by g."),
+    ],
+    source=src.origin_ops_source,
+    description="Departure airport's schedule pressure and recent departures; a row per airport per grid point.",
+)
+
+_WX = "Latest hourly observation labelled H with H + 1 h <= T (observations arrive an hour late)"
+origin_weather = FeatureView(
+    name="origin_weather",
+    entities=[airport, day],
+    ttl=WEATHER_TTL,
+    schema=[
+        _f("temp", Float64, f"Temperature (F). {_WX}."),
+        _f("dewp", Float64, f"Dew point (F). {_WX}."),
+        _f("humid", Float64, f"Relative humidity (%). {_WX}."),
+        _f("wind_dir", Float64, f"Wind direction (degrees). {_WX}."),
+        _f("wind_speed", Float64, f"Wind speed (mph). {_WX}."),
+        _f("wind_gust", Float64, f"Wind gust (mph). {_WX}."),
+        _f("precip", Float64, f"Precipitation (inches). {_WX}."),
+        _f("pressure", Float64, f"Sea-level pressure (mb). {_WX}."),
+        _f("visib", Float64, f"Visibility (miles). {_WX}."),
+    ],
+    source=src.origin_weather_source,
+    description="Hourly weather at the departure airport, stamped with when it became available.",
+)
+
+_STATIC = "Static reference data, valid at any T"
+airport_static = FeatureView(
+    name="airport_static",
+    entities=[airport],
+    ttl=timedelta(0),
+    schema=[
+        _f("lat", Float64, f"Latitude. {_STATIC}."),
+        _f("lon", Float64, f"Longitude. {_STATIC}."),
+        _f("alt", Float64, f"Elevation (ft). {_STATIC}."),
+    ],
+    source=src.airport_static_source,
+    description="Airport location; used for both origin and destination.",
+)
+
+flight_history = FeatureView(
+    name="flight_history",
+    entities=[flight, day],
+    ttl=SPARSE_TTL,
+    schema=_dep_window("28d", "this flight number"),
+    source=src.flight_history_source,
+    description="The flight number's last 28 days; a row per change plus a daily heartbeat while active.",
+)
+
+route_history = FeatureView(
+    name="route_history",
+    entities=[route, day],
+    ttl=SPARSE_TTL,
+    schema=[
+        _f("deps_hist", Int64, "Count of the route's departures with actual departure <= g, g = latest grid point <= T."),
+        _f("delayed_share_hist", Float64, "Share delayed > 15 min of the route's departures with actual departure <= g."),
+        _f("mean_delay_hist", Float64, "Mean departure delay (min) of the route's departures with actual departure <= g."),
+    ],
+    source=src.route_history_source,
+    description="The route's whole past; a row per change plus a daily heartbeat.",
+)
+
+plane_static = FeatureView(
+    name="plane_static",
+    entities=[plane],
+    ttl=timedelta(0),
+    schema=[
+        _f("year_built", Float64, f"Year of manufacture. {_STATIC}."),
+        _f("seats", Int64, f"Seats. {_STATIC}."),
+        _f("engines", Int64, f"Engines. {_STATIC}."),
+        _f("manufacturer", String, f"Manufacturer. {_STATIC}."),
+    ],
+    source=src.plane_static_source,
+    description="Aircraft attributes from the FAA registry.",
+)
+
+plane_recent = FeatureView(
+    name="plane_recent",
+    entities=[plane, day],
+    ttl=SPARSE_TTL,
+    schema=[
+        _f("prev_dep_delay", Float64, "Delay (min) of the aircraft's latest departure with actual departure <= g; "
+           "null a day after 7 days without one."),
+        _f("prev_dep_ts", Int64, "When that departure left (seconds since the epoch); input of minutes_since_prev_dep."),
+    ],
+    source=src.plane_recent_source,
+    description="The aircraft's previous departure; a row per departure plus a daily heartbeat for 7 days.",
+)

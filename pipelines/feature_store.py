@@ -1,0 +1,182 @@
+"""Feast commands with progress: apply the repo, materialize in bounded chunks, show a sample.
+
+Materialization walks each view's window in fixed time chunks and writes the latest row per
+entity in batches (``pull_latest_features`` and ``online_write_batch_size``), so its memory is
+bounded by a chunk, not by the window. ``incremental`` starts each view where its last run
+ended, or at ``end - ttl`` the first time (older rows are expired at ``end`` anyway), as
+``feast materialize-incremental`` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow.parquet as pq
+from rich.progress import Progress
+
+from skyprophet.config import get_settings
+from skyprophet.store import open_store
+
+if TYPE_CHECKING:
+    from feast import FeatureStore, FeatureView
+
+log = logging.getLogger(__name__)
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def apply(store: FeatureStore, processed_dir: Path | None = None) -> list[str]:
+    """Register every object of ``feature_repo`` (sources under ``processed_dir``)."""
+    from feature_repo.repo import objects
+
+    objs = objects(processed_dir or get_settings().processed_dir)
+    store.apply(objs)
+    return [o.name for o in objs]
+
+
+def _source_start(fv: FeatureView) -> datetime:
+    """Earliest event timestamp of a view's parquet source (from the file's statistics)."""
+    path = fv.batch_source.path  # type: ignore[attr-defined]
+    meta = pq.ParquetFile(path).metadata
+    col = meta.schema.to_arrow_schema().get_field_index(fv.batch_source.timestamp_field)
+    mins = [meta.row_group(i).column(col).statistics.min for i in range(meta.num_row_groups)]
+    start = min(mins) if mins else EPOCH
+    return start if start.tzinfo else start.replace(tzinfo=timezone.utc)
+
+
+def window_start(store: FeatureStore, fv: FeatureView, end: datetime, incremental: bool) -> datetime:
+    if incremental and fv.materialization_intervals:
+        return max(iv[1] for iv in fv.materialization_intervals)
+    start = _source_start(fv)
+    if incremental and fv.ttl:
+        start = max(start, end - fv.ttl)
+    return start
+
+
+def chunks(start: datetime, end: datetime, size: timedelta) -> list[tuple[datetime, datetime]]:
+    """Consecutive [a, b] windows covering [start, end], each at most ``size`` long."""
+    out = []
+    a = start
+    while a < end:
+        b = min(a + size, end)
+        out.append((a, b))
+        a = b
+    return out or [(start, end)]
+
+
+def materialize(
+    store: FeatureStore,
+    end: datetime,
+    *,
+    start: datetime | None = None,
+    incremental: bool = True,
+    views: list[str] | None = None,
+    chunk: timedelta | None = None,
+    show_progress: bool = True,
+) -> dict[str, int]:
+    """Load the online store up to ``end``, one bounded chunk at a time.
+
+    Returns:
+        Number of chunks materialized per view.
+    """
+    chunk = chunk or timedelta(days=get_settings().materialize_chunk_days)
+    fvs = [fv for fv in store.list_feature_views() if views is None or fv.name in views]
+    plan: dict[str, list[tuple[datetime, datetime]]] = {}
+    for fv in fvs:
+        a = start or window_start(store, fv, end, incremental)
+        plan[fv.name] = chunks(a, end, chunk) if a < end else []
+    done: dict[str, int] = {}
+    with Progress(disable=not show_progress, transient=False) as progress:
+        task = progress.add_task("materialize", total=sum(len(v) for v in plan.values()))
+        for name, windows in plan.items():
+            for a, b in windows:
+                progress.update(task, description=f"{name} {a:%Y-%m-%d}..{b:%Y-%m-%d}")
+                store.materialize(start_date=a, end_date=b, feature_views=[name])
+                progress.advance(task)
+            done[name] = len(windows)
+    return done
+
+
+def sample_flight(data_dir: Path, after: datetime) -> Any:
+    """The first canonical flight scheduled at or after ``after`` (a real row of the data)."""
+    import pandas as pd
+
+    flights = pd.read_parquet(data_dir / "raw" / "canonical_flights.parquet")
+    later = flights[(flights["sched_dep_utc"] >= after) & flights["tailnum"].notna()]
+    if later.empty:
+        raise ValueError(f"no flight scheduled after {after.isoformat()}")
+    return later.iloc[0]
+
+
+def demo(store: FeatureStore, after: datetime) -> None:
+    """Materialize up to a real flight's prediction time T and print its online features."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from skyprophet.online import FlightKeys, OnlineFeatures
+
+    settings = get_settings()
+    row = sample_flight(settings.data_dir, after)
+    t = row["sched_dep_utc"].to_pydatetime() - timedelta(minutes=settings.lead_minutes)
+    materialize(store, t)
+    keys = FlightKeys(
+        carrier=row["carrier"],
+        flight_number=int(row["flight_number"]),
+        origin=row["origin"],
+        dest=row["dest"],
+        sched_dep_epoch_s=int(row["sched_dep_utc"].timestamp()),
+        utc_offset_min=int(row["utc_offset_min"]),
+        tailnum=row["tailnum"],
+    )
+    got = OnlineFeatures(store, lead_minutes=settings.lead_minutes).read([keys])[0]
+    table = Table(title=f"{keys.carrier}{keys.flight_number} {keys.origin}->{keys.dest} "
+                  f"scheduled {row['sched_dep_utc']:%Y-%m-%d %H:%M} UTC, features as of {t:%H:%M} UTC")
+    table.add_column("feature")
+    table.add_column("value", justify="right")
+    for name, value in got.values.items():
+        table.add_row(name, "null" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value))
+    Console().print(table)
+    Console().print(f"missing: {len(got.missing)}, stale: {got.stale or 'none'}")
+
+
+def _aware(text: str) -> datetime:
+    from pandas import Timestamp
+
+    ts = Timestamp(text)
+    if ts.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"needs a UTC offset: {text!r}")
+    return ts.to_pydatetime()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--online", choices=["sqlite", "redis"], default=None)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("apply", help="register the feature repo")
+    m = sub.add_parser("materialize", help="load the online store up to --end")
+    m.add_argument("--end", type=_aware, required=True, help="ISO date-time with offset")
+    m.add_argument("--start", type=_aware, default=None)
+    m.add_argument("--full", action="store_true", help="from each source's first row, not incrementally")
+    d = sub.add_parser("demo", help="materialize up to a sample flight's prediction time and print its features")
+    d.add_argument("--after", type=_aware, default=datetime(2013, 12, 31, 20, tzinfo=timezone.utc))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("feast").setLevel(logging.WARNING)
+    store = open_store(online=args.online)
+    result: Any
+    if args.cmd == "apply":
+        result = apply(store)
+        log.info("applied %d objects", len(result))
+    elif args.cmd == "demo":
+        demo(store, args.after)
+    else:
+        result = materialize(store, args.end, start=args.start, incremental=not args.full)
+        log.info("materialized %s", result)
+
+
+if __name__ == "__main__":
+    main()
+

@@ -1,0 +1,59 @@
+"""Typed settings shared by the pipelines, the feature store wrapper and the service."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+FEATURE_REPO_DIR = PROJECT_ROOT / "feature_repo"
+
+
+class Settings(BaseSettings):
+    """Settings read from the environment (prefix ``SKYPROPHET_``) and ``.env``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SKYPROPHET_", env_file=".env", extra="ignore"
+    )
+
+    data_dir: Path = PROJECT_ROOT / "data"
+    reports_dir: Path = PROJECT_ROOT / "reports"
+    online_store: Literal["sqlite", "redis"] = "sqlite"
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        validation_alias="REDIS_URL",
+    )
+    lead_minutes: int = Field(default=120, ge=0)
+    grid_minutes: int = Field(default=15, gt=0)
+    materialize_chunk_days: int = Field(default=30, gt=0)
+    online_write_batch_size: int = Field(default=5_000, gt=0)
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "raw"
+
+    @property
+    def processed_dir(self) -> Path:
+        return self.data_dir / "processed"
+
+    @property
+    def rejects_dir(self) -> Path:
+        return self.data_dir / "rejects"
+
+    @property
+    def registry_path(self) -> Path:
+        return self.data_dir / "registry.db"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "online.db"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, created on first use."""
+    return Settings()

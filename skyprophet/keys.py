@@ -1,0 +1,78 @@
+"""Entity keys derived from a flight's identifiers: one definition for training and serving."""
+
+from __future__ import annotations
+
+from typing import overload
+
+import numpy as np
+import pandas as pd
+
+
+@overload
+def flight_id(carrier: str, number: int) -> str: ...
+@overload
+def flight_id(carrier: pd.Series, number: pd.Series) -> pd.Series: ...
+def flight_id(carrier: str | pd.Series, number: int | pd.Series) -> str | pd.Series:
+    """The flight entity key: carrier code + flight number, e.g. ``UA1545``."""
+    if isinstance(carrier, pd.Series):
+        return carrier.astype(str) + pd.Series(number).astype("int64").astype(str).to_numpy()
+    return f"{carrier}{int(number)}"
+
+
+@overload
+def route_id(origin: str, dest: str) -> str: ...
+@overload
+def route_id(origin: pd.Series, dest: pd.Series) -> pd.Series: ...
+def route_id(origin: str | pd.Series, dest: str | pd.Series) -> str | pd.Series:
+    """The route entity key: origin and destination codes, e.g. ``EWR-IAH``."""
+    if isinstance(origin, pd.Series):
+        return origin.astype(str) + "-" + pd.Series(dest).astype(str).to_numpy()
+    return f"{origin}-{dest}"
+
+
+def as_of_day(ts: pd.Series) -> pd.Series:
+    """The time-bucket join key of time-varying views: the UTC date of ``ts`` (YYYY-MM-DD)."""
+    days = ts.dt.tz_convert("UTC").dt.floor("D")
+    codes, uniques = pd.factorize(days)
+    labels = np.asarray(uniques.strftime("%Y-%m-%d"), dtype=object)
+    return pd.Series(labels[codes], index=ts.index)
+
+
+def as_of_day_of(epoch_s: int) -> str:
+    """``as_of_day`` of one instant given in seconds since the epoch (for online lookups)."""
+    import datetime as _dt
+
+    return _dt.datetime.fromtimestamp(epoch_s, tz=_dt.timezone.utc).strftime("%Y-%m-%d")
+
+
+ROW_ID = "row_id"
+TIMESTAMP = "event_timestamp"
+
+
+def entity_frame(flights: pd.DataFrame, lead_minutes: int) -> pd.DataFrame:
+    """Feast entity rows for canonical flights, as of their prediction time T = scheduled - lead.
+
+    Carries ``row_id`` (Feast does not keep the input order) and the request-time values of the
+    on-demand view. A missing tail number becomes "" so that it matches nothing, as online.
+    """
+    sched = flights["sched_dep_utc"]
+    as_of = sched - pd.Timedelta(minutes=lead_minutes)
+    return pd.DataFrame(
+        {
+            ROW_ID: flights["flight_row_id"].to_numpy(),
+            "carrier": flights["carrier"].astype(str).to_numpy(),
+            "origin": flights["origin"].astype(str).to_numpy(),
+            "dest": flights["dest"].astype(str).to_numpy(),
+            "flight_id": flight_id(flights["carrier"], flights["flight_number"]).to_numpy(),
+            "route": route_id(flights["origin"], flights["dest"]).to_numpy(),
+            "tailnum": flights["tailnum"].astype(object).where(flights["tailnum"].notna(), "").to_numpy(),
+            "as_of_day": as_of_day(as_of).to_numpy(),
+            TIMESTAMP: as_of.to_numpy(),
+            "sched_dep_epoch_s": (sched.astype("int64") // _per_second(sched)).to_numpy(),
+            "utc_offset_min": flights["utc_offset_min"].astype("int64").to_numpy(),
+        }
+    ).astype({TIMESTAMP: "datetime64[us, UTC]"})
+
+
+def _per_second(ts: pd.Series) -> int:
+    return {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[ts.dt.unit]

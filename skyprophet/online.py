@@ -1,0 +1,134 @@
+"""Online feature reads with the same maximum-age rule as offline retrieval.
+
+Feast ignores a view's ttl online, while its offline join keeps a value only when
+``T - ttl <= event_ts <= T``. This module reads the feature service's views online, applies
+exactly that rule for the prediction time T of each flight, and computes the request-time
+features with the on-demand view's own function after the rule, so that a stale input is null
+in both paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from skyprophet.keys import as_of_day_of, flight_id, route_id
+from skyprophet.transforms import request_features
+
+if TYPE_CHECKING:
+    from feast import FeatureService, FeatureStore
+
+SEP = "__"
+ONLINE_SUFFIX = "_online"
+
+
+@dataclass(frozen=True)
+class FlightKeys:
+    """One flight's entity keys and request-time values."""
+
+    carrier: str
+    flight_number: int
+    origin: str
+    dest: str
+    sched_dep_epoch_s: int
+    utc_offset_min: int
+    tailnum: str | None = None
+
+    def entity_row(self, as_of_epoch_s: int) -> dict[str, Any]:
+        return {
+            "carrier": self.carrier,
+            "origin": self.origin,
+            "dest": self.dest,
+            "flight_id": flight_id(self.carrier, self.flight_number),
+            "route": route_id(self.origin, self.dest),
+            "tailnum": self.tailnum or "",
+            "as_of_day": as_of_day_of(as_of_epoch_s),
+        }
+
+
+@dataclass
+class FlightFeatures:
+    """Feature values of one flight, by full feature name, with what was missing or stale."""
+
+    values: dict[str, Any]
+    missing: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+
+
+def model_feature_names(service: FeatureService) -> list[str]:
+    """The model's inputs: every feature of the service, ``<view or alias>__<feature>``, in order."""
+    return [
+        f"{p.name_to_use()}{SEP}{f.name}" for p in service.feature_view_projections for f in p.features
+    ]
+
+
+class OnlineFeatures:
+    """Reads a feature service online as of each flight's prediction time."""
+
+    def __init__(self, store: FeatureStore, service_name: str = "flight_delay_v1", lead_minutes: int = 120):
+        self.store = store
+        self.service = store.get_feature_service(service_name)
+        self.lead = timedelta(minutes=lead_minutes)
+        self.feature_names = model_feature_names(self.service)
+        odfv_names = {o.name for o in store.list_on_demand_feature_views()}
+        self._odfv = [p for p in self.service.feature_view_projections if p.name in odfv_names]
+        if len(self._odfv) > 1:
+            raise ValueError("one on-demand view (request features) is supported")
+        # Registered by feature_repo, derived from the service: its views + on-demand inputs.
+        self._inputs = store.get_feature_service(f"{service_name}{ONLINE_SUFFIX}")
+        inputs = self._inputs.feature_view_projections
+        self._ttl: dict[str, timedelta | None] = {}
+        for p in inputs:
+            ttl = store.get_feature_view(p.name).ttl
+            for f in p.features:
+                self._ttl[f"{p.name_to_use()}{SEP}{f.name}"] = ttl if ttl else None
+
+    def read(self, flights: Sequence[FlightKeys], as_of: Sequence[datetime] | None = None) -> list[FlightFeatures]:
+        """Online values for ``flights`` as of ``as_of`` (default: scheduled departure - lead)."""
+        if as_of is None:
+            as_of = [
+                datetime.fromtimestamp(f.sched_dep_epoch_s, tz=timezone.utc) - self.lead for f in flights
+            ]
+        t_s = [int(t.timestamp()) for t in as_of]
+        rows = [f.entity_row(t) for f, t in zip(flights, t_s, strict=True)]
+        resp = self.store.get_online_features(
+            features=self._inputs, entity_rows=rows, full_feature_names=True
+        ).to_dict(include_event_timestamps=True)
+        out = [FlightFeatures(values={}) for _ in flights]
+        for name, ttl in self._ttl.items():
+            vals, stamps = resp[name], resp[name + "__ts"]
+            ttl_s = None if ttl is None else ttl.total_seconds()
+            for i, (v, ts) in enumerate(zip(vals, stamps, strict=True)):
+                fresh = ts <= t_s[i] and (ttl_s is None or ts >= t_s[i] - ttl_s)
+                if v is None:
+                    out[i].values[name] = None
+                elif not fresh:
+                    out[i].values[name] = None
+                    out[i].stale.append(name)
+                else:
+                    out[i].values[name] = v
+        for p in self._odfv:
+            self._request_features(p.name_to_use(), flights, out)
+        for ff in out:
+            ff.values = {n: ff.values.get(n) for n in self.feature_names}
+            ff.missing = [n for n in self.feature_names if ff.values[n] is None]
+            ff.stale = [n for n in ff.stale if n in ff.values]
+        return out
+
+    def _request_features(self, view: str, flights: Sequence[FlightKeys], out: list[FlightFeatures]) -> None:
+        prev_name = next(n for n in self._ttl if n.endswith(f"{SEP}prev_dep_ts"))
+        prev = np.array(
+            [np.nan if ff.values.get(prev_name) is None else float(ff.values[prev_name]) for ff in out]
+        )
+        feats = request_features(
+            np.array([f.sched_dep_epoch_s for f in flights], dtype=np.int64),
+            np.array([f.utc_offset_min for f in flights], dtype=np.int64),
+            prev,
+        )
+        for key, arr in feats.items():
+            for i, v in enumerate(arr.tolist()):
+                out[i].values[f"{view}{SEP}{key}"] = None if isinstance(v, float) and np.isnan(v) else v

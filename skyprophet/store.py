@@ -1,0 +1,79 @@
+"""Feast store construction from settings: DuckDB offline, SQLite or Redis online."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import unquote, urlparse
+
+from skyprophet.config import FEATURE_REPO_DIR, Settings, get_settings
+
+if TYPE_CHECKING:
+    from feast import FeatureStore
+    from feast.repo_config import RepoConfig
+
+PROJECT = "skyprophet"
+
+
+def redis_connection_string(url: str) -> str:
+    """``redis://[:password@]host:port/db`` -> Feast's ``host:port,db=N[,password=...][,ssl=true]``."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("redis", "rediss"):
+        raise ValueError(f"REDIS_URL must start with redis:// or rediss://, got {url!r}")
+    host = parsed.hostname or "127.0.0.1"
+    parts = [f"{host}:{parsed.port or 6379}"]
+    db = (parsed.path or "/0").lstrip("/") or "0"
+    parts.append(f"db={int(db)}")
+    if parsed.password:
+        parts.append(f"password={unquote(parsed.password)}")
+    if parsed.scheme == "rediss":
+        parts.append("ssl=true")
+    return ",".join(parts)
+
+
+def repo_config(
+    settings: Settings | None = None,
+    *,
+    online: Literal["sqlite", "redis"] | None = None,
+    data_dir: Path | None = None,
+) -> RepoConfig:
+    """The Feast configuration: registry and SQLite store under ``data_dir``, Redis from REDIS_URL."""
+    from feast.infra.offline_stores.duckdb import DuckDBOfflineStoreConfig
+    from feast.infra.online_stores.redis import RedisOnlineStoreConfig
+    from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
+    from feast.repo_config import MaterializationConfig, RegistryConfig, RepoConfig
+
+    settings = settings or get_settings()
+    data_dir = data_dir or settings.data_dir
+    kind = online or settings.online_store
+    online_cfg: SqliteOnlineStoreConfig | RedisOnlineStoreConfig
+    if kind == "redis":
+        online_cfg = RedisOnlineStoreConfig(connection_string=redis_connection_string(settings.redis_url))
+    else:
+        online_cfg = SqliteOnlineStoreConfig(path=str(data_dir / "online.db"))
+    return RepoConfig(
+        project=PROJECT,
+        provider="local",
+        registry=RegistryConfig(path=str(data_dir / "registry.db"), cache_ttl_seconds=0),
+        offline_store=DuckDBOfflineStoreConfig(),
+        online_store=online_cfg,
+        entity_key_serialization_version=3,
+        materialization_config=MaterializationConfig(
+            pull_latest_features=True, online_write_batch_size=settings.online_write_batch_size
+        ),
+        repo_path=str(FEATURE_REPO_DIR),
+    )
+
+
+def open_store(
+    settings: Settings | None = None,
+    *,
+    online: Literal["sqlite", "redis"] | None = None,
+    data_dir: Path | None = None,
+) -> FeatureStore:
+    """A FeatureStore over ``data_dir`` (default: settings) with the chosen online store."""
+    from feast import FeatureStore
+
+    data_dir = data_dir or (settings or get_settings()).data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return FeatureStore(config=repo_config(settings, online=online, data_dir=data_dir))

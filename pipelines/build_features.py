@@ -349,11 +349,12 @@ def _sparse_window_view(
     ks = KeyedSeries(codes, times, ev.delay[dep])
     qc, qt = _sparse_points(codes, times, step, end, active_for=window, exits=window)
     n, share, mean = ks.window_stats(qc, qt, window)
+    # An empty window is null, as it is once the entity's rows stop (the row of the day is gone).
     return pd.DataFrame(
         {
             entity: vocab[qc],
             "event_ts": _ts(qt),
-            f"deps_{suffix}": n,
+            f"deps_{suffix}": pd.Series(n, dtype="Int64").where(n > 0, pd.NA).array,
             f"delayed_share_{suffix}": share,
             f"mean_delay_{suffix}": mean,
         }

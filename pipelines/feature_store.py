@@ -87,7 +87,8 @@ def materialize(
     plan: dict[str, list[tuple[datetime, datetime]]] = {}
     for fv in fvs:
         a = start or window_start(store, fv, end, incremental)
-        plan[fv.name] = chunks(a, end, chunk) if a < end else []
+        # Static views (no ttl) hold one row per entity: one chunk, whatever the window.
+        plan[fv.name] = [] if a >= end else chunks(a, end, chunk) if fv.ttl else [(a, end)]
     done: dict[str, int] = {}
     with Progress(disable=not show_progress, transient=False) as progress:
         task = progress.add_task("materialize", total=sum(len(v) for v in plan.values()))

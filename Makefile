@@ -1,0 +1,52 @@
+# SkyProphet. The two commands: `make run` and `make test`. Everything else is set up by them.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+DATA := data
+RAW := $(DATA)/raw/canonical_flights.parquet
+PROCESSED := $(DATA)/processed/plane_recent.parquet
+SRC_PY := $(shell find pipelines skyprophet feature_repo -name '*.py' 2>/dev/null)
+
+.PHONY: run test env features apply demo lint bench-features clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+env: $(VENV)/.synced
+
+$(RAW): pipelines/ingest.py | env
+	$(PY) -m pipelines.ingest
+
+$(PROCESSED): $(RAW) pipelines/build_features.py
+	$(PY) -m pipelines.build_features
+
+features: $(PROCESSED)
+
+apply: features
+	$(PY) -W ignore -m pipelines.feature_store apply
+
+## The main job on the embedded default (SQLite): data -> features -> feast apply -> materialize -> sample.
+run: apply
+	$(PY) -W ignore -m pipelines.feature_store demo
+
+## The whole test suite (unit, integration against real SQLite, Redis, Feast registry).
+test: env
+	$(PY) -m pytest
+
+lint: env
+	$(VENV)/bin/ruff check $(SRC_PY) tests benchmarks
+
+bench-features: features
+	$(PY) -W ignore -m benchmarks.bench_features
+
+clean:
+	rm -rf $(DATA)/raw $(DATA)/processed $(DATA)/rejects $(DATA)/registry.db $(DATA)/online.db reports

@@ -1,0 +1,127 @@
+"""No feature sees the future: brute-force recomputation and truncation invariance."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines import build_features
+from pipelines.feature_store import apply
+from skyprophet.config import Settings
+from skyprophet.keys import ROW_ID, TIMESTAMP, entity_frame
+from skyprophet.online import model_feature_names
+from skyprophet.store import open_store
+from tests.conftest import historical
+
+pytestmark = pytest.mark.integration
+GRID = pd.Timedelta(minutes=15)
+
+
+@pytest.fixture(scope="module")
+def grid_rows(canonical: pd.DataFrame) -> pd.DataFrame:
+    """600 real flights (cancelled included) re-timed to a random grid-aligned T in 2013."""
+    rng = np.random.default_rng(7)
+    sample = canonical.sample(600, random_state=7).reset_index(drop=True)
+    start = pd.Timestamp("2013-01-02", tz="UTC")
+    offsets = rng.integers(0, 362 * 96, len(sample))
+    t = start + pd.to_timedelta(offsets * 15, unit="min")
+    sample["sched_dep_utc"] = (t + pd.Timedelta(hours=2)).astype("datetime64[us, UTC]")
+    return entity_frame(sample, lead_minutes=120)
+
+
+def _expected(ev: pd.DataFrame, row: pd.Series) -> dict[str, float | int | None]:
+    """Every rolling feature at T recomputed from the raw events by its as-of rule."""
+    t = row[TIMESTAMP]
+    dep = ev[ev["actual_dep_utc"].notna() & (ev["actual_dep_utc"] <= t)]
+
+    def stats(d: pd.DataFrame, prefix: str, sparse: bool) -> dict[str, float | int | None]:
+        n = len(d)
+        if n == 0:
+            return {f"{prefix}deps": None if sparse else 0, f"{prefix}share": None, f"{prefix}mean": None}
+        delays = d["dep_delay_min"].to_numpy()
+        return {
+            f"{prefix}deps": n,
+            f"{prefix}share": float((delays > 15).sum()) / n,
+            f"{prefix}mean": float(delays.sum()) / n,
+        }
+
+    out: dict[str, float | int | None] = {}
+    car = dep[dep["carrier"] == row["carrier"]]
+    for w, days in (("1d", 1), ("7d", 7)):
+        s = stats(car[car["actual_dep_utc"] > t - pd.Timedelta(days=days)], "", False)
+        out |= {f"airline_stats__deps_{w}": s["deps"], f"airline_stats__delayed_share_{w}": s["share"],
+                f"airline_stats__mean_delay_{w}": s["mean"]}
+    org = ev[ev["origin"] == row["origin"]]
+    odep = dep[dep["origin"] == row["origin"]]
+    s = stats(odep[odep["actual_dep_utc"] > t - pd.Timedelta(hours=2)], "", False)
+    out |= {"origin_ops__deps_2h": s["deps"], "origin_ops__delayed_share_2h": s["share"],
+            "origin_ops__mean_delay_2h": s["mean"]}
+    out["origin_ops__sched_deps_1h"] = int(((org["sched_dep_utc"] > t - pd.Timedelta(hours=1)) & (org["sched_dep_utc"] <= t)).sum())
+    recent = org[(org["sched_dep_utc"] > t - pd.Timedelta(hours=3)) & (org["sched_dep_utc"] <= t)]
+    waiting = recent[~(recent["actual_dep_utc"].notna() & (recent["actual_dep_utc"] <= t))]
+    out["origin_ops__backlog_3h"] = len(waiting)
+    out["origin_ops__late_backlog_3h"] = int((waiting["sched_dep_utc"] <= t - pd.Timedelta(minutes=15)).sum())
+    fl = dep[(dep["flight_id"] == row["flight_id"]) & (dep["actual_dep_utc"] > t - pd.Timedelta(days=28))]
+    s = stats(fl, "", True)
+    out |= {"flight_history__deps_28d": s["deps"], "flight_history__delayed_share_28d": s["share"],
+            "flight_history__mean_delay_28d": s["mean"]}
+    s = stats(dep[dep["route"] == row["route"]], "", True)
+    out |= {"route_history__deps_hist": s["deps"], "route_history__delayed_share_hist": s["share"],
+            "route_history__mean_delay_hist": s["mean"]}
+    # previous departure: kept until the first UTC midnight more than 7 days after it
+    pl = dep[dep["tailnum"] == row["tailnum"]].sort_values("actual_dep_utc")
+    midnight = t.floor("D")
+    if len(pl) and pl["actual_dep_utc"].iloc[-1] > midnight - pd.Timedelta(days=7):
+        out["plane_recent__prev_dep_delay"] = float(pl["dep_delay_min"].iloc[-1])
+    else:
+        out["plane_recent__prev_dep_delay"] = None
+    return out
+
+
+def _same(a: object, b: object) -> bool:
+    if a is None or (isinstance(a, float) and np.isnan(a)) or a is pd.NA:
+        return b is None or (isinstance(b, float) and np.isnan(b)) or b is pd.NA
+    if b is None or b is pd.NA or (isinstance(b, float) and np.isnan(b)):
+        return False
+    return bool(a == b)
+
+
+def test_brute_force_rolling_features(offline_store, canonical: pd.DataFrame, grid_rows: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    ev = canonical.assign(
+        flight_id=canonical["carrier"] + canonical["flight_number"].astype(str),
+        route=canonical["origin"] + "-" + canonical["dest"],
+    )
+    got = historical(offline_store, grid_rows)
+    checked = mismatches = 0
+    for i, row in grid_rows.iterrows():
+        for name, exp in _expected(ev, row).items():
+            checked += 1
+            if not _same(exp, got.at[i, name]):
+                mismatches += 1
+                assert mismatches < 1, f"{name} at {row[TIMESTAMP]} for {row.to_dict()}: expected {exp}, got {got.at[i, name]}"
+    assert checked >= 500 * 18
+
+
+def test_truncation_invariance(settings: Settings, tmp_path: Path, canonical: pd.DataFrame) -> None:
+    t0 = datetime(2013, 6, 15, 13, 7, tzinfo=timezone.utc)
+    trunc_dir = tmp_path / "processed_until"
+    build_features.run(settings.data_dir, trunc_dir, until=t0)
+    full = open_store(settings, online="sqlite", data_dir=settings.data_dir)
+    cut = open_store(settings, online="sqlite", data_dir=tmp_path)
+    apply(cut, trunc_dir)
+    flights = canonical[(canonical["sched_dep_utc"] - pd.Timedelta(hours=2) <= t0)]
+    # weight the sample towards the last days before the cut-off, where a leak would show
+    near = flights[flights["sched_dep_utc"] > t0 - pd.Timedelta(days=2)]
+    sample = pd.concat([near.sample(min(600, len(near)), random_state=1), flights.sample(600, random_state=2)])
+    rows = entity_frame(sample.drop_duplicates("flight_row_id"), lead_minutes=120)
+    assert len(rows) >= 1000 and (rows[TIMESTAMP] <= t0).all()
+    a, b = historical(full, rows), historical(cut, rows)
+    names = model_feature_names(full.get_feature_service("flight_delay_v1"))
+    pd.testing.assert_frame_equal(a[[ROW_ID, *names]], b[[ROW_ID, *names]], check_exact=True)
+    # the cut-off really removed information: later rows exist only in the full build
+    later = pd.read_parquet(settings.processed_dir / "airline_stats.parquet")
+    assert later["event_ts"].max() > t0 >= pd.read_parquet(trunc_dir / "airline_stats.parquet")["event_ts"].max()

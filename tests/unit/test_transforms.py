@@ -1,0 +1,43 @@
+"""Request-time features against an independent calendar computation."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import holidays
+import numpy as np
+import pytest
+
+from skyprophet.transforms import request_features
+
+
+@pytest.mark.parametrize(
+    ("utc", "offset", "hour", "dow", "month"),
+    [
+        ("2013-01-01T10:15:00+00:00", -300, 5, 1, 1),
+        ("2013-07-04T03:30:00+00:00", -240, 23, 2, 7),  # still July 3rd locally
+        ("2013-12-31T23:59:00+00:00", -300, 18, 1, 12),
+    ],
+)
+def test_calendar(utc: str, offset: int, hour: int, dow: int, month: int) -> None:
+    t = int(dt.datetime.fromisoformat(utc).timestamp())
+    out = request_features(np.array([t]), np.array([offset]), np.array([np.nan]))
+    assert (out["local_hour"][0], out["day_of_week"][0], out["month"][0]) == (hour, dow, month)
+    assert np.isnan(out["minutes_since_prev_dep"][0])
+
+
+def test_days_to_holiday_matches_brute_force() -> None:
+    us = holidays.country_holidays("US", years=range(2012, 2015))
+    rng = np.random.default_rng(0)
+    base = int(dt.datetime(2013, 1, 1, tzinfo=dt.timezone.utc).timestamp())
+    t = base + rng.integers(0, 365 * 86400, 300)
+    offset = np.full(300, -300)
+    got = request_features(t, offset, np.full(300, np.nan))["days_to_holiday"]
+    for ti, g in zip(t, got, strict=True):
+        local = (dt.datetime.fromtimestamp(int(ti), dt.timezone.utc) + dt.timedelta(minutes=-300)).date()
+        assert g == min(abs((h - local).days) for h in us)
+
+
+def test_minutes_since_previous_departure() -> None:
+    out = request_features(np.array([10_000]), np.array([0]), np.array([10_000 - 5_400.0]))
+    assert out["minutes_since_prev_dep"][0] == 90.0

@@ -9,7 +9,6 @@ PY := $(VENV)/bin/python
 DATA := data
 RAW := $(DATA)/raw/canonical_flights.parquet
 PROCESSED := $(DATA)/processed/plane_recent.parquet
-SRC_PY := $(shell find pipelines skyprophet feature_repo -name '*.py' 2>/dev/null)
 
 .PHONY: run test env features apply demo lint bench-features clean
 
@@ -43,7 +42,7 @@ test: env
 	$(PY) -m pytest
 
 lint: env
-	$(VENV)/bin/ruff check $(SRC_PY) tests benchmarks
+	$(VENV)/bin/ruff check pipelines skyprophet feature_repo tests benchmarks
 
 bench-features: features
 	$(PY) -W ignore -m benchmarks.bench_features

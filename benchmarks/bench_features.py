@@ -110,18 +110,24 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(stage(args.stage, args.data_dir)))  # noqa: T201 (child protocol)
         return
     stages = ["feature_build", "apply", "materialize", "historical_retrieval"]
+    out = PROJECT_ROOT / "reports" / "bench" / "features.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    report: dict[str, object] = {}
+    scale: list[dict[str, object]] = []
+    report["scale"] = scale
     base = args.work_dir / "x1"
     replicate(get_settings().data_dir, base, 1)
-    report: dict[str, object] = {s: measure(s, base) for s in stages}
-    scale = []
+    for s in stages:  # written after every stage, so a long run leaves what it measured
+        report[s] = measure(s, base)
+        out.write_text(json.dumps(report, indent=2))
     for k in args.scale:
         d = args.work_dir / f"x{k}"
         replicate(get_settings().data_dir, d, k)
-        scale.append({"factor": k, **{s: measure(s, d) for s in stages}})
-    report["scale"] = scale
-    out = PROJECT_ROOT / "reports" / "bench" / "features.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
+        block: dict[str, object] = {"factor": k}
+        scale.append(block)
+        for s in stages:
+            block[s] = measure(s, d)
+            out.write_text(json.dumps(report, indent=2))
     lines = [f"{'stage':<22}{'factor':>7}{'rows':>11}{'seconds':>9}{'peak MB':>9}  target"]
     for k, block in [(1, report)] + [(s["factor"], s) for s in scale]:
         for s in stages:

@@ -1,6 +1,6 @@
 """Feature views. Each feature's description is its as-of rule: what it may see at time T.
 
-Dense views have a row at every grid point, so their ttl is twice the grid step; sparse views
+Dense views have a row at every grid point, so their ttl is the grid step (+1 min); sparse views
 have a row at every change and a heartbeat at every UTC midnight while active, so their ttl
 is one day. Offline retrieval nulls a value older than the ttl; ``skyprophet.online`` does the
 same online, where Feast does not.
@@ -16,10 +16,10 @@ from feature_repo.entities import airline, airport, day, flight, plane, route
 from skyprophet.config import get_settings
 
 _GRID = timedelta(minutes=get_settings().grid_minutes)
-DENSE_TTL = 2 * _GRID
+DENSE_TTL = _GRID + timedelta(minutes=1)
 # Whole days: the DuckDB store cannot add a timedelta mixing days and seconds.
 SPARSE_TTL = timedelta(days=1)
-WEATHER_TTL = timedelta(hours=3)
+WEATHER_TTL = timedelta(hours=2)  # hourly observations: tolerates one missing hour
 
 
 def _f(name: str, dtype: object, rule: str) -> Field:
@@ -106,12 +106,12 @@ route_history = FeatureView(
     entities=[route, day],
     ttl=SPARSE_TTL,
     schema=[
-        _f("deps_hist", Int64, "Count of the route's departures with actual departure <= g, g = latest grid point <= T."),
-        _f("delayed_share_hist", Float64, "Share delayed > 15 min of the route's departures with actual departure <= g."),
-        _f("mean_delay_hist", Float64, "Mean departure delay (min) of the route's departures with actual departure <= g."),
+        _f("deps_hist", Int64, "Count of the route's departures with actual departure <= m, m = latest UTC midnight <= T."),
+        _f("delayed_share_hist", Float64, "Share delayed > 15 min of the route's departures with actual departure <= m."),
+        _f("mean_delay_hist", Float64, "Mean departure delay (min) of the route's departures with actual departure <= m."),
     ],
     source=src.route_history_source,
-    description="The route's whole past; a row per change plus a daily heartbeat.",
+    description="The route's whole past as of the last UTC midnight; a row per route and day.",
 )
 
 plane_static = FeatureView(

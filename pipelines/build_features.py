@@ -8,8 +8,9 @@ at or before it (the as-of rule of DESIGN.md):
 - a weather observation labelled hour H is an event at H + 1 h.
 
 Rolling tables sit on a fixed grid (``--grid-minutes``, 15 by default). Dense views (airline,
-origin operations) have a row at every grid point; sparse views (flight number, route, plane)
-have a row wherever their value changes plus a daily heartbeat while they are active, so the
+origin operations) have a row at every grid point; sparse views (flight number, plane) have a
+row wherever their value changes plus a daily heartbeat while they are active, and the route's
+whole-history view has a row per UTC midnight, so the
 latest row at or before a grid-aligned T is exact and never older than the view's ttl.
 
 Every time-varying table also carries ``as_of_day``, the UTC date of its row, which is a join
@@ -234,13 +235,13 @@ def origin_ops(ev: Events, grid: np.ndarray, step: int) -> pd.DataFrame:
 
 
 WEATHER_COLUMNS = ("temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib")
-WEATHER_CARRY = 180  # minutes: an observation is carried over midnight while younger than this
+WEATHER_CARRY = 120  # minutes: an observation is carried over midnight while within the ttl
 
 
 def origin_weather(weather: pd.DataFrame, until_min: int | None) -> pd.DataFrame:
     """Hourly observations stamped with the time they became available (hour + 1 h).
 
-    At each UTC midnight without a fresh observation, the latest one (if under 3 h old) is
+    At each UTC midnight without a fresh observation, the latest one (if under 2 h old) is
     repeated, so that a day's first hour still finds it within its own ``as_of_day``.
     """
     avail = _minutes(pd.to_datetime(weather["time_hour"], utc=True, format="ISO8601")) + 60
@@ -366,9 +367,13 @@ def flight_history(ev: Events, step: int, end: int) -> pd.DataFrame:
     return _sparse_window_view("flight_id", ev.flight_id, ev, FLIGHT_WINDOW, "28d", step, end)
 
 
-def route_history(ev: Events, step: int, end: int) -> pd.DataFrame:
-    """Each route's departures over all of its past."""
-    return _sparse_window_view("route", ev.route, ev, None, "hist", step, end)
+def route_history(ev: Events, end: int) -> pd.DataFrame:
+    """Each route's departures over all of its past, as of each UTC midnight.
+
+    A slowly moving aggregate: a daily grid keeps it to one row per route and day, which
+    keeps the point-in-time join to one candidate row per flight.
+    """
+    return _sparse_window_view("route", ev.route, ev, None, "hist", DAY, end)
 
 
 def plane_recent(ev: Events, step: int, end: int) -> pd.DataFrame:
@@ -419,7 +424,7 @@ def build(
         "origin_weather": origin_weather(weather, until_min),
         "airport_static": airport_static(airports),
         "flight_history": _with_day(flight_history(ev, step, end)),
-        "route_history": _with_day(route_history(ev, step, end)),
+        "route_history": _with_day(route_history(ev, end)),
         "plane_static": plane_static(planes),
         "plane_recent": _with_day(plane_recent(ev, step, end)),
     }

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     grid_minutes: int = Field(default=15, gt=0)
     materialize_chunk_days: int = Field(default=30, gt=0)
     online_write_batch_size: int = Field(default=5_000, gt=0)
+    duckdb_memory_limit: str = Field(default="700MB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB)$")
 
     @property
     def raw_dir(self) -> Path:

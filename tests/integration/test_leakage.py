@@ -69,7 +69,8 @@ def _expected(ev: pd.DataFrame, row: pd.Series) -> dict[str, float | int | None]
     s = stats(fl, "", True)
     out |= {"flight_history__deps_28d": s["deps"], "flight_history__delayed_share_28d": s["share"],
             "flight_history__mean_delay_28d": s["mean"]}
-    s = stats(dep[dep["route"] == row["route"]], "", True)
+    # the route's whole past, as of the latest UTC midnight at or before T
+    s = stats(dep[(dep["route"] == row["route"]) & (dep["actual_dep_utc"] <= t.floor("D"))], "", True)
     out |= {"route_history__deps_hist": s["deps"], "route_history__delayed_share_hist": s["share"],
             "route_history__mean_delay_hist": s["mean"]}
     # previous departure: kept until the first UTC midnight more than 7 days after it

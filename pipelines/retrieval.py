@@ -1,0 +1,63 @@
+"""Point-in-time training rows from Feast, in bounded chunks, one row per entity row.
+
+``get_historical_features`` is called on slices of the entity rows (sorted by time, so each
+slice touches a narrow band of feature rows); peak memory is bounded by the slice, and the
+result is checked to hold exactly one row per entity row and put back in the input's order.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from skyprophet.keys import ROW_ID, TIMESTAMP
+
+if TYPE_CHECKING:
+    from feast import FeatureService, FeatureStore
+
+DEFAULT_CHUNK_ROWS = 100_000
+
+
+class RetrievalError(RuntimeError):
+    """Feast returned a training set that does not match its entity rows one to one."""
+
+
+def historical_features(
+    store: FeatureStore,
+    entity_df: pd.DataFrame,
+    service: FeatureService | str = "flight_delay_v1",
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> pd.DataFrame:
+    """Features of ``service`` as of each entity row's ``event_timestamp``.
+
+    Args:
+        store: the feature store.
+        entity_df: entity keys, ``event_timestamp``, request values and a unique ``row_id``.
+        service: the feature service (or its name).
+        chunk_rows: entity rows per Feast call.
+
+    Returns:
+        One row per entity row, in ``entity_df``'s order, with full feature names.
+    """
+    if ROW_ID not in entity_df or not entity_df[ROW_ID].is_unique:
+        raise ValueError(f"entity rows need a unique {ROW_ID!r} column")
+    if isinstance(service, str):
+        service = store.get_feature_service(service)
+    ordered = entity_df.sort_values(TIMESTAMP, kind="stable")
+    parts: list[pa.Table] = []
+    for start in range(0, len(ordered), chunk_rows):
+        chunk = ordered.iloc[start : start + chunk_rows]
+        parts.append(
+            store.get_historical_features(entity_df=chunk, features=service, full_feature_names=True).to_arrow()
+        )
+    table = pa.concat_tables(parts, promote_options="permissive") if parts else pa.table({})
+    out = table.to_pandas()
+    if len(out) != len(entity_df) or not out[ROW_ID].is_unique:
+        raise RetrievalError(f"{len(out)} feature rows for {len(entity_df)} entity rows")
+    pos = pd.Index(out[ROW_ID]).get_indexer(entity_df[ROW_ID])
+    if (pos < 0).any():
+        raise RetrievalError("feature rows missing for some entity rows")
+    return out.iloc[np.asarray(pos)].reset_index(drop=True)

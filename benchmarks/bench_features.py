@@ -1,139 +1,217 @@
 """Feature platform benchmark: build, apply, materialize, historical retrieval; 1x and scaled.
 
-Each stage runs in its own process so that its peak RSS (VmHWM) is its own. Scaled data
-replicates the year's flights and weather shifted by whole multiples of 53 weeks (weekdays
-kept). Prints a table with the targets beside the figures and writes reports/bench/features.json.
+Every measurement runs in its own process so that its peak RSS (VmHWM) is its own.
+
+- 1x: the real year. Historical retrieval (all labelled flights through ``flight_delay_v1``)
+  is repeated three times and the median reported.
+- Materialization window sweep (1x): the project's chunked materialization against Feast's
+  default single pipeline (``pull_latest_features`` off, no write batches), for windows of
+  1, 7, 30 and 90 days ending at the last row.
+- Scale: the year's flights and weather repeated 4x and 16x, shifted by 53-week steps
+  (weekdays kept): build, apply, incremental materialization, retrieval.
+
+Prints a table with the targets beside the figures and writes reports/bench/features.json,
+updated after every measurement.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import statistics
 import subprocess
 import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from skyprophet.config import PROJECT_ROOT, get_settings
 
 SHIFT = pd.Timedelta(weeks=53)
-TARGETS = {"historical_retrieval": "<= 10 s, <= 1536 MB"}
+SWEEP_DAYS = (1, 7, 30, 90)
+STAGES = ("feature_build", "apply", "materialize", "historical_retrieval")
 
 
 def _peak_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
+            return round(int(line.split()[1]) / 1024, 1)
     return float("nan")
 
 
 def replicate(src: Path, dst: Path, factor: int) -> None:
-    """``dst/raw`` = ``src/raw`` with flights and weather repeated ``factor`` times, shifted."""
+    """``dst/raw`` = ``src/raw`` with flights and weather repeated ``factor`` times, shifted.
+
+    ``dst`` is emptied first: every run starts with no registry and an empty online store.
+    """
+    shutil.rmtree(dst, ignore_errors=True)
     (dst / "raw").mkdir(parents=True, exist_ok=True)
     flights = pd.read_parquet(src / "raw" / "canonical_flights.parquet")
     weather = pd.read_parquet(src / "raw" / "weather.parquet")
-    fl, wx = [], []
     th = pd.to_datetime(weather["time_hour"], utc=True, format="ISO8601")
+    fl, wx = [], []
     for k in range(factor):
         f = flights.copy()
         f["flight_row_id"] += k * 10_000_000
         for c in ("sched_dep_utc", "actual_dep_utc"):
             f[c] = f[c] + k * SHIFT
         fl.append(f)
-        w = weather.copy()
-        w["time_hour"] = (th + k * SHIFT).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-        wx.append(w)
+        wx.append(weather.assign(time_hour=(th + k * SHIFT).dt.strftime("%Y-%m-%dT%H:%M:%SZ")))
     pd.concat(fl, ignore_index=True).to_parquet(dst / "raw" / "canonical_flights.parquet")
     pd.concat(wx, ignore_index=True).to_parquet(dst / "raw" / "weather.parquet")
     for name in ("planes", "airports"):
         (dst / "raw" / f"{name}.parquet").write_bytes((src / "raw" / f"{name}.parquet").read_bytes())
 
 
-def stage(name: str, data_dir: Path) -> dict[str, float | int]:
-    """Run one stage in this process and measure it."""
+def _last_row(data_dir: Path) -> Any:
+    ts = pd.read_parquet(data_dir / "processed" / "airline_stats.parquet", columns=["event_ts"])["event_ts"]
+    return ts.max().to_pydatetime()
+
+
+def stage(name: str, data_dir: Path, days: int | None) -> dict[str, Any]:
+    """Run one measurement in this process."""
     import warnings
 
     warnings.simplefilter("ignore")
+    from feast import FeatureStore
+    from feast.repo_config import MaterializationConfig
+
     from pipelines import build_features
     from pipelines.feature_store import apply, materialize
     from skyprophet.keys import entity_frame
-    from skyprophet.store import open_store
+    from skyprophet.store import configure_offline, open_store, repo_config
 
     settings = get_settings().model_copy(update={"data_dir": data_dir})
-    rows = 0
+    out: dict[str, Any] = {}
     if name == "feature_build":
         t = time.perf_counter()
-        rows = sum(build_features.run(data_dir).values())
+        out["rows"] = sum(build_features.run(data_dir).values())
     elif name == "apply":
         store = open_store(settings, online="sqlite")
         t = time.perf_counter()
-        apply(store, data_dir / "processed")
-    elif name == "materialize":
+        out["objects"] = len(apply(store, data_dir / "processed"))
+    elif name == "materialize":  # the operational command: incremental from an empty store
         store = open_store(settings, online="sqlite")
-        end = pd.read_parquet(data_dir / "processed" / "airline_stats.parquet", columns=["event_ts"])["event_ts"].max()
         t = time.perf_counter()
-        done = materialize(store, end.to_pydatetime(), incremental=False, chunk=timedelta(days=30), show_progress=False)
-        rows = sum(done.values())
+        out["chunks"] = sum(materialize(store, _last_row(data_dir), show_progress=False).values())
+    elif name in ("sweep_chunked", "sweep_feast_default"):
+        assert days is not None
+        end = _last_row(data_dir)
+        if name == "sweep_chunked":
+            store = open_store(settings, online="sqlite")
+            t = time.perf_counter()
+            out["chunks"] = sum(
+                materialize(store, end, start=end - timedelta(days=days), incremental=False,
+                            chunk=timedelta(days=7), show_progress=False).values()
+            )
+        else:
+            cfg = repo_config(settings, online="sqlite", data_dir=data_dir)
+            cfg.materialization_config = MaterializationConfig()  # Feast's defaults: one pipeline
+            configure_offline(settings, data_dir)
+            store = FeatureStore(config=cfg)
+            t = time.perf_counter()
+            store.materialize(end - timedelta(days=days), end)
+        out["window_days"] = days
     elif name == "historical_retrieval":
         store = open_store(settings, online="sqlite")
         flights = pd.read_parquet(data_dir / "raw" / "canonical_flights.parquet")
         entity = entity_frame(flights[~flights["cancelled"]], lead_minutes=settings.lead_minutes)
+        del flights
         svc = store.get_feature_service("flight_delay_v1")
         t = time.perf_counter()
-        df = store.get_historical_features(entity_df=entity, features=svc, full_feature_names=True).to_arrow()
-        rows = df.num_rows
-        assert rows == len(entity), f"{rows} rows for {len(entity)} entity rows"
+        table = store.get_historical_features(entity_df=entity, features=svc, full_feature_names=True).to_arrow()
+        out["rows"] = table.num_rows
+        if table.num_rows != len(entity):
+            raise RuntimeError(f"{table.num_rows} rows for {len(entity)} entity rows")
     else:
         raise ValueError(name)
-    return {"rows": rows, "seconds": round(time.perf_counter() - t, 2), "peak_rss_mb": round(_peak_mb(), 1)}
+    out["seconds"] = round(time.perf_counter() - t, 2)
+    out["peak_rss_mb"] = _peak_mb()
+    return out
 
 
-def measure(name: str, data_dir: Path) -> dict[str, float | int]:
-    out = subprocess.run(
-        [sys.executable, "-W", "ignore", "-m", "benchmarks.bench_features", "--stage", name, "--data-dir", str(data_dir)],
-        check=True, capture_output=True, text=True, cwd=PROJECT_ROOT,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def measure(name: str, data_dir: Path, days: int | None = None) -> dict[str, Any]:
+    cmd = [sys.executable, "-W", "ignore", "-m", "benchmarks.bench_features", "--stage", name, "--data-dir", str(data_dir)]
+    if days is not None:
+        cmd += ["--days", str(days)]
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=PROJECT_ROOT)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    out = dict(runs[0])
+    for key in ("seconds", "peak_rss_mb"):
+        out[key] = statistics.median(r[key] for r in runs)
+        out[f"{key}_runs"] = [r[key] for r in runs]
+    return out
+
+
+def render(report: dict[str, Any]) -> str:
+    lines = [f"{'measurement':<34}{'seconds':>9}{'peak MB':>9}  target / baseline"]
+    for s in STAGES:
+        r = report.get(s)
+        if r:
+            note = "<= 10 s, <= 1536 MB (median of 3)" if s == "historical_retrieval" else ""
+            lines.append(f"{s + ' (1x)':<34}{r['seconds']:>9}{r['peak_rss_mb']:>9}  {note}")
+    for row in report.get("materialize_window", []):
+        ours, feast = row.get("chunked"), row.get("feast_default")
+        if ours:
+            lines.append(f"{'materialize ' + str(row['days']) + ' d, chunked':<34}{ours['seconds']:>9}{ours['peak_rss_mb']:>9}")
+        if feast:
+            label = f"materialize {row['days']} d, Feast default"
+            lines.append(f"{label:<34}{feast['seconds']:>9}{feast['peak_rss_mb']:>9}  baseline")
+    for block in report.get("scale", []):
+        for s in STAGES:
+            if s in block:
+                r = block[s]
+                lines.append(f"{s + ' (' + str(block['factor']) + 'x)':<34}{r['seconds']:>9}{r['peak_rss_mb']:>9}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--data-dir", type=Path, default=None)
-    parser.add_argument("--scale", type=int, nargs="*", default=[4, 16])
+    parser.add_argument("--data-dir", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--days", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--scale", type=int, nargs="*", default=[4, 16], help="replication factors")
+    parser.add_argument("--sweep", type=int, nargs="*", default=list(SWEEP_DAYS), help="materialization windows (days)")
     parser.add_argument("--work-dir", type=Path, default=PROJECT_ROOT / "reports" / "bench" / "work")
     args = parser.parse_args(argv)
     if args.stage:
-        print(json.dumps(stage(args.stage, args.data_dir)))  # noqa: T201 (child protocol)
+        print(json.dumps(stage(args.stage, args.data_dir, args.days)))  # noqa: T201 (child protocol)
         return
-    stages = ["feature_build", "apply", "materialize", "historical_retrieval"]
     out = PROJECT_ROOT / "reports" / "bench" / "features.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    report: dict[str, object] = {}
-    scale: list[dict[str, object]] = []
-    report["scale"] = scale
+    report: dict[str, Any] = {"scale": [], "materialize_window": []}
+
+    def save() -> None:
+        out.write_text(json.dumps(report, indent=2))
+
     base = args.work_dir / "x1"
     replicate(get_settings().data_dir, base, 1)
-    for s in stages:  # written after every stage, so a long run leaves what it measured
-        report[s] = measure(s, base)
-        out.write_text(json.dumps(report, indent=2))
+    for s in STAGES:
+        report[s] = median_of([measure(s, base) for _ in range(3)]) if s == "historical_retrieval" else measure(s, base)
+        save()
+    for days in args.sweep:
+        row: dict[str, Any] = {"days": days}
+        report["materialize_window"].append(row)
+        row["chunked"] = measure("sweep_chunked", base, days)
+        save()
+        row["feast_default"] = measure("sweep_feast_default", base, days)
+        save()
     for k in args.scale:
         d = args.work_dir / f"x{k}"
         replicate(get_settings().data_dir, d, k)
-        block: dict[str, object] = {"factor": k}
-        scale.append(block)
-        for s in stages:
+        block: dict[str, Any] = {"factor": k}
+        report["scale"].append(block)
+        for s in STAGES:
             block[s] = measure(s, d)
-            out.write_text(json.dumps(report, indent=2))
-    lines = [f"{'stage':<22}{'factor':>7}{'rows':>11}{'seconds':>9}{'peak MB':>9}  target"]
-    for k, block in [(1, report)] + [(s["factor"], s) for s in scale]:
-        for s in stages:
-            r = block[s]  # type: ignore[index]
-            lines.append(f"{s:<22}{k:>7}{r['rows']:>11}{r['seconds']:>9}{r['peak_rss_mb']:>9}  {TARGETS.get(s, '') if k == 1 else ''}")
-    print("\n".join(lines))  # noqa: T201
+            save()
+    print(render(report))  # noqa: T201
     print(f"wrote {out}")  # noqa: T201
 
 

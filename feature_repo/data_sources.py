@@ -22,7 +22,6 @@ def _parquet(name: str) -> FileSource:
 
 airline_stats_source = _parquet("airline_stats")
 origin_ops_source = _parquet("origin_ops")
-origin_weather_source = _parquet("origin_weather")
 airport_static_source = _parquet("airport_static")
 flight_history_source = _parquet("flight_history")
 route_history_source = _parquet("route_history")

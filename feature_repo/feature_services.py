@@ -14,7 +14,6 @@ from feature_repo.feature_views import (
     airport_static,
     flight_history,
     origin_ops,
-    origin_weather,
     plane_recent,
     plane_static,
     route_history,
@@ -29,7 +28,6 @@ _DEST = {"airport": "dest"}
 _V1_VIEWS: list[Any] = [
     airline_stats,
     origin_ops.with_join_key_map(_ORIGIN_NOW),
-    origin_weather.with_join_key_map(_ORIGIN_NOW),
     airport_static.with_name("origin_airport").with_join_key_map(_ORIGIN),
     airport_static.with_name("dest_airport").with_join_key_map(_DEST),
     flight_history,

@@ -19,7 +19,6 @@ _GRID = timedelta(minutes=get_settings().grid_minutes)
 DENSE_TTL = _GRID + timedelta(minutes=1)
 # Whole days: the DuckDB store cannot add a timedelta mixing days and seconds.
 SPARSE_TTL = timedelta(days=1)
-WEATHER_TTL = timedelta(hours=2)  # hourly observations: tolerates one missing hour
 
 
 def _f(name: str, dtype: object, rule: str) -> Field:
@@ -44,6 +43,19 @@ airline_stats = FeatureView(
     description="Carrier's recent departures; a row per carrier per grid point.",
 )
 
+_WX = "latest hourly observation labelled H with H + 1 h <= g (it arrives an hour late), if H + 1 h >= g - 2 h"
+_WEATHER = {
+    "temp": "Temperature (F)",
+    "dewp": "Dew point (F)",
+    "humid": "Relative humidity (%)",
+    "wind_dir": "Wind direction (degrees)",
+    "wind_speed": "Wind speed (mph)",
+    "wind_gust": "Wind gust (mph)",
+    "precip": "Precipitation (inches)",
+    "pressure": "Sea-level pressure (mb)",
+    "visib": "Visibility (miles)",
+}
+
 origin_ops = FeatureView(
     name="origin_ops",
     entities=[airport, day],
@@ -53,29 +65,10 @@ origin_ops = FeatureView(
         *_dep_window("2h", "the airport"),
         _f("backlog_3h", Int64, "Flights scheduled in (g - 3 h, g] that had not departed by g (cancelled included)."),
         _f("late_backlog_3h", Int64, "Flights scheduled in (g - 3 h, g - 15 min] that had not departed by g."),
+        *[_f(f"wx_{name}", Float64, f"{what}: {_WX}.") for name, what in _WEATHER.items()],
     ],
     source=src.origin_ops_source,
-    description="Departure airport's schedule pressure and recent departures; a row per airport per grid point.",
-)
-
-_WX = "Latest hourly observation labelled H with H + 1 h <= T (observations arrive an hour late)"
-origin_weather = FeatureView(
-    name="origin_weather",
-    entities=[airport, day],
-    ttl=WEATHER_TTL,
-    schema=[
-        _f("temp", Float64, f"Temperature (F). {_WX}."),
-        _f("dewp", Float64, f"Dew point (F). {_WX}."),
-        _f("humid", Float64, f"Relative humidity (%). {_WX}."),
-        _f("wind_dir", Float64, f"Wind direction (degrees). {_WX}."),
-        _f("wind_speed", Float64, f"Wind speed (mph). {_WX}."),
-        _f("wind_gust", Float64, f"Wind gust (mph). {_WX}."),
-        _f("precip", Float64, f"Precipitation (inches). {_WX}."),
-        _f("pressure", Float64, f"Sea-level pressure (mb). {_WX}."),
-        _f("visib", Float64, f"Visibility (miles). {_WX}."),
-    ],
-    source=src.origin_weather_source,
-    description="Hourly weather at the departure airport, stamped with when it became available.",
+    description="Departure airport's schedule pressure, recent departures and weather; a row per airport per grid point.",
 )
 
 _STATIC = "Static reference data, valid at any T"

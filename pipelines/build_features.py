@@ -5,7 +5,8 @@ at or before it (the as-of rule of DESIGN.md):
 
 - a departure is an event at its actual departure time, when its delay becomes known;
 - a scheduled flight is an event at its scheduled time (cancelled flights stay in the schedule);
-- a weather observation labelled hour H is an event at H + 1 h.
+- a weather observation labelled hour H is an event at H + 1 h (it is carried on the origin's
+  grid while at most two hours old).
 
 Rolling tables sit on a fixed grid (``--grid-minutes``, 15 by default). Dense views (airline,
 origin operations) have a row at every grid point; sparse views (flight number, plane) have a
@@ -56,7 +57,6 @@ PLANE_ACTIVE = 7 * DAY
 OUTPUTS = (
     "airline_stats",
     "origin_ops",
-    "origin_weather",
     "airport_static",
     "flight_history",
     "route_history",
@@ -205,8 +205,8 @@ def _interval_counts(
     return np.cumsum(diff.reshape(n_entities, len(grid) + 1), axis=1)[:, :-1].ravel()
 
 
-def origin_ops(ev: Events, grid: np.ndarray, step: int) -> pd.DataFrame:
-    """Schedule pressure and recent departures at each origin, at every grid point."""
+def origin_ops(ev: Events, weather: pd.DataFrame, grid: np.ndarray, step: int, until_min: int | None) -> pd.DataFrame:
+    """Schedule pressure, recent departures and weather at each origin, at every grid point."""
     origins = np.unique(ev.origin)
     codes = _codes(ev.origin, origins)
     sched = KeyedSeries(codes, ev.sched)
@@ -230,46 +230,40 @@ def origin_ops(ev: Events, grid: np.ndarray, step: int) -> pd.DataFrame:
             "mean_delay_2h": mean,
             "backlog_3h": backlog,
             "late_backlog_3h": late,
+            **weather_on_grid(weather, origins, grid, until_min),
         }
     )
 
 
 WEATHER_COLUMNS = ("temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib")
-WEATHER_CARRY = 120  # minutes: an observation is carried over midnight while within the ttl
+WEATHER_MAX_AGE = 120  # minutes: an hourly observation stays valid for two hours
 
 
-def origin_weather(weather: pd.DataFrame, until_min: int | None) -> pd.DataFrame:
-    """Hourly observations stamped with the time they became available (hour + 1 h).
+def weather_on_grid(weather: pd.DataFrame, origins: np.ndarray, grid: np.ndarray, until_min: int | None) -> dict[str, np.ndarray]:
+    """At each (origin, grid point g): the latest observation available at or before g.
 
-    At each UTC midnight without a fresh observation, the latest one (if under 2 h old) is
-    repeated, so that a day's first hour still finds it within its own ``as_of_day``.
+    An observation labelled hour H is available at H + 1 h; it is used while at most two hours
+    old (one missing hour is tolerated), else the values are null.
     """
     avail = _minutes(pd.to_datetime(weather["time_hour"], utc=True, format="ISO8601")) + 60
-    airports = weather["origin"].astype(str).to_numpy()
+    stations = weather["origin"].astype(str).to_numpy()
     values = weather[list(WEATHER_COLUMNS)].astype("float64").to_numpy()
+    keep = np.isin(stations, origins)
     if until_min is not None:
-        keep = avail <= until_min
-        avail, airports, values = avail[keep], airports[keep], values[keep]
-    vocab = np.unique(airports)
-    codes = _codes(airports, vocab)
-    order = np.lexsort((avail, codes))
-    codes, avail, values = codes[order], avail[order], values[order]
-    ks_keys = codes * BIG + avail
-    # candidate midnights between each airport's first and last observation (+ carry)
-    mid_c, mid_t = _active_days(codes, avail, WEATHER_CARRY, int(avail.max()) if len(avail) else 0)
-    if until_min is not None:
-        ok = mid_t <= until_min
-        mid_c, mid_t = mid_c[ok], mid_t[ok]
-    last = np.searchsorted(ks_keys, mid_c * BIG + mid_t, side="right") - 1
-    fresh_exists = (last >= 0) & (ks_keys[np.maximum(last, 0)] == mid_c * BIG + mid_t)
-    carry = (last >= 0) & ~fresh_exists & (codes[np.maximum(last, 0)] == mid_c)
-    all_c = np.concatenate([codes, mid_c[carry]])
-    all_t = np.concatenate([avail, mid_t[carry]])
-    all_v = np.concatenate([values, values[last[carry]]])
-    out = pd.DataFrame({"airport": vocab[all_c], "event_ts": _ts(all_t)})
+        keep &= avail <= until_min
+    codes = _codes(stations[keep], origins)
+    ks = KeyedSeries(codes, avail[keep])
+    order = np.lexsort((avail[keep], codes))
+    vals = values[keep][order]
+    qc, qt = _dense_points(len(origins), grid)
+    lo, hi = ks.bounds(qc, qt, WEATHER_MAX_AGE + 1)  # observations in (g - 121, g], i.e. [g - 120, g]
+    found = hi > lo
+    out = {}
     for i, col in enumerate(WEATHER_COLUMNS):
-        out[col] = all_v[:, i]
-    return _with_day(out.sort_values(["airport", "event_ts"]).reset_index(drop=True))
+        v = np.full(len(qc), np.nan)
+        v[found] = vals[hi[found] - 1, i]
+        out[f"wx_{col}"] = v
+    return out
 
 
 def _with_day(df: pd.DataFrame) -> pd.DataFrame:
@@ -420,8 +414,7 @@ def build(
     grid = _grid(start, end, step)
     return {
         "airline_stats": _with_day(airline_stats(ev, grid)),
-        "origin_ops": _with_day(origin_ops(ev, grid, step)),
-        "origin_weather": origin_weather(weather, until_min),
+        "origin_ops": _with_day(origin_ops(ev, weather, grid, step, until_min)),
         "airport_static": airport_static(airports),
         "flight_history": _with_day(flight_history(ev, step, end)),
         "route_history": _with_day(route_history(ev, end)),

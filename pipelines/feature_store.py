@@ -33,7 +33,19 @@ def apply(store: FeatureStore, processed_dir: Path | None = None) -> list[str]:
     from feature_repo.repo import objects
 
     objs = objects(processed_dir or get_settings().processed_dir)
-    store.apply(objs)
+    names = {(type(o).__name__, o.name) for o in objs}
+    registered = [
+        *store.list_feature_services(),
+        *store.list_on_demand_feature_views(),
+        *store.list_feature_views(),
+        *store.list_entities(),
+        *store.list_data_sources(),
+    ]
+    # Like `feast apply`: what the repo no longer defines leaves the registry.
+    stale = [o for o in registered if (type(o).__name__, o.name) not in names and o.name != "__dummy"]
+    store.apply(objs, objects_to_delete=stale, partial=False)
+    if stale:
+        log.info("removed %s", ", ".join(sorted(o.name for o in stale)))
     return [o.name for o in objs]
 
 

@@ -33,7 +33,10 @@ def grid_rows(canonical: pd.DataFrame) -> pd.DataFrame:
     return entity_frame(sample, lead_minutes=120)
 
 
-def _expected(ev: pd.DataFrame, row: pd.Series) -> dict[str, float | int | None]:
+WX = ("temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib")
+
+
+def _expected(ev: pd.DataFrame, wx: pd.DataFrame, row: pd.Series) -> dict[str, float | int | None]:
     """Every rolling feature at T recomputed from the raw events by its as-of rule."""
     t = row[TIMESTAMP]
     dep = ev[ev["actual_dep_utc"].notna() & (ev["actual_dep_utc"] <= t)]
@@ -73,6 +76,11 @@ def _expected(ev: pd.DataFrame, row: pd.Series) -> dict[str, float | int | None]
     s = stats(dep[(dep["route"] == row["route"]) & (dep["actual_dep_utc"] <= t.floor("D"))], "", True)
     out |= {"route_history__deps_hist": s["deps"], "route_history__delayed_share_hist": s["share"],
             "route_history__mean_delay_hist": s["mean"]}
+    # weather: the latest observation available (hour + 1 h) at or before T, if at most 2 h old
+    obs = wx[(wx["origin"] == row["origin"]) & (wx["available"] <= t) & (wx["available"] >= t - pd.Timedelta(hours=2))]
+    latest = obs.sort_values("available").iloc[-1] if len(obs) else None
+    for c in WX:
+        out[f"origin_ops__wx_{c}"] = None if latest is None or pd.isna(latest[c]) else float(latest[c])
     # previous departure: kept until the first UTC midnight more than 7 days after it
     pl = dep[dep["tailnum"] == row["tailnum"]].sort_values("actual_dep_utc")
     midnight = t.floor("D")
@@ -91,7 +99,11 @@ def _same(a: object, b: object) -> bool:
     return bool(a == b)
 
 
-def test_brute_force_rolling_features(offline_store, canonical: pd.DataFrame, grid_rows: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
+def test_brute_force_rolling_features(  # type: ignore[no-untyped-def]
+    offline_store, canonical: pd.DataFrame, grid_rows: pd.DataFrame, data_dir: Path
+) -> None:
+    wx = pd.read_parquet(data_dir / "raw" / "weather.parquet")
+    wx["available"] = pd.to_datetime(wx["time_hour"], utc=True) + pd.Timedelta(hours=1)
     ev = canonical.assign(
         flight_id=canonical["carrier"] + canonical["flight_number"].astype(str),
         route=canonical["origin"] + "-" + canonical["dest"],
@@ -99,12 +111,12 @@ def test_brute_force_rolling_features(offline_store, canonical: pd.DataFrame, gr
     got = historical(offline_store, grid_rows)
     checked = mismatches = 0
     for i, row in grid_rows.iterrows():
-        for name, exp in _expected(ev, row).items():
+        for name, exp in _expected(ev, wx, row).items():
             checked += 1
             if not _same(exp, got.at[i, name]):
                 mismatches += 1
                 assert mismatches < 1, f"{name} at {row[TIMESTAMP]} for {row.to_dict()}: expected {exp}, got {got.at[i, name]}"
-    assert checked >= 500 * 18
+    assert checked >= 500 * 27
 
 
 def test_truncation_invariance(settings: Settings, tmp_path: Path, canonical: pd.DataFrame) -> None:

@@ -4,11 +4,12 @@ Every measurement runs in its own process so that its peak RSS (VmHWM) is its ow
 
 - 1x: the real year. Historical retrieval (all labelled flights through ``flight_delay_v1``)
   is repeated three times and the median reported.
+- Training set in 100k-row chunks (``pipelines.retrieval``), as training retrieves it.
 - Materialization window sweep (1x): the project's chunked materialization against Feast's
   default single pipeline (``pull_latest_features`` off, no write batches), for windows of
   1, 7, 30 and 90 days ending at the last row.
 - Scale: the year's flights and weather repeated 4x and 16x, shifted by 53-week steps
-  (weekdays kept): build, apply, incremental materialization, retrieval.
+  (weekdays kept): build, apply, incremental materialization, chunked training-set retrieval.
 
 Prints a table with the targets beside the figures and writes reports/bench/features.json,
 updated after every measurement.
@@ -33,7 +34,8 @@ from skyprophet.config import PROJECT_ROOT, get_settings
 
 SHIFT = pd.Timedelta(weeks=53)
 SWEEP_DAYS = (1, 7, 30, 90)
-STAGES = ("feature_build", "apply", "materialize", "historical_retrieval")
+STAGES = ("feature_build", "apply", "materialize", "historical_retrieval", "training_set_chunked")
+SCALE_STAGES = ("feature_build", "apply", "materialize", "training_set_chunked")
 
 
 def _peak_mb() -> float:
@@ -116,6 +118,15 @@ def stage(name: str, data_dir: Path, days: int | None) -> dict[str, Any]:
             t = time.perf_counter()
             store.materialize(end - timedelta(days=days), end)
         out["window_days"] = days
+    elif name == "training_set_chunked":  # what training uses: 100k-row calls, order restored
+        from pipelines.retrieval import historical_features
+
+        store = open_store(settings, online="sqlite")
+        flights = pd.read_parquet(data_dir / "raw" / "canonical_flights.parquet")
+        entity = entity_frame(flights[~flights["cancelled"]], lead_minutes=settings.lead_minutes)
+        del flights
+        t = time.perf_counter()
+        out["rows"] = len(historical_features(store, entity, "flight_delay_v1", chunk_rows=100_000))
     elif name == "historical_retrieval":
         store = open_store(settings, online="sqlite")
         flights = pd.read_parquet(data_dir / "raw" / "canonical_flights.parquet")
@@ -208,7 +219,9 @@ def main(argv: list[str] | None = None) -> None:
         replicate(get_settings().data_dir, d, k)
         block: dict[str, Any] = {"factor": k}
         report["scale"].append(block)
-        for s in STAGES:
+        # One Feast call for the whole set does not scale (at 16x DuckDB runs out of its memory
+        # cap); training retrieves in chunks, so that is what scales here.
+        for s in SCALE_STAGES:
             block[s] = measure(s, d)
             save()
     print(render(report))  # noqa: T201

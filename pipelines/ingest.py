@@ -354,15 +354,16 @@ def validate_all(sources: dict[str, pd.DataFrame]) -> dict[str, TableResult]:
     }
 
 
-def _parquet_bytes(df: pd.DataFrame) -> bytes:
+def _parquet_bytes(df: pd.DataFrame, row_group_size: int | None) -> bytes:
     buf = io.BytesIO()
-    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), buf, compression="zstd")
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    pq.write_table(table, buf, compression="zstd", row_group_size=row_group_size)
     return buf.getvalue()
 
 
-def write_if_changed(df: pd.DataFrame, path: Path) -> bool:
+def write_if_changed(df: pd.DataFrame, path: Path, row_group_size: int | None = None) -> bool:
     """Write ``df`` as parquet unless the file already holds exactly these bytes."""
-    data = _parquet_bytes(df)
+    data = _parquet_bytes(df, row_group_size)
     if path.exists() and path.read_bytes() == data:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)

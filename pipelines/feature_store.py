@@ -99,6 +99,8 @@ def materialize(
     plan: dict[str, list[tuple[datetime, datetime]]] = {}
     for fv in fvs:
         a = start or window_start(store, fv, end, incremental)
+        if not fv.ttl:  # static rows are valid at any time: always load them from the start
+            a = min(a, _source_start(fv))
         # Static views (no ttl) hold one row per entity: one chunk, whatever the window.
         plan[fv.name] = [] if a >= end else chunks(a, end, chunk) if fv.ttl else [(a, end)]
     done: dict[str, int] = {}

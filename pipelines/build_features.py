@@ -54,16 +54,6 @@ LATE_AFTER_MIN = 15
 FLIGHT_WINDOW = 28 * DAY
 PLANE_ACTIVE = 7 * DAY
 
-OUTPUTS = (
-    "airline_stats",
-    "origin_ops",
-    "airport_static",
-    "flight_history",
-    "route_history",
-    "plane_static",
-    "plane_recent",
-)
-
 
 @dataclass(frozen=True)
 class Events:

@@ -59,7 +59,8 @@ def _source_start(fv: FeatureView) -> datetime:
     return start if start.tzinfo else start.replace(tzinfo=timezone.utc)
 
 
-def window_start(store: FeatureStore, fv: FeatureView, end: datetime, incremental: bool) -> datetime:
+def window_start(fv: FeatureView, end: datetime, incremental: bool) -> datetime:
+    """Where a view's materialization starts: after its last run, or ``end - ttl`` the first time."""
     if incremental and fv.materialization_intervals:
         return max(iv[1] for iv in fv.materialization_intervals)
     start = _source_start(fv)
@@ -98,7 +99,7 @@ def materialize(
     fvs = [fv for fv in store.list_feature_views() if views is None or fv.name in views]
     plan: dict[str, list[tuple[datetime, datetime]]] = {}
     for fv in fvs:
-        a = start or window_start(store, fv, end, incremental)
+        a = start or window_start(fv, end, incremental)
         if not fv.ttl:  # static rows are valid at any time: always load them from the start
             a = min(a, _source_start(fv))
         # Static views (no ttl) hold one row per entity: one chunk, whatever the window.

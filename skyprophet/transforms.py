@@ -9,13 +9,6 @@ from functools import lru_cache
 
 import numpy as np
 
-REQUEST_OUTPUTS = (
-    "local_hour",
-    "day_of_week",
-    "month",
-    "days_to_holiday",
-    "minutes_since_prev_dep",
-)
 _HOLIDAY_YEARS = range(1990, 2051)
 
 

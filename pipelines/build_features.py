@@ -10,9 +10,9 @@ at or before it (the as-of rule of DESIGN.md):
 
 Rolling tables sit on a fixed grid (``--grid-minutes``, 15 by default). Dense views (airline,
 origin operations) have a row at every grid point; sparse views (flight number, plane) have a
-row wherever their value changes plus a daily heartbeat while they are active, and the route's
-whole-history view has a row per UTC midnight, so the
-latest row at or before a grid-aligned T is exact and never older than the view's ttl.
+row wherever their value changes plus a daily heartbeat while they are active; the route's
+whole-history view has a row per UTC midnight. So the latest row at or before a grid-aligned T
+is exact and never older than the view's ttl.
 
 Every time-varying table also carries ``as_of_day``, the UTC date of its row, which is a join
 key of its view: the point-in-time join then compares a flight only with the rows of its own
@@ -123,6 +123,7 @@ class KeyedSeries:
 
     def __init__(self, codes: np.ndarray, times: np.ndarray, delays: np.ndarray | None = None):
         order = np.lexsort((times, codes))
+        self.order = order  # input position of each sorted event, to align other columns
         self.codes = codes[order]
         self.times = times[order]
         self.keys = self.codes * BIG + self.times
@@ -243,8 +244,7 @@ def weather_on_grid(weather: pd.DataFrame, origins: np.ndarray, grid: np.ndarray
         keep &= avail <= until_min
     codes = _codes(stations[keep], origins)
     ks = KeyedSeries(codes, avail[keep])
-    order = np.lexsort((avail[keep], codes))
-    vals = values[keep][order]
+    vals = values[keep][ks.order]
     qc, qt = _dense_points(len(origins), grid)
     lo, hi = ks.bounds(qc, qt, WEATHER_MAX_AGE + 1)  # observations in (g - 121, g], i.e. [g - 120, g]
     found = hi > lo

@@ -75,10 +75,7 @@ def offline_store(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def historical(store, entity_df: pd.DataFrame) -> pd.DataFrame:  # type: ignore[no-untyped-def]
-    """get_historical_features through flight_delay_v1, back in the entity rows' order."""
-    from skyprophet.keys import ROW_ID
+    """flight_delay_v1 as of each entity row, in the rows' order (one row each, checked)."""
+    from pipelines.retrieval import historical_features
 
-    svc = store.get_feature_service("flight_delay_v1")
-    df = store.get_historical_features(entity_df=entity_df, features=svc, full_feature_names=True).to_df()
-    assert len(df) == len(entity_df)
-    return df.set_index(ROW_ID).loc[entity_df[ROW_ID]].reset_index()
+    return historical_features(store, entity_df, "flight_delay_v1")

@@ -74,6 +74,14 @@ def _last_row(data_dir: Path) -> Any:
     return ts.max().to_pydatetime()
 
 
+def _labelled_entity_rows(data_dir: Path, lead_minutes: int) -> pd.DataFrame:
+    """Entity rows of every labelled (not cancelled) flight of ``data_dir``."""
+    from skyprophet.keys import entity_frame
+
+    flights = pd.read_parquet(data_dir / "raw" / "canonical_flights.parquet")
+    return entity_frame(flights[~flights["cancelled"]], lead_minutes=lead_minutes)
+
+
 def stage(name: str, data_dir: Path, days: int | None) -> dict[str, Any]:
     """Run one measurement in this process."""
     import warnings
@@ -84,7 +92,6 @@ def stage(name: str, data_dir: Path, days: int | None) -> dict[str, Any]:
 
     from pipelines import build_features
     from pipelines.feature_store import apply, materialize
-    from skyprophet.keys import entity_frame
     from skyprophet.store import configure_offline, open_store, repo_config
 
     settings = get_settings().model_copy(update={"data_dir": data_dir})
@@ -122,16 +129,12 @@ def stage(name: str, data_dir: Path, days: int | None) -> dict[str, Any]:
         from pipelines.retrieval import historical_features
 
         store = open_store(settings, online="sqlite")
-        flights = pd.read_parquet(data_dir / "raw" / "canonical_flights.parquet")
-        entity = entity_frame(flights[~flights["cancelled"]], lead_minutes=settings.lead_minutes)
-        del flights
+        entity = _labelled_entity_rows(data_dir, settings.lead_minutes)
         t = time.perf_counter()
         out["rows"] = len(historical_features(store, entity, "flight_delay_v1", chunk_rows=100_000))
     elif name == "historical_retrieval":
         store = open_store(settings, online="sqlite")
-        flights = pd.read_parquet(data_dir / "raw" / "canonical_flights.parquet")
-        entity = entity_frame(flights[~flights["cancelled"]], lead_minutes=settings.lead_minutes)
-        del flights
+        entity = _labelled_entity_rows(data_dir, settings.lead_minutes)
         svc = store.get_feature_service("flight_delay_v1")
         t = time.perf_counter()
         table = store.get_historical_features(entity_df=entity, features=svc, full_feature_names=True).to_arrow()

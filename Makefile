@@ -10,7 +10,7 @@ DATA := data
 RAW := $(DATA)/raw/canonical_flights.parquet
 PROCESSED := $(DATA)/processed/plane_recent.parquet
 
-.PHONY: run test env features apply demo lint bench-features clean
+.PHONY: run test env features apply demo model train promote evaluate score tune lint bench-features bench-train clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -33,9 +33,32 @@ features: $(PROCESSED)
 apply: features
 	$(PY) -W ignore -m pipelines.feature_store apply
 
-## The main job on the embedded default (SQLite): data -> features -> feast apply -> materialize -> sample.
-run: apply
+## The main job on the embedded default (SQLite): data -> features -> feast apply -> a production
+## model (trained and promoted only when none exists) -> materialize -> sample flight.
+run: apply model
 	$(PY) -W ignore -m pipelines.feature_store demo
+
+model: apply
+	$(PY) -m pipelines.train --skip-if-production
+	$(PY) -m pipelines.promote --skip-if-production
+
+train: apply
+	$(PY) -m pipelines.train
+
+promote: env
+	$(PY) -m pipelines.promote $(if $(VERSION),--version $(VERSION)) $(if $(FORCE),--force)
+
+evaluate: apply
+	$(PY) -m pipelines.evaluate $(if $(VERSION),--version $(VERSION))
+
+## Batch scoring of one local day: make score DATE=2013-12-30
+DATE ?= 2013-12-30
+score: apply
+	$(PY) -m pipelines.score --date $(DATE)
+
+## LightGBM settings scored on the validation month only (reports/bench/tune.json).
+tune: apply
+	$(PY) -m benchmarks.tune_october
 
 ## The whole test suite (unit, integration against real SQLite, Redis, Feast registry).
 test: env
@@ -47,5 +70,8 @@ lint: env
 bench-features: features
 	$(PY) -W ignore -m benchmarks.bench_features
 
+bench-train: apply
+	$(PY) -W ignore -m benchmarks.bench_train
+
 clean:
-	rm -rf $(DATA)/raw $(DATA)/processed $(DATA)/rejects $(DATA)/registry.db $(DATA)/online.db reports
+	rm -rf $(DATA)/raw $(DATA)/processed $(DATA)/rejects $(DATA)/registry.db $(DATA)/online.db reports mlflow.db mlartifacts

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +32,15 @@ class Settings(BaseSettings):
     materialize_chunk_days: int = Field(default=30, gt=0)
     online_write_batch_size: int = Field(default=5_000, gt=0)
     duckdb_memory_limit: str = Field(default="700MB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB)$")
+    mlflow_tracking_uri: str = Field(
+        default=f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}",
+        validation_alias=AliasChoices("SKYPROPHET_MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_URI"),
+    )
+    mlflow_artifact_root: Path = PROJECT_ROOT / "mlartifacts"
+    mlflow_timeout_s: float = Field(default=5.0, gt=0)
+    experiment_name: str = "flight-delay"
+    model_name: str = "flight-delay"
+    params_path: Path = PROJECT_ROOT / "params.yaml"
 
     @property
     def raw_dir(self) -> Path:

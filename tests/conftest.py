@@ -79,3 +79,50 @@ def historical(store, entity_df: pd.DataFrame) -> pd.DataFrame:  # type: ignore[
     from pipelines.retrieval import historical_features
 
     return historical_features(store, entity_df, "flight_delay_v1")
+
+
+@pytest.fixture(scope="session")
+def mlflow_settings(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The session data with a fresh, real MLflow store (SQLite backend) in a temp folder."""
+    d = tmp_path_factory.mktemp("mlflow")
+    return settings.model_copy(
+        update={"mlflow_tracking_uri": f"sqlite:///{d / 'mlflow.db'}", "mlflow_artifact_root": d / "artifacts"}
+    )
+
+
+@pytest.fixture(scope="session")
+def train_params():  # type: ignore[no-untyped-def]
+    """The project's params.yaml, as `make train` uses it."""
+    from pipelines.train import TrainParams
+    from skyprophet.config import PROJECT_ROOT
+
+    return TrainParams.load(PROJECT_ROOT / "params.yaml")
+
+
+@pytest.fixture(scope="session")
+def trained_model(mlflow_settings: Settings, train_params, offline_store):  # type: ignore[no-untyped-def]
+    """The real model trained on the full year and registered (version 1 of the session store)."""
+    from pipelines.train import run
+
+    return run(mlflow_settings, train_params, num_threads=2, store=offline_store)
+
+
+@pytest.fixture(scope="session")
+def shuffled_model(mlflow_settings: Settings, train_params, offline_store, trained_model):  # type: ignore[no-untyped-def]
+    """The same pipeline on permuted train/validation labels, registered after the real model."""
+    from pipelines.train import run
+
+    return run(mlflow_settings, train_params, num_threads=2, shuffle_labels=True, store=offline_store)
+
+
+@pytest.fixture(scope="session")
+def test_rows(canonical: pd.DataFrame, offline_store) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    """November-December labelled flights with flight_delay_v1 at T = scheduled - 2 h, built here
+    from the canonical table (not with the training code): label, local month and features."""
+    from skyprophet.keys import entity_frame
+
+    local = canonical["sched_dep_utc"] + pd.to_timedelta(canonical["utc_offset_min"], unit="min")
+    keep = (~canonical["cancelled"]) & local.dt.month.isin([11, 12]) & (local.dt.year == 2013)
+    flights = canonical[keep]
+    features = historical(offline_store, entity_frame(flights, 120))
+    return features.assign(label=(flights["dep_delay_min"].to_numpy() > 15).astype(int))

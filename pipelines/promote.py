@@ -1,0 +1,130 @@
+"""Move the ``production`` alias to a registered version, behind a quality gate.
+
+The candidate (default: the newest version) replaces production only if its test ROC AUC and
+PR AUC are at least production's, both models scored from their registered artifacts on the
+same test window (the candidate's). ``--force`` overrides a refusal. The ``candidate`` alias is
+kept on the newest version. With no production model yet, the candidate is promoted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pipelines._cli import setup_logging
+from pipelines.evaluate import Scorer, resolve_version, run_windows
+from pipelines.train import TrainParams
+from pipelines.training_set import TrainingSetError
+from skyprophet.config import Settings, get_settings
+from skyprophet.tracking import (
+    CANDIDATE,
+    PRODUCTION,
+    ModelNotFound,
+    TrackingUnavailable,
+    alias_version,
+    connect,
+    latest_version,
+)
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+log = logging.getLogger(__name__)
+GATED = ("roc_auc", "pr_auc")
+
+
+class PromotionRefused(RuntimeError):
+    """The candidate is worse than production on the gate's metrics."""
+
+
+@dataclass
+class Promotion:
+    version: str
+    previous: str | None
+    moved: bool
+    message: str
+    candidate: dict[str, float] | None = None
+    production: dict[str, float] | None = None
+
+
+def promote(
+    settings: Settings,
+    version: str | None = None,
+    force: bool = False,
+    client: MlflowClient | None = None,
+) -> Promotion:
+    """Gate ``version`` (default: newest) against production and move the alias if it passes.
+
+    Args:
+        settings: tracking URI and model name.
+        version: the version to promote.
+        force: move the alias even when the gate refuses.
+        client: an MLflow client (default: connected from settings).
+
+    Returns:
+        What was decided, with both models' test metrics when they were compared.
+
+    Raises:
+        PromotionRefused: the candidate is worse and ``force`` is off (the alias is unchanged).
+        ModelNotFound: nothing is registered, or ``version`` does not exist.
+    """
+    client = client or connect(settings)
+    name = settings.model_name
+    newest = latest_version(client, name)
+    if newest is None:
+        raise ModelNotFound(f"no version of {name} is registered: run `make train` first")
+    client.set_registered_model_alias(name, CANDIDATE, newest)
+    version = resolve_version(client, name, version or newest)
+    current = alias_version(client, name, PRODUCTION)
+    if current == version:
+        return Promotion(version, current, False, f"{name} version {version} is already {PRODUCTION}")
+    if current is None:
+        _move(client, name, version, "first production model")
+        return Promotion(version, None, True, f"{name}@{PRODUCTION} -> version {version} (no production model before)")
+
+    scorer = Scorer(settings, client)
+    cand_model = scorer.load(version)
+    default = [w for w in TrainParams.load(settings.params_path).windows if w.name == "test"]
+    test = [w for w in run_windows(client, cand_model.run_id, default) if w.name == "test"]
+    cand = scorer.score(cand_model, test)["test"]
+    prod = scorer.score(scorer.load(current), test)["test"]
+    worse = [m for m in GATED if cand[m] < prod[m]]
+    summary = ", ".join(f"{m} {cand[m]:.4f} vs {prod[m]:.4f}" for m in GATED)
+    if worse and not force:
+        raise PromotionRefused(
+            f"version {version} is worse than {PRODUCTION} version {current} on test {test[0]} "
+            f"({summary}); {PRODUCTION} is unchanged (use --force to promote anyway)"
+        )
+    reason = f"forced over the gate ({summary})" if worse else f"passed the gate ({summary})"
+    _move(client, name, version, reason)
+    return Promotion(version, current, True, f"{name}@{PRODUCTION}: version {current} -> {version}, {reason}", cand, prod)
+
+
+def _move(client: MlflowClient, name: str, version: str, reason: str) -> None:
+    client.set_registered_model_alias(name, PRODUCTION, version)
+    client.set_model_version_tag(name, version, "promotion", reason)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--version", default=None, help="version to promote (default: the newest)")
+    parser.add_argument("--force", action="store_true", help="promote even if the gate refuses")
+    parser.add_argument("--skip-if-production", action="store_true", help="do nothing when a production model exists")
+    args = parser.parse_args(argv)
+    setup_logging()
+    settings = get_settings()
+    try:
+        client = connect(settings)
+        if args.skip_if_production and alias_version(client, settings.model_name, PRODUCTION):
+            log.info("%s@%s exists; nothing to promote", settings.model_name, PRODUCTION)
+            return
+        result = promote(settings, args.version, args.force, client)
+    except (TrackingUnavailable, TrainingSetError, ModelNotFound, PromotionRefused) as exc:
+        raise SystemExit(f"promote: refused: {exc}" if isinstance(exc, PromotionRefused) else f"promote: error: {exc}") from None
+    log.info("%s", result.message)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""Labelled, point-in-time training sets: flights -> entity rows at T -> the feature service.
+
+Shared by training, evaluation, promotion and the benchmark, so that every model is scored on
+rows built one way. Splits are ranges of local scheduled months ("YYYY-MM", inclusive).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.retrieval import historical_features
+from skyprophet.keys import entity_frame
+from skyprophet.online import model_feature_names
+
+if TYPE_CHECKING:
+    from feast import FeatureService, FeatureStore
+
+LABEL = "label"
+SPLIT = "split"
+LOCAL_MONTH = "local_month"
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+class TrainingSetError(ValueError):
+    """A training set cannot be built as asked (bad window, unknown service, no rows)."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """A named range of local scheduled months, both ends included."""
+
+    name: str
+    first: str
+    last: str
+
+    def __post_init__(self) -> None:
+        for m in (self.first, self.last):
+            if not _MONTH.match(m):
+                raise TrainingSetError(f"{self.name} window: {m!r} is not a YYYY-MM month")
+        if self.first > self.last:
+            raise TrainingSetError(f"{self.name} window: {self.first} is after {self.last}")
+
+    def __str__(self) -> str:
+        return f"{self.first}..{self.last}"
+
+
+def windows_from(split: dict[str, Any]) -> list[Window]:
+    """``[train, validation, test]`` windows from params' ``split`` mapping."""
+    out = []
+    for name in ("train", "validation", "test"):
+        if name not in split:
+            raise TrainingSetError(f"split: the {name!r} window is missing")
+        first, last = (str(x) for x in split[name])
+        out.append(Window(name, first, last))
+    return out
+
+
+def parse_window(name: str, text: str) -> Window:
+    """A window from ``YYYY-MM..YYYY-MM`` (or one month)."""
+    first, _, last = text.partition("..")
+    return Window(name, first, last or first)
+
+
+def resolve_service(store: FeatureStore, name: str) -> FeatureService:
+    """The registered feature service ``name``, or a TrainingSetError naming it."""
+    from feast.errors import FeatureServiceNotFoundException
+
+    try:
+        return store.get_feature_service(name)
+    except FeatureServiceNotFoundException:
+        known = ", ".join(sorted(s.name for s in store.list_feature_services()))
+        raise TrainingSetError(f"unknown feature service {name!r} (registered: {known or 'none'})") from None
+
+
+def local_month(flights: pd.DataFrame) -> pd.Series:
+    """The local "YYYY-MM" month of each flight's scheduled departure (at its origin)."""
+    local = flights["sched_dep_utc"] + pd.to_timedelta(flights["utc_offset_min"], unit="min")
+    return local.dt.strftime("%Y-%m")
+
+
+@dataclass
+class TrainingSet:
+    """Features, label and split of every labelled flight in the windows."""
+
+    frame: pd.DataFrame
+    feature_names: list[str]
+    service_name: str
+    lead_minutes: int
+    cancelled_excluded: int
+
+    def part(self, name: str) -> pd.DataFrame:
+        return self.frame[self.frame[SPLIT] == name]
+
+    def rows(self) -> dict[str, int]:
+        counts = self.frame[SPLIT].value_counts()
+        return {
+            "train": int(counts.get("train", 0)),
+            "validation": int(counts.get("validation", 0)),
+            "test": int(counts.get("test", 0)),
+            "cancelled_excluded": self.cancelled_excluded,
+        }
+
+
+def flights_in(flights: pd.DataFrame, windows: list[Window]) -> pd.DataFrame:
+    """Flights whose local month falls in a window, with a ``split`` column (first window wins)."""
+    month = local_month(flights)
+    split = pd.Series(None, index=flights.index, dtype=object)
+    for w in windows:
+        split = split.where(split.notna() | ~month.between(w.first, w.last), w.name)
+    return flights.assign(**{SPLIT: split, LOCAL_MONTH: month})[split.notna()]
+
+
+def build(
+    store: FeatureStore,
+    canonical: pd.DataFrame,
+    windows: list[Window],
+    service_name: str = "flight_delay_v1",
+    lead_minutes: int = 120,
+    label_delay_minutes: float = 15,
+    require: tuple[str, ...] = ("train", "validation", "test"),
+) -> TrainingSet:
+    """The training set of the labelled flights in ``windows``, as of T = scheduled - lead.
+
+    Args:
+        store: the feature store (registry applied).
+        canonical: the canonical flight table.
+        windows: named month windows (train, validation, test).
+        service_name: the feature service that lists the model's inputs.
+        lead_minutes: prediction lead; each row's ``event_timestamp`` is scheduled - lead.
+        label_delay_minutes: the label is ``dep_delay > label_delay_minutes``.
+        require: windows that must hold at least one labelled flight.
+
+    Returns:
+        One row per labelled flight with its features, ``label`` and ``split``.
+
+    Raises:
+        TrainingSetError: unknown feature service, or a required window with no labelled flight.
+    """
+    service = resolve_service(store, service_name)
+    names = model_feature_names(service)
+    chosen = flights_in(canonical, windows)
+    cancelled = chosen["cancelled"].to_numpy(dtype=bool)
+    labelled = chosen[~cancelled]
+    for w in windows:
+        if w.name in require and not (labelled[SPLIT] == w.name).any():
+            raise TrainingSetError(f"no labelled flights in the {w.name} window {w} (data has {_span(canonical)})")
+    entities = entity_frame(labelled, lead_minutes)
+    features = historical_features(store, entities, service)
+    frame = features.assign(
+        **{
+            LABEL: (labelled["dep_delay_min"].to_numpy() > label_delay_minutes).astype(np.int8),
+            SPLIT: labelled[SPLIT].to_numpy(),
+            LOCAL_MONTH: labelled[LOCAL_MONTH].to_numpy(),
+        }
+    )
+    return TrainingSet(frame, names, service_name, lead_minutes, int(cancelled.sum()))
+
+
+def _span(canonical: pd.DataFrame) -> str:
+    months = local_month(canonical)
+    return f"{months.min()}..{months.max()}" if len(months) else "no flights"
+
+
+def read_canonical(raw_dir: Path) -> pd.DataFrame:
+    """The canonical flight table written by ingest."""
+    path = raw_dir / "canonical_flights.parquet"
+    if not path.exists():
+        raise TrainingSetError(f"{path} is missing: run `make features` (ingest) first")
+    return pd.read_parquet(path)

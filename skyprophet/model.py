@@ -1,0 +1,97 @@
+"""The delay model at inference: its stored spec, input encoding and probabilities.
+
+One definition for training, batch scoring and the service. A model is a LightGBM ``Booster``
+plus a ``ModelSpec`` stored in its MLflow metadata: the input order (the feature service's), the
+vocabulary of each categorical input, the optional Platt calibration and the decision threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a booster needs around it to turn features into a decision."""
+
+    feature_service: str
+    lead_minutes: int
+    feature_names: list[str]
+    threshold: float
+    categories: dict[str, list[str]] = field(default_factory=dict)
+    # Platt scaling on the booster's log-odds: p = sigmoid(a * logit + b); None = not applied.
+    calibration: tuple[float, float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["calibration"] = list(self.calibration) if self.calibration else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ModelSpec:
+        cal = d.get("calibration")
+        return cls(
+            feature_service=str(d["feature_service"]),
+            lead_minutes=int(d["lead_minutes"]),
+            feature_names=[str(n) for n in d["feature_names"]],
+            threshold=float(d["threshold"]),
+            categories={str(k): [str(x) for x in v] for k, v in (d.get("categories") or {}).items()},
+            calibration=(float(cal[0]), float(cal[1])) if cal else None,
+        )
+
+
+def category_codes(values: Sequence[Any] | np.ndarray, vocabulary: Sequence[str]) -> np.ndarray:
+    """Codes of ``values`` in ``vocabulary`` as floats; unknown or missing values are NaN."""
+    index = {v: float(i) for i, v in enumerate(vocabulary)}
+    return np.array([index.get(v, math.nan) if isinstance(v, str) else math.nan for v in values], dtype=np.float64)
+
+
+def encode_frame(frame: pd.DataFrame, spec: ModelSpec) -> np.ndarray:
+    """The model's input matrix from a frame with one column per feature (training, batch)."""
+    out = np.empty((len(frame), len(spec.feature_names)), dtype=np.float64)
+    for j, name in enumerate(spec.feature_names):
+        col = frame[name]
+        if name in spec.categories:
+            out[:, j] = category_codes(col.to_numpy(dtype=object), spec.categories[name])
+        else:
+            out[:, j] = np.asarray(col.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+    return out
+
+
+def encode_rows(rows: Sequence[Mapping[str, Any]], spec: ModelSpec) -> np.ndarray:
+    """The model's input matrix from feature dicts by full name (online reads); None is NaN."""
+    out = np.full((len(rows), len(spec.feature_names)), np.nan, dtype=np.float64)
+    for j, name in enumerate(spec.feature_names):
+        vocab = spec.categories.get(name)
+        if vocab is not None:
+            out[:, j] = category_codes([r.get(name) for r in rows], vocab)
+            continue
+        for i, r in enumerate(rows):
+            v = r.get(name)
+            if v is not None:
+                out[i, j] = float(v)
+    return out
+
+
+def calibrate(raw: np.ndarray, calibration: tuple[float, float] | None) -> np.ndarray:
+    """Apply Platt scaling on the log-odds of ``raw`` probabilities (identity when None)."""
+    if calibration is None:
+        return raw
+    a, b = calibration
+    p = np.clip(raw, 1e-12, 1 - 1e-12)
+    return 1.0 / (1.0 + np.exp(-(a * np.log(p / (1 - p)) + b)))
+
+
+def probabilities(booster: lgb.Booster, x: np.ndarray, spec: ModelSpec, num_threads: int = 1) -> np.ndarray:
+    """Delay probabilities for the rows of ``x`` (columns in ``spec.feature_names`` order)."""
+    raw = booster.predict(x, num_threads=num_threads)
+    return calibrate(np.asarray(raw, dtype=np.float64), spec.calibration)

@@ -1,0 +1,134 @@
+"""The MLflow tracking store and model registry: connecting with bounded waits, loading by alias.
+
+Used by the pipelines and by the service. ``connect`` checks the store answers before any work
+starts, so that an unreachable store is one clear error instead of minutes of retries.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+from skyprophet.model import ModelSpec
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
+    from mlflow import MlflowClient
+
+    from skyprophet.config import Settings
+
+PRODUCTION = "production"
+CANDIDATE = "candidate"
+
+
+class TrackingUnavailable(RuntimeError):
+    """The MLflow tracking store cannot be reached or opened."""
+
+
+class ModelNotFound(LookupError):
+    """The registry has no version under the requested name or alias."""
+
+
+def redact(uri: str) -> str:
+    """``uri`` without a password, for messages."""
+    return re.sub(r"(//[^:/@]+):[^@/]*@", r"\1:***@", uri)
+
+
+def _check_local(uri: str) -> None:
+    parsed = urlparse(uri)
+    if parsed.scheme == "sqlite":
+        path = Path(uri.removeprefix("sqlite:///"))
+        if not path.parent.is_dir():
+            raise TrackingUnavailable(f"MLflow tracking store unreachable at {uri}: folder {path.parent} does not exist")
+
+
+def connect(settings: Settings) -> MlflowClient:
+    """A client for ``settings.mlflow_tracking_uri``, checked to answer within the timeout.
+
+    Raises:
+        TrackingUnavailable: the store does not answer or cannot be opened.
+    """
+    # Bounded waits for HTTP stores; an operator's own values win.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(max(1, settings.mlflow_timeout_s))))
+    import mlflow
+    from mlflow import MlflowClient
+
+    uri = settings.mlflow_tracking_uri
+    _check_local(uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    try:
+        client.search_experiments(max_results=1)
+    except Exception as exc:  # any failure here means the store is not usable
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TrackingUnavailable(f"MLflow tracking store unreachable at {redact(uri)}: {reason[:200]}") from exc
+    return client
+
+
+def experiment_id(client: MlflowClient, settings: Settings) -> str:
+    """The project's experiment, created with its artifact root on first use."""
+    exp = client.get_experiment_by_name(settings.experiment_name)
+    if exp is not None:
+        return str(exp.experiment_id)
+    settings.mlflow_artifact_root.mkdir(parents=True, exist_ok=True)
+    return str(client.create_experiment(settings.experiment_name, artifact_location=settings.mlflow_artifact_root.as_uri()))
+
+
+def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
+    """The version ``alias`` points at, or None when the model or the alias does not exist."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def latest_version(client: MlflowClient, name: str) -> str | None:
+    """The newest registered version of ``name``, or None."""
+    versions = client.search_model_versions(f"name = '{name}'")
+    return str(max(int(v.version) for v in versions)) if versions else None
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A registered model version, ready to score."""
+
+    name: str
+    version: str
+    alias: str | None
+    run_id: str | None
+    booster: lgb.Booster
+    spec: ModelSpec
+
+
+def load_version(client: MlflowClient, name: str, version: str, alias: str | None = None) -> LoadedModel:
+    """Version ``version`` of ``name``: its booster and its stored spec."""
+    import mlflow.lightgbm
+    from mlflow.models import get_model_info
+
+    uri = f"models:/{name}/{version}"
+    mv = client.get_model_version(name, version)
+    info = get_model_info(uri)
+    if not info.metadata or "skyprophet" not in info.metadata:
+        raise ModelNotFound(f"{name} version {version} has no SkyProphet spec in its metadata")
+    booster = mlflow.lightgbm.load_model(uri)
+    return LoadedModel(name, str(version), alias, mv.run_id, booster, ModelSpec.from_dict(info.metadata["skyprophet"]))
+
+
+def load_by_alias(client: MlflowClient, name: str, alias: str = PRODUCTION) -> LoadedModel:
+    """The version ``name@alias`` points at (what the service loads).
+
+    Raises:
+        ModelNotFound: no such model or alias.
+    """
+    version = alias_version(client, name, alias)
+    if version is None:
+        raise ModelNotFound(f"no model version is registered as {name}@{alias}")
+    return load_version(client, name, version, alias)

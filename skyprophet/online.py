@@ -9,7 +9,7 @@ in both paths.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -20,7 +20,11 @@ from skyprophet.keys import as_of_day_of, flight_id, route_id
 from skyprophet.transforms import request_features
 
 if TYPE_CHECKING:
+    import redis
     from feast import FeatureService, FeatureStore
+
+# entity rows -> {full feature name: values, full feature name + "__ts": epoch seconds}
+Fetch = Callable[[list[dict[str, Any]]], dict[str, list[Any]]]
 
 SEP = "__"
 ONLINE_SUFFIX = "_online"
@@ -66,10 +70,84 @@ def model_feature_names(service: FeatureService) -> list[str]:
     ]
 
 
-class OnlineFeatures:
-    """Reads a feature service online as of each flight's prediction time."""
+class RedisReader:
+    """Reads Feast's Redis layout directly: one pipeline of HMGETs for every view of every row.
 
-    def __init__(self, store: FeatureStore, service_name: str = "flight_delay_v1", lead_minutes: int = 120):
+    Keys and fields are built with Feast's own functions (entity-key serialization, field
+    hashes) and values decoded with its own type map, so the values are those of
+    ``FeatureStore.get_online_features``, without its per-call planning.
+    """
+
+    def __init__(self, store: FeatureStore, service: FeatureService, client: redis.Redis):
+        from feast.infra.online_stores.helpers import _mmh3
+
+        self.client = client
+        self.project = store.config.project.encode("utf-8")
+        self.key_version = store.config.entity_key_serialization_version
+        # per projection: (full-name prefix, join keys [(stored key, entity-row column)], features, fields)
+        self._views: list[tuple[str, list[tuple[str, str]], list[str], list[bytes | str]]] = []
+        for p in service.feature_view_projections:
+            fv = store.get_feature_view(p.name)
+            keys = sorted((k, p.join_key_map.get(k, k)) for k in fv.join_keys)
+            names = [f.name for f in p.features]
+            fields: list[bytes | str] = [_mmh3(f"{fv.name}:{n}") for n in names] + [f"_ts:{fv.name}"]
+            self._views.append((p.name_to_use(), keys, names, fields))
+
+    def _key(self, keys: list[tuple[str, str]], row: dict[str, Any]) -> bytes:
+        from feast.infra.key_encoding_utils import serialize_entity_key
+        from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+        from feast.protos.feast.types.Value_pb2 import Value
+
+        ek = EntityKey(join_keys=[k for k, _ in keys], entity_values=[Value(string_val=str(row[c])) for _, c in keys])
+        return serialize_entity_key(ek, entity_key_serialization_version=self.key_version) + self.project
+
+    def fetch(self, rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+        from feast.protos.feast.types.Value_pb2 import Value
+        from feast.type_map import feast_value_type_to_python_type
+        from google.protobuf.timestamp_pb2 import Timestamp
+
+        pipe = self.client.pipeline(transaction=False)
+        for _, keys, _, fields in self._views:
+            for row in rows:
+                pipe.hmget(self._key(keys, row), fields)
+        replies = pipe.execute()
+        out: dict[str, list[Any]] = {}
+        i = 0
+        for prefix, _, names, _ in self._views:
+            cols: list[list[Any]] = [[] for _ in names]
+            stamps: list[int] = []
+            for _ in rows:
+                reply = replies[i]
+                i += 1
+                ts = Timestamp()
+                if reply[-1]:
+                    ts.ParseFromString(reply[-1])
+                stamps.append(ts.seconds)
+                for j, raw in enumerate(reply[:-1]):
+                    v = Value()
+                    if raw:
+                        v.ParseFromString(raw)
+                    cols[j].append(feast_value_type_to_python_type(v))
+            for name, col in zip(names, cols, strict=True):
+                out[f"{prefix}{SEP}{name}"] = col
+                out[f"{prefix}{SEP}{name}__ts"] = stamps
+        return out
+
+
+class OnlineFeatures:
+    """Reads a feature service online as of each flight's prediction time.
+
+    Reads go through Feast's ``get_online_features`` unless a Redis client is given, in which
+    case a ``RedisReader`` reads the same keys in one pipeline.
+    """
+
+    def __init__(
+        self,
+        store: FeatureStore,
+        service_name: str = "flight_delay_v1",
+        lead_minutes: int = 120,
+        redis_client: redis.Redis | None = None,
+    ):
         self.store = store
         self.service = store.get_feature_service(service_name)
         self.lead = timedelta(minutes=lead_minutes)
@@ -86,6 +164,13 @@ class OnlineFeatures:
             ttl = store.get_feature_view(p.name).ttl
             for f in p.features:
                 self._ttl[f"{p.name_to_use()}{SEP}{f.name}"] = ttl if ttl else None
+        self._fetch: Fetch = RedisReader(store, self._inputs, redis_client).fetch if redis_client else self._feast_fetch
+
+    def _feast_fetch(self, rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+        resp: dict[str, list[Any]] = self.store.get_online_features(
+            features=self._inputs, entity_rows=rows, full_feature_names=True
+        ).to_dict(include_event_timestamps=True)
+        return resp
 
     def read(self, flights: Sequence[FlightKeys], as_of: Sequence[datetime] | None = None) -> list[FlightFeatures]:
         """Online values for ``flights`` as of ``as_of`` (default: scheduled departure - lead)."""
@@ -95,9 +180,7 @@ class OnlineFeatures:
             ]
         t_s = [int(t.timestamp()) for t in as_of]
         rows = [f.entity_row(t) for f, t in zip(flights, t_s, strict=True)]
-        resp = self.store.get_online_features(
-            features=self._inputs, entity_rows=rows, full_feature_names=True
-        ).to_dict(include_event_timestamps=True)
+        resp = self._fetch(rows)
         out = [FlightFeatures(values={}) for _ in flights]
         for name, ttl in self._ttl.items():
             vals, stamps = resp[name], resp[name + "__ts"]

@@ -53,7 +53,9 @@ def _norm(v: Any) -> Any:
 def _check_parity(settings: Settings, online: str, tmp: Path, canonical: pd.DataFrame) -> int:
     store = open_store(settings, online=online, data_dir=tmp)
     apply(store, settings.processed_dir)
-    reader = OnlineFeatures(store)
+    readers = [OnlineFeatures(store)]
+    if online == "redis":  # the service's direct pipelined reader must agree too
+        readers.append(OnlineFeatures(store, redis_client=redis.Redis.from_url(settings.redis_url)))
     stale_seen = 0
     for t in AS_OF:
         # static views are loaded whatever the start: their single rows predate any window
@@ -66,12 +68,13 @@ def _check_parity(settings: Settings, online: str, tmp: Path, canonical: pd.Data
                        int(r.sched_dep_epoch_s), int(r.utc_offset_min), r.tailnum or None)
             for r in rows.itertuples()
         ]
-        got = reader.read(keys, as_of=[t] * len(keys))
-        for i, ff in enumerate(got):
-            stale_seen += len(ff.stale)
-            for name in reader.feature_names:
-                a, b = _norm(off.at[i, name]), _norm(ff.values[name])
-                assert a == b, f"{online} T={t} row {i} {name}: offline {a!r} online {b!r}"
+        for reader in readers:
+            got = reader.read(keys, as_of=[t] * len(keys))
+            for i, ff in enumerate(got):
+                stale_seen += len(ff.stale)
+                for name in reader.feature_names:
+                    a, b = _norm(off.at[i, name]), _norm(ff.values[name])
+                    assert a == b, f"{online} {reader._fetch} T={t} row {i} {name}: offline {a!r} online {b!r}"
     return stale_seen
 
 

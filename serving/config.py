@@ -1,0 +1,36 @@
+"""Service settings: the shared settings plus what only the server needs."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+
+from skyprophet.config import Settings
+
+PLACEHOLDER_TOKEN = "changethis"
+
+
+class ServingSettings(Settings):
+    """Read from ``SKYPROPHET_*`` variables and ``.env``, like the pipelines' settings."""
+
+    environment: Literal["local", "staging", "production"] = "local"
+    admin_token: SecretStr = SecretStr(PLACEHOLDER_TOKEN)
+    model_alias: str = "production"
+    model_refresh_s: float = Field(default=30.0, gt=0)
+    max_flights: int = Field(default=1000, ge=1)
+    redis_timeout_ms: int = Field(default=250, gt=0)
+    top_factors: int = Field(default=5, ge=1)
+
+    @model_validator(mode="after")
+    def _no_placeholder_secret(self) -> ServingSettings:
+        if self.environment != "local" and self.admin_token.get_secret_value() == PLACEHOLDER_TOKEN:
+            raise ValueError(f"SKYPROPHET_ADMIN_TOKEN must be set (not {PLACEHOLDER_TOKEN!r}) outside local development")
+        return self
+
+
+@lru_cache
+def get_serving_settings() -> ServingSettings:
+    """The process-wide service settings, created on first use."""
+    return ServingSettings()

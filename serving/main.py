@@ -1,0 +1,111 @@
+"""The app factory: settings, lifespan (feature store, model, background refresh), routes, errors.
+
+Run with ``uvicorn serving.main:create_app --factory`` (``make serve``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from serving import __version__
+from serving.api.routes import admin, health, predict
+from serving.config import ServingSettings, get_serving_settings
+from serving.inference import FeatureLookup, ModelHolder, sync_model
+from serving.metrics import Metrics, MetricsMiddleware
+
+log = logging.getLogger(__name__)
+
+
+def redis_client(settings: ServingSettings) -> Any:
+    """A Redis client whose every call gives up after the configured timeout, without retries."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    timeout = settings.redis_timeout_ms / 1000
+    return redis.Redis.from_url(
+        settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
+    )
+
+
+def _record_model(app: FastAPI) -> None:
+    model = app.state.models.current
+    if model is not None:
+        app.state.metrics.model_version.labels(model.name, model.alias or "").set(int(model.version))
+
+
+async def _refresh_forever(app: FastAPI) -> None:
+    settings: ServingSettings = app.state.settings
+    while True:
+        await asyncio.sleep(settings.model_refresh_s)
+        try:
+            await asyncio.to_thread(sync_model, app.state.models, app.state.lookup)
+            _record_model(app)
+        except Exception:  # keep refreshing whatever happens once
+            log.exception("model refresh failed")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    from skyprophet.store import open_store
+
+    settings: ServingSettings = app.state.settings
+    store = await asyncio.to_thread(lambda: open_store(settings, online=settings.online_store))
+    client = redis_client(settings) if settings.online_store == "redis" else None
+    app.state.lookup = FeatureLookup(store, client)
+    app.state.models = ModelHolder(settings)
+    await asyncio.to_thread(sync_model, app.state.models, app.state.lookup)
+    _record_model(app)
+    task = asyncio.create_task(_refresh_forever(app))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if client is not None:
+            client.close()
+
+
+def _where(loc: Any) -> str:
+    parts = [str(p) for p in loc if p != "body"]
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
+    return out or "body"
+
+
+async def _invalid(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    message = "; ".join(f"{_where(e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in errors[:5])
+    return JSONResponse({"message": message, "detail": jsonable_encoder(errors)}, status_code=422)
+
+
+def create_app(settings: ServingSettings | None = None) -> FastAPI:
+    """The service, configured by ``settings`` (default: from the environment)."""
+    settings = settings or get_serving_settings()
+    app = FastAPI(
+        title="SkyProphet",
+        version=__version__,
+        summary="Flight departure delay predictions from a Feast feature store and an MLflow-registered LightGBM model.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_exception_handler(RequestValidationError, _invalid)
+    app.include_router(health.router)
+    app.include_router(predict.router)
+    app.include_router(admin.router)
+    return app

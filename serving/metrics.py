@@ -1,0 +1,68 @@
+"""Prometheus metrics of the service, and the ASGI middleware that counts and times requests.
+
+Each app gets its own registry. With several workers, set ``PROMETHEUS_MULTIPROC_DIR`` (``make
+serve`` does) and ``/metrics`` aggregates every worker's files.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("skyprophet_http_requests", "HTTP requests", ["route", "method", "status"], registry=r)
+        self.latency = Histogram("skyprophet_http_request_seconds", "HTTP request latency", ["route", "method"],
+                                 buckets=LATENCY_BUCKETS, registry=r)
+        self.flights = Counter("skyprophet_predicted_flights", "flights scored", registry=r)
+        self.lookups = Counter("skyprophet_feature_lookups", "online feature reads (one per request)", ["outcome"], registry=r)
+        self.missing = Counter("skyprophet_missing_features", "feature values missing in scored flights", registry=r)
+        self.stale = Counter("skyprophet_stale_features", "feature values older than their ttl in scored flights", registry=r)
+        self.model_version = Gauge("skyprophet_model_version", "registered version of the loaded model",
+                                   ["name", "alias"], registry=r, multiprocess_mode="max")
+
+    def render(self) -> bytes:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)
+            return generate_latest(registry)
+        return generate_latest(self.registry)
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request by route template, method and status (pure ASGI)."""
+
+    def __init__(self, app: Any, metrics: Metrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "")
+            self.metrics.requests.labels(path, method, str(status)).inc()
+            self.metrics.latency.labels(path, method).observe(time.perf_counter() - start)

@@ -1,0 +1,59 @@
+"""Request and response schemas of the prediction API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class FlightQuery(BaseModel):
+    """One flight by its keys: the scheduled departure in local time at the origin, with its offset."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"carrier": "UA", "flight_number": 1545, "origin": "EWR", "dest": "IAH",
+                      "scheduled_departure": "2013-12-30T08:00:00-05:00", "tailnum": "N14228"}]
+    })
+
+    carrier: str = Field(pattern=r"^[A-Z0-9]{2}$", description="IATA airline code, e.g. UA")
+    flight_number: int = Field(gt=0, le=9999)
+    origin: str = Field(pattern=r"^[A-Z]{3}$", description="IATA airport code, e.g. EWR")
+    dest: str = Field(pattern=r"^[A-Z]{3}$")
+    scheduled_departure: AwareDatetime = Field(description="ISO 8601 with a UTC offset, local to the origin")
+    tailnum: str | None = Field(default=None, pattern=r"^[A-Z0-9]{2,7}$", description="aircraft registration, e.g. N14228")
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    flights: list[FlightQuery] = Field(min_length=1, description="1 to SKYPROPHET_MAX_FLIGHTS flights (1,000 by default)")
+    explain: bool = Field(default=False, description="add each flight's top factors (LightGBM pred_contrib); costs ~1-2 ms a flight")
+    debug: bool = Field(default=False, description="add the feature values that were scored")
+
+
+class Factor(BaseModel):
+    feature: str
+    value: float | str | None
+    contribution: float = Field(description="log-odds contribution to the score")
+
+
+class FlightPrediction(BaseModel):
+    flight_id: str
+    delay_probability: float
+    delayed: bool
+    threshold: float
+    missing_features: list[str]
+    stale_features: list[str]
+    top_factors: list[Factor] | None = None
+    features: dict[str, Any] | None = None
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str
+    alias: str | None
+
+
+class PredictResponse(BaseModel):
+    model: ModelRef
+    predictions: list[FlightPrediction]

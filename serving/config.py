@@ -22,6 +22,7 @@ class ServingSettings(Settings):
     max_flights: int = Field(default=1000, ge=1)
     redis_timeout_ms: int = Field(default=250, gt=0)
     top_factors: int = Field(default=5, ge=1)
+    allow_debug: bool = True  # "debug" and "as_of" in requests; make serve turns it off
 
     @model_validator(mode="after")
     def _no_placeholder_secret(self) -> ServingSettings:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -106,11 +107,13 @@ class Scored:
     contributions: np.ndarray | None
 
 
-def score(model: LoadedModel, lookup: FeatureLookup, flights: list[FlightKeys], explain: bool) -> Scored:
-    """Online features as of each flight's T, then the model's probabilities (and contributions)."""
+def score(
+    model: LoadedModel, lookup: FeatureLookup, flights: list[FlightKeys], explain: bool, as_of: datetime | None = None
+) -> Scored:
+    """Online features as of each flight's T (or ``as_of``), then probabilities (and contributions)."""
     spec = model.spec
     reader = lookup.reader(spec.feature_service, spec.lead_minutes)
-    feats = reader.read(flights)
+    feats = reader.read(flights, None if as_of is None else [as_of] * len(flights))
     x = encode_rows([f.values for f in feats], spec)
     p = probabilities(model.booster, x, spec, num_threads=1)
     contrib = None

@@ -29,6 +29,10 @@ class PredictRequest(BaseModel):
     flights: list[FlightQuery] = Field(min_length=1, description="1 to SKYPROPHET_MAX_FLIGHTS flights (1,000 by default)")
     explain: bool = Field(default=False, description="add each flight's top factors (LightGBM pred_contrib); costs ~1-2 ms a flight")
     debug: bool = Field(default=False, description="add the feature values that were scored")
+    as_of: AwareDatetime | None = Field(
+        default=None,
+        description="debug only: read features as of this instant instead of each flight's scheduled departure - lead",
+    )
 
 
 class Factor(BaseModel):

@@ -45,9 +45,14 @@ async def predict(req: PredictRequest, model: ModelDep, lookup: FeaturesDep, set
             "type": "too_long", "loc": ("body", "flights"),
             "msg": f"at most {settings.max_flights} flights per request (got {len(req.flights)})", "input": None,
         }])
+    if (req.debug or req.as_of is not None) and not settings.allow_debug:
+        raise RequestValidationError([{
+            "type": "forbidden", "loc": ("body", "debug" if req.debug else "as_of"),
+            "msg": "debug options are disabled on this server", "input": None,
+        }])
     flights = _keys(req)
     try:
-        scored = score(model, lookup, flights, req.explain)
+        scored = score(model, lookup, flights, req.explain, req.as_of)
     except RedisError as exc:
         metrics.lookups.labels("error").inc()
         return JSONResponse({"detail": f"online feature store unavailable: {type(exc).__name__}"}, status_code=503)

@@ -10,7 +10,7 @@ DATA := data
 RAW := $(DATA)/raw/canonical_flights.parquet
 PROCESSED := $(DATA)/processed/plane_recent.parquet
 
-.PHONY: run test env features apply demo model train promote evaluate score tune lint bench-features bench-train clean
+.PHONY: run test env features apply demo model train promote evaluate score tune serve stress-test lint bench-features bench-train bench-serving clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -64,6 +64,18 @@ tune: apply
 test: env
 	$(PY) -m pytest
 
+## The API with production settings: 2 workers, uvloop + httptools (chosen by make bench-serving),
+## no debug options, Prometheus metrics aggregated across workers.
+PORT ?= 8000
+WORKERS ?= 2
+serve: model
+	PROMETHEUS_MULTIPROC_DIR=$$(mktemp -d) SKYPROPHET_ALLOW_DEBUG=false exec $(VENV)/bin/uvicorn serving.main:create_app --factory \
+		--host 0.0.0.0 --port $(PORT) --workers $(WORKERS) --loop uvloop --http httptools --no-access-log
+
+## 60 s, 50 users against make serve on Redis; reports/stress/index.html. Fails on any failed request.
+stress-test: model
+	bash tests/stress/run.sh
+
 lint: env
 	$(VENV)/bin/ruff check pipelines skyprophet feature_repo tests benchmarks
 
@@ -72,6 +84,10 @@ bench-features: features
 
 bench-train: apply
 	$(PY) -W ignore -m benchmarks.bench_train
+
+bench-serving: model
+	command -v wrk > /dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
+	$(PY) -W ignore -m benchmarks.bench_serving
 
 clean:
 	rm -rf $(DATA)/raw $(DATA)/processed $(DATA)/rejects $(DATA)/registry.db $(DATA)/online.db reports mlflow.db mlartifacts

@@ -14,17 +14,17 @@ from serving.metrics import Metrics
 from skyprophet.tracking import LoadedModel
 
 
-def get_settings(request: Request) -> ServingSettings:
+async def get_settings(request: Request) -> ServingSettings:
     settings: ServingSettings = request.app.state.settings
     return settings
 
 
-def get_holder(request: Request) -> ModelHolder:
+async def get_holder(request: Request) -> ModelHolder:
     holder: ModelHolder = request.app.state.models
     return holder
 
 
-def get_model(holder: Annotated[ModelHolder, Depends(get_holder)]) -> LoadedModel:
+async def get_model(holder: Annotated[ModelHolder, Depends(get_holder)]) -> LoadedModel:
     """The model to answer with; 503 while none is loaded."""
     model = holder.current
     if model is None:
@@ -32,12 +32,12 @@ def get_model(holder: Annotated[ModelHolder, Depends(get_holder)]) -> LoadedMode
     return model
 
 
-def get_lookup(request: Request) -> FeatureLookup:
+async def get_lookup(request: Request) -> FeatureLookup:
     lookup: FeatureLookup = request.app.state.lookup
     return lookup
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
 
@@ -45,7 +45,7 @@ def get_metrics(request: Request) -> Metrics:
 _bearer = HTTPBearer(auto_error=False)
 
 
-def require_admin(
+async def require_admin(
     settings: Annotated[ServingSettings, Depends(get_settings)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:

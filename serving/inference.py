@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -88,6 +89,10 @@ class FeatureLookup:
         """Raise if the online store cannot be reached."""
         if self.redis is not None:
             self.redis.ping()
+            return
+        path = getattr(self.store.config.online_store, "path", None)
+        if path is not None and not Path(path).exists():
+            raise FileNotFoundError(f"SQLite online store {path} does not exist (materialize first)")
 
 
 def sync_model(holder: ModelHolder, lookup: FeatureLookup) -> bool:
@@ -95,7 +100,15 @@ def sync_model(holder: ModelHolder, lookup: FeatureLookup) -> bool:
     changed = holder.refresh()
     model = holder.current
     if model is not None:
-        lookup.reader(model.spec.feature_service, model.spec.lead_minutes)
+        reader = lookup.reader(model.spec.feature_service, model.spec.lead_minutes)
+        if changed:  # first calls pay for set-up (LightGBM, the Redis script, lazy imports): not on a request
+            x = np.full((1, len(model.spec.feature_names)), np.nan)
+            probabilities(model.booster, x, model.spec, num_threads=1)
+            model.booster.predict(x, pred_contrib=True, num_threads=1)
+            try:
+                reader.read([FlightKeys("ZZ", 1, "ZZZ", "ZZZ", 86_400, 0)])
+            except Exception as exc:  # the online store may be down at start: /ready says so
+                log.warning("warm-up read failed: %s", exc)
     return changed
 
 

@@ -60,7 +60,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     from skyprophet.store import open_store
 
     settings: ServingSettings = app.state.settings
-    store = await asyncio.to_thread(lambda: open_store(settings, online=settings.online_store))
+    store = await asyncio.to_thread(lambda: open_store(settings, online=settings.online_store, registry_ttl_s=60))
     client = redis_client(settings) if settings.online_store == "redis" else None
     app.state.lookup = FeatureLookup(store, client)
     app.state.models = ModelHolder(settings)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -76,3 +76,24 @@ def entity_frame(flights: pd.DataFrame, lead_minutes: int) -> pd.DataFrame:
 
 def _per_second(ts: pd.Series) -> int:
     return {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[ts.dt.unit]
+
+
+def local_iso(sched_utc: pd.Timestamp, utc_offset_min: int) -> str:
+    """A UTC instant as local ISO 8601 with its offset, e.g. ``2013-12-30T08:00:00-05:00``."""
+    off = int(utc_offset_min)
+    local = (sched_utc + pd.Timedelta(minutes=off)).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{local}{'+' if off >= 0 else '-'}{abs(off) // 60:02d}:{abs(off) % 60:02d}"
+
+
+def flight_query(row: Any) -> dict[str, Any]:
+    """A ``/predict`` flight object from a canonical flight row (tests, load tests, benchmarks)."""
+    q: dict[str, Any] = {
+        "carrier": row.carrier,
+        "flight_number": int(row.flight_number),
+        "origin": row.origin,
+        "dest": row.dest,
+        "scheduled_departure": local_iso(row.sched_dep_utc, row.utc_offset_min),
+    }
+    if isinstance(row.tailnum, str):
+        q["tailnum"] = row.tailnum
+    return q

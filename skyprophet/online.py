@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 Fetch = Callable[[list[dict[str, Any]]], dict[str, list[Any]]]
 
 SEP = "__"
+SCRIPT_MIN_KEYS = 24  # below this many distinct keys a pipeline is faster than the script
+CACHE_ENTRIES = 200_000  # per reader, for serialized entity keys and for decoded values
 ONLINE_SUFFIX = "_online"
 
 
@@ -70,12 +72,34 @@ def model_feature_names(service: FeatureService) -> list[str]:
     ]
 
 
+# Every HMGET of a request in one round trip. ARGV: number of views, then per view: number of
+# fields, number of keys, the fields; KEYS: the views' keys in order. A script rather than a
+# client-side pipeline because redis-py spends ~10 us packing and parsing each pipelined command:
+# for 100 flights (~440 distinct keys) 1.8 ms against 3.2 ms here. For one flight (8 keys) the
+# pipeline is cheaper (172 against 206 us), so small reads use it.
+_HMGET_ALL = """
+local out, a, k = {}, 2, 1
+for v = 1, tonumber(ARGV[1]) do
+  local nf, nk = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  local f0 = a + 2
+  for i = 1, nk do
+    out[k] = redis.call('HMGET', KEYS[k], unpack(ARGV, f0, f0 + nf - 1))
+    k = k + 1
+  end
+  a = f0 + nf
+end
+return out
+"""
+
+
 class RedisReader:
-    """Reads Feast's Redis layout directly: one pipeline of HMGETs for every view of every row.
+    """Reads Feast's Redis layout directly: every view of every flight in one round trip.
 
     Keys and fields are built with Feast's own functions (entity-key serialization, field
     hashes) and values decoded with its own type map, so the values are those of
-    ``FeatureStore.get_online_features``, without its per-call planning.
+    ``FeatureStore.get_online_features``, without its per-call planning. Reads run as one
+    server-side script of HMGETs (one per distinct entity key), so they need a single Redis
+    (not Redis Cluster, where keys of one call must share a slot).
     """
 
     def __init__(self, store: FeatureStore, service: FeatureService, client: redis.Redis):
@@ -92,44 +116,99 @@ class RedisReader:
             names = [f.name for f in p.features]
             fields: list[bytes | str] = [_mmh3(f"{fv.name}:{n}") for n in names] + [f"_ts:{fv.name}"]
             self._views.append((p.name_to_use(), keys, names, fields))
+        self._keys: dict[tuple[int, tuple[str, ...]], bytes] = {}
+        self._script = client.register_script(_HMGET_ALL)
+        self._values: dict[bytes, Any] = {}
+        self._stamps: dict[bytes, int] = {}
 
-    def _key(self, keys: list[tuple[str, str]], row: dict[str, Any]) -> bytes:
-        from feast.infra.key_encoding_utils import serialize_entity_key
-        from feast.protos.feast.types.EntityKey_pb2 import EntityKey
-        from feast.protos.feast.types.Value_pb2 import Value
+    def _key(self, view: int, keys: list[tuple[str, str]], row: dict[str, Any]) -> bytes:
+        values = tuple(str(row[c]) for _, c in keys)
+        cache_key = (view, values)
+        found = self._keys.get(cache_key)
+        if found is None:
+            from feast.infra.key_encoding_utils import serialize_entity_key
+            from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+            from feast.protos.feast.types.Value_pb2 import Value
 
-        ek = EntityKey(join_keys=[k for k, _ in keys], entity_values=[Value(string_val=str(row[c])) for _, c in keys])
-        return serialize_entity_key(ek, entity_key_serialization_version=self.key_version) + self.project
+            ek = EntityKey(join_keys=[k for k, _ in keys], entity_values=[Value(string_val=v) for v in values])
+            found = serialize_entity_key(ek, entity_key_serialization_version=self.key_version) + self.project
+            if len(self._keys) >= CACHE_ENTRIES:
+                self._keys.clear()
+            self._keys[cache_key] = found
+        return found
 
-    def fetch(self, rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    def _value(self, raw: bytes | None) -> Any:
+        """Feast's decoding of a stored value, memoised by its bytes (values repeat a lot)."""
+        if not raw:
+            return None
+        try:
+            return self._values[raw]
+        except KeyError:
+            pass
         from feast.protos.feast.types.Value_pb2 import Value
         from feast.type_map import feast_value_type_to_python_type
-        from google.protobuf.timestamp_pb2 import Timestamp
 
-        pipe = self.client.pipeline(transaction=False)
-        for _, keys, _, fields in self._views:
+        v = Value()
+        v.ParseFromString(raw)
+        out = feast_value_type_to_python_type(v)
+        if isinstance(out, (int, float, str, bool)) or out is None:  # immutable: safe to share
+            if len(self._values) >= CACHE_ENTRIES:
+                self._values.clear()
+            self._values[raw] = out
+        return out
+
+    def _seconds(self, raw: bytes | None) -> int:
+        """Seconds of a stored event timestamp (0 when absent), memoised by its bytes."""
+        if not raw:
+            return 0
+        found = self._stamps.get(raw)
+        if found is None:
+            from google.protobuf.timestamp_pb2 import Timestamp
+
+            ts = Timestamp()
+            ts.ParseFromString(raw)
+            found = int(ts.seconds)
+            if len(self._stamps) >= CACHE_ENTRIES:
+                self._stamps.clear()
+            self._stamps[raw] = found
+        return found
+
+    def fetch(self, rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+        # One HMGET per distinct (view, entity key): flights of a batch share carriers, airports, days.
+        keys: list[bytes] = []
+        args: list[Any] = [len(self._views)]
+        slots: list[list[int]] = []
+        for view, (_, join_keys, _, fields) in enumerate(self._views):
+            seen: dict[bytes, int] = {}
+            where = []
             for row in rows:
-                pipe.hmget(self._key(keys, row), fields)
-        replies = pipe.execute()
+                k = self._key(view, join_keys, row)
+                if k not in seen:
+                    seen[k] = len(seen)
+                    keys.append(k)
+                where.append(seen[k])
+            slots.append(where)
+            args += [len(fields), len(seen), *fields]
+        if len(keys) >= SCRIPT_MIN_KEYS:
+            replies = self._script(keys=keys, args=args)
+        else:  # a few keys: a plain pipeline costs less than the script's argument handling
+            pipe = self.client.pipeline(transaction=False)
+            k = 0
+            for where, (_, _, _, fields) in zip(slots, self._views, strict=True):
+                for _ in range(max(where) + 1 if where else 0):
+                    pipe.hmget(keys[k], fields)
+                    k += 1
+            replies = pipe.execute()
         out: dict[str, list[Any]] = {}
-        i = 0
-        for prefix, _, names, _ in self._views:
-            cols: list[list[Any]] = [[] for _ in names]
-            stamps: list[int] = []
-            for _ in rows:
-                reply = replies[i]
-                i += 1
-                ts = Timestamp()
-                if reply[-1]:
-                    ts.ParseFromString(reply[-1])
-                stamps.append(ts.seconds)
-                for j, raw in enumerate(reply[:-1]):
-                    v = Value()
-                    if raw:
-                        v.ParseFromString(raw)
-                    cols[j].append(feast_value_type_to_python_type(v))
-            for name, col in zip(names, cols, strict=True):
-                out[f"{prefix}{SEP}{name}"] = col
+        start = 0
+        value, seconds = self._value, self._seconds
+        for (prefix, _, names, _), where in zip(self._views, slots, strict=True):
+            distinct = max(where) + 1 if where else 0
+            decoded = [(seconds(reply[-1]), [value(raw) for raw in reply[:-1]]) for reply in replies[start : start + distinct]]
+            start += distinct
+            stamps = [decoded[w][0] for w in where]
+            for j, name in enumerate(names):
+                out[f"{prefix}{SEP}{name}"] = [decoded[w][1][j] for w in where]
                 out[f"{prefix}{SEP}{name}__ts"] = stamps
         return out
 

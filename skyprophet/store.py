@@ -36,6 +36,7 @@ def repo_config(
     *,
     online: Literal["sqlite", "redis"] | None = None,
     data_dir: Path | None = None,
+    registry_ttl_s: int = 0,
 ) -> RepoConfig:
     """The Feast configuration: registry and SQLite store under ``data_dir``, Redis from REDIS_URL."""
     from feast.infra.offline_stores.duckdb import DuckDBOfflineStoreConfig
@@ -55,7 +56,7 @@ def repo_config(
     return RepoConfig(
         project=PROJECT,
         provider="local",
-        registry=RegistryConfig(path=str(data_dir / "registry.db"), cache_ttl_seconds=0),
+        registry=RegistryConfig(path=str(data_dir / "registry.db"), cache_ttl_seconds=registry_ttl_s),
         offline_store=DuckDBOfflineStoreConfig(),
         online_store=online_cfg,
         entity_key_serialization_version=3,
@@ -85,12 +86,17 @@ def open_store(
     *,
     online: Literal["sqlite", "redis"] | None = None,
     data_dir: Path | None = None,
+    registry_ttl_s: int = 0,
 ) -> FeatureStore:
-    """A FeatureStore over ``data_dir`` (default: settings) with the chosen online store."""
+    """A FeatureStore over ``data_dir`` (default: settings) with the chosen online store.
+
+    ``registry_ttl_s`` = 0 reads the registry on every call (pipelines, which apply and
+    materialize); the service caches it, as Feast's own server does.
+    """
     from feast import FeatureStore
 
     settings = settings or get_settings()
     data_dir = (data_dir or settings.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     configure_offline(settings, data_dir)
-    return FeatureStore(config=repo_config(settings, online=online, data_dir=data_dir))
+    return FeatureStore(config=repo_config(settings, online=online, data_dir=data_dir, registry_ttl_s=registry_ttl_s))

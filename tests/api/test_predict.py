@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skyprophet.keys import entity_frame
+from skyprophet.keys import entity_frame, flight_query
 from tests.api.conftest import MATERIALIZED
 from tests.conftest import historical
 
@@ -19,12 +19,7 @@ pytestmark = [pytest.mark.api, pytest.mark.integration]
 
 
 def _query(row: Any) -> dict[str, Any]:
-    local = row.sched_dep_utc.tz_convert(f"Etc/GMT{-row.utc_offset_min // 60:+d}")
-    q = {"carrier": row.carrier, "flight_number": int(row.flight_number), "origin": row.origin, "dest": row.dest,
-         "scheduled_departure": local.isoformat()}
-    if isinstance(row.tailnum, str):
-        q["tailnum"] = row.tailnum
-    return q
+    return flight_query(row)
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,14 @@ import math
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 
-from serving.deps import FeaturesDep, MetricsDep, ModelDep, SettingsDep
+from serving.config import ServingSettings
+from serving.deps import FeaturesDep, ModelDep
+from serving.metrics import Metrics
 from serving.inference import score, top_factors
 from serving.schemas import PredictRequest, PredictResponse
 from skyprophet.keys import flight_id
@@ -38,8 +40,11 @@ def _json_value(v: Any) -> Any:
 
 
 @router.post("/predict", response_model=PredictResponse, responses={503: {"description": "online store or model unavailable"}})
-async def predict(req: PredictRequest, model: ModelDep, lookup: FeaturesDep, settings: SettingsDep, metrics: MetricsDep) -> Response:
+async def predict(req: PredictRequest, request: Request, model: ModelDep, lookup: FeaturesDep) -> Response:
     """Delay probability (departure > 15 min late) for each flight, at the model's threshold."""
+    # Settings and metrics straight from the app state: each extra dependency costs ~40 us here.
+    settings: ServingSettings = request.app.state.settings
+    metrics: Metrics = request.app.state.metrics
     if len(req.flights) > settings.max_flights:
         raise RequestValidationError([{
             "type": "too_long", "loc": ("body", "flights"),

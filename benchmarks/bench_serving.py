@@ -1,0 +1,265 @@
+"""Serving benchmark: SkyProphet /predict against a naive service, `feast serve` and the HTTP floor.
+
+Everything runs on this machine against the same Redis (database 13, loaded by materializing
+two days up to 2013-12-30 12:00 UTC through a registry of the benchmark's own), the same
+features and the production model. Every service gets the same number of workers and the same
+load: wrk, one thread, fixed concurrency (1 and 8), ``--seconds`` each. Latency percentiles
+come from wrk's own histogram (a Lua ``done`` hook prints them).
+
+- skyprophet: POST /predict, 1 flight; batch100: 100 flights; explain1: 1 flight, explained.
+- naive: benchmarks/naive_service.py (get_online_features().to_df() + MLflow pyfunc).
+- feast_serve: `feast serve --max-requests 0`, the same feature service, lookup only.
+- trivial: GET /ping on SkyProphet's own server (the HTTP floor).
+- workers / loop: the SkyProphet server with 1 and 2 workers, and with asyncio + h11.
+
+Prints a table with the ratios and targets; writes reports/bench/serving.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+
+from skyprophet.config import PROJECT_ROOT, get_settings
+
+MATERIALIZED = datetime(2013, 12, 30, 12, 0, tzinfo=timezone.utc)
+REDIS_DB = 13
+LUA = """
+wrk.method = "{method}"
+wrk.body = {body}
+wrk.headers["Content-Type"] = "application/json"
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %d %d %d %d %d\\n", latency:percentile(50), latency:percentile(95),
+    latency:percentile(99), summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status))
+end
+"""
+
+
+def _lua_string(s: str) -> str:
+    return "[==[" + s + "]==]"
+
+
+def wrk(url: str, concurrency: int, seconds: int, body: str | None, work: Path) -> dict[str, Any]:
+    """One wrk run; p50/p95/p99 in ms, requests/s, errors (socket or non-2xx)."""
+    script = work / f"wrk-{abs(hash((url, body)))}.lua"
+    script.write_text(LUA.format(method="POST" if body else "GET", body=_lua_string(body) if body else "nil"))
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "5s", "-s", str(script), url],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT"))
+    p50, p95, p99, n, dur, err, status = (int(v) for v in line.split()[1:])
+    return {
+        "p50_ms": round(p50 / 1000, 3), "p95_ms": round(p95 / 1000, 3), "p99_ms": round(p99 / 1000, 3),
+        "rps": round(n / (dur / 1e6), 1), "requests": n, "errors": err + status,
+    }
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Service:
+    """A server process on a free port, up once ``ready_path`` answers 200."""
+
+    def __init__(self, name: str, cmd: list[str], env: dict[str, str], ready_path: str, ready_body: dict[str, Any] | None = None):
+        self.name = name
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cmd = [c.replace("{port}", str(self.port)) for c in cmd]
+        self.proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, start_new_session=True)
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                r = (httpx.post(self.url + ready_path, json=ready_body, timeout=5) if ready_body is not None
+                     else httpx.get(self.url + ready_path, timeout=5))
+                if r.status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                err = self.proc.stderr.read().decode()[-2000:] if self.proc.stderr else ""
+                self.stop()
+                raise RuntimeError(f"{name} did not start: {err}")
+            time.sleep(0.3)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def prepare(work: Path) -> dict[str, str]:
+    """The benchmark's data folder and Redis database, loaded; returns the services' environment."""
+    import redis
+
+    from pipelines.feature_store import apply, materialize
+    from skyprophet.store import open_store
+
+    settings = get_settings()
+    data = work / "data"
+    data.mkdir()
+    for name in ("raw", "processed"):
+        (data / name).symlink_to(settings.data_dir.resolve() / name)
+    redis_url = settings.redis_url.rsplit("/", 1)[0] + f"/{REDIS_DB}"
+    redis.Redis.from_url(redis_url).flushdb()
+    s = settings.model_copy(update={"data_dir": data, "redis_url": redis_url})
+    store = open_store(s, online="redis")
+    apply(store, s.processed_dir)
+    materialize(store, MATERIALIZED, start=MATERIALIZED - timedelta(days=2), chunk=timedelta(days=1), show_progress=False)
+    from skyprophet.store import redis_connection_string
+
+    (work / "feature_store.yaml").write_text(
+        f"project: skyprophet\nprovider: local\nregistry: {data / 'registry.db'}\noffline_store:\n  type: duckdb\n"
+        f"online_store:\n  type: redis\n  connection_string: {redis_connection_string(redis_url)}\n"
+        "entity_key_serialization_version: 3\n"
+    )
+    return {
+        "SKYPROPHET_DATA_DIR": str(data), "SKYPROPHET_ONLINE_STORE": "redis", "REDIS_URL": redis_url,
+        "SKYPROPHET_ALLOW_DEBUG": "false", "SKYPROPHET_ENVIRONMENT": "local",
+    }
+
+
+def bodies() -> dict[str, Any]:
+    """Request bodies from real flights whose prediction time follows the materialization."""
+    from skyprophet.keys import as_of_day_of, flight_id, flight_query, route_id
+
+    flights = pd.read_parquet(get_settings().raw_dir / "canonical_flights.parquet")
+    t = flights["sched_dep_utc"] - pd.Timedelta(minutes=120)
+    lo = pd.Timestamp(MATERIALIZED)
+    near = flights[(t >= lo) & (t < lo + pd.Timedelta(minutes=15)) & flights["tailnum"].notna()]
+    later = flights[(t >= lo)].head(100)
+
+    one = next(near.itertuples())
+    sched = int(one.sched_dep_utc.timestamp())
+    feast_body = {
+        "feature_service": "flight_delay_v1",
+        "entities": {
+            "carrier": [one.carrier], "origin": [one.origin], "dest": [one.dest],
+            "flight_id": [flight_id(one.carrier, int(one.flight_number))], "route": [route_id(one.origin, one.dest)],
+            "tailnum": [one.tailnum], "as_of_day": [as_of_day_of(sched - 7200)],
+            "sched_dep_epoch_s": [sched], "utc_offset_min": [int(one.utc_offset_min)],
+        },
+        "full_feature_names": True,
+    }
+    return {
+        "one": {"flights": [flight_query(one)]},
+        "batch100": {"flights": [flight_query(r) for r in later.itertuples()]},
+        "explain1": {"flights": [flight_query(one)], "explain": True},
+        "feast": feast_body,
+    }
+
+
+def uvicorn_cmd(app: str, workers: int, loop: str = "uvloop", http: str = "httptools") -> list[str]:
+    return [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1", "--port", "{port}", "--workers",
+            str(workers), "--loop", loop, "--http", http, "--no-access-log", "--log-level", "warning"]
+
+
+def render(r: dict[str, Any]) -> str:
+    lines = [f"{'service':<34}{'conc':>5}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'req/s':>10}{'errors':>8}"]
+    for name in ("skyprophet", "naive", "feast_serve", "trivial", "batch100", "explain1"):
+        for c, m in r.get(name, {}).items():
+            lines.append(f"{name:<34}{c[1:]:>5}{m['p50_ms']:>9}{m['p95_ms']:>9}{m['p99_ms']:>9}{m['rps']:>10}{m['errors']:>8}")
+    for label, m in r.get("choices", {}).items():
+        lines.append(f"{label:<34}{'':>5}{m['p50_ms']:>9}{m['p95_ms']:>9}{m['p99_ms']:>9}{m['rps']:>10}{m['errors']:>8}")
+    lines.append("")
+    for k, v in r.get("targets", {}).items():
+        lines.append(f"{k:<58} {v['value']:>8} {v['target']:>12}  {'met' if v['met'] else 'NOT MET'}")
+    return "\n".join(lines)
+
+
+def targets(r: dict[str, Any]) -> dict[str, Any]:
+    sp, nv, fs, tr = r["skyprophet"], r["naive"], r["feast_serve"], r["trivial"]
+    t = {
+        "rps c8: skyprophet / naive": (sp["c8"]["rps"] / nv["c8"]["rps"], ">= 3", lambda v: v >= 3),
+        "rps c8: skyprophet / feast serve": (sp["c8"]["rps"] / fs["c8"]["rps"], ">= 1.5", lambda v: v >= 1.5),
+        "p50 c1: skyprophet / trivial route": (sp["c1"]["p50_ms"] / tr["c1"]["p50_ms"], "<= 2", lambda v: v <= 2),
+        "p50 c1: /predict with 100 flights (ms)": (r["batch100"]["c1"]["p50_ms"], "<= 10", lambda v: v <= 10),
+        "p50 c1: /predict with explain (ms)": (r["explain1"]["c1"]["p50_ms"], "<= 2.5", lambda v: v <= 2.5),
+    }
+    return {k: {"value": round(v, 2), "target": s, "met": bool(ok(v))} for k, (v, s, ok) in t.items()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=20, help="length of each load run")
+    parser.add_argument("--workers", type=int, default=2, help="workers of every service")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench-serving: wrk is not installed (apt-get install wrk; `make bench-serving` does it)")
+    out = PROJECT_ROOT / "reports" / "bench" / "serving.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {"seconds": args.seconds, "workers": args.workers, "load_tool": "wrk -t1"}
+    with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
+        work = Path(tmp)
+        env = prepare(work)
+        b = bodies()
+        dump = json.dumps
+
+        def run(svc: Service, path: str, body: Any, conc: tuple[int, ...] = (1, 8)) -> dict[str, Any]:
+            return {f"c{c}": wrk(svc.url + path, c, args.seconds, dump(body) if body is not None else None, work) for c in conc}
+
+        svc = Service("skyprophet", uvicorn_cmd("serving.main:create_app", args.workers), env, "/predict", b["one"])
+        try:
+            report["skyprophet"] = run(svc, "/predict", b["one"])
+            report["trivial"] = run(svc, "/ping", None)
+            report["batch100"] = run(svc, "/predict", b["batch100"], (1,))
+            report["explain1"] = run(svc, "/predict", b["explain1"], (1,))
+        finally:
+            svc.stop()
+        svc = Service("naive", uvicorn_cmd("benchmarks.naive_service:create_app", args.workers), env, "/predict", b["one"])
+        try:
+            report["naive"] = run(svc, "/predict", b["one"])
+        finally:
+            svc.stop()
+        feast = [str(Path(sys.executable).parent / "feast"), "-c", str(PROJECT_ROOT / "feature_repo"), "-f",
+                 str(work / "feature_store.yaml"), "serve", "-p", "{port}", "-w", str(args.workers), "--max-requests", "0",
+                 "--no-access-log"]
+        svc = Service("feast_serve", feast, env, "/get-online-features", b["feast"])
+        try:
+            report["feast_serve"] = run(svc, "/get-online-features", b["feast"])
+        finally:
+            svc.stop()
+        # How the server is run (make serve): workers and event loop / HTTP parser, by measurement.
+        report["choices"] = {}
+        other = 1 if args.workers != 1 else 2
+        svc = Service("skyprophet", uvicorn_cmd("serving.main:create_app", other), env, "/predict", b["one"])
+        try:
+            report["choices"][f"skyprophet c8, {other} worker(s)"] = run(svc, "/predict", b["one"], (8,))["c8"]
+        finally:
+            svc.stop()
+        svc = Service("skyprophet", uvicorn_cmd("serving.main:create_app", args.workers, "asyncio", "h11"), env, "/predict", b["one"])
+        try:
+            report["choices"][f"skyprophet c1, {args.workers} workers, asyncio+h11"] = run(svc, "/predict", b["one"], (1,))["c1"]
+        finally:
+            svc.stop()
+    report["targets"] = targets(report)
+    out.write_text(json.dumps(report, indent=2))
+    print(render(report))  # noqa: T201
+    print(f"wrote {out}")  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()

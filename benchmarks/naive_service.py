@@ -1,0 +1,63 @@
+"""The naive prediction service the benchmark compares against (not part of the product).
+
+What a first version usually looks like: ``FeatureStore.get_online_features(...).to_df()`` for
+the flight, then the MLflow pyfunc model on a DataFrame. Same store, features and model as the
+real service; no ttl rule, no explanations.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from fastapi import FastAPI
+
+from serving.schemas import PredictRequest
+from skyprophet.config import get_settings
+from skyprophet.keys import as_of_day_of, flight_id, route_id
+from skyprophet.model import ModelSpec, encode_frame
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+    import mlflow
+    from mlflow.models import get_model_info
+
+    from skyprophet.store import open_store
+    from skyprophet.tracking import connect
+
+    settings = get_settings()
+    connect(settings)
+    uri = f"models:/{settings.model_name}@production"
+    app.state.store = open_store(settings, online=settings.online_store)
+    app.state.model = mlflow.pyfunc.load_model(uri)
+    app.state.spec = ModelSpec.from_dict(get_model_info(uri).metadata["skyprophet"])
+    app.state.service = app.state.store.get_feature_service(app.state.spec.feature_service)
+    yield
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(lifespan=lifespan)
+
+    @app.post("/predict")
+    def predict(req: PredictRequest) -> dict[str, Any]:
+        spec: ModelSpec = app.state.spec
+        rows = []
+        for f in req.flights:
+            sched = int(f.scheduled_departure.timestamp())
+            rows.append({
+                "carrier": f.carrier, "origin": f.origin, "dest": f.dest,
+                "flight_id": flight_id(f.carrier, f.flight_number), "route": route_id(f.origin, f.dest),
+                "tailnum": f.tailnum or "", "as_of_day": as_of_day_of(sched - 60 * spec.lead_minutes),
+                "sched_dep_epoch_s": sched,
+                "utc_offset_min": int(f.scheduled_departure.utcoffset().total_seconds() // 60),  # type: ignore[union-attr]
+            })
+        df = app.state.store.get_online_features(features=app.state.service, entity_rows=rows, full_feature_names=True).to_df()
+        x = pd.DataFrame(encode_frame(df, spec), columns=spec.feature_names)
+        p = app.state.model.predict(x)
+        return {"predictions": [{"delay_probability": float(v), "delayed": bool(v >= spec.threshold)} for v in p],
+                "at": datetime.now().isoformat()}
+
+    return app

@@ -34,9 +34,11 @@ apply: features
 	$(PY) -W ignore -m pipelines.feature_store apply
 
 ## The main job on the embedded default (SQLite): data -> features -> feast apply -> a production
-## model (trained and promoted only when none exists) -> materialize -> sample flight.
+## model (trained and promoted only when none exists) -> materialize -> sample flight -> the API
+## on port 8000 (Ctrl-C stops it).
 run: apply model
 	$(PY) -W ignore -m pipelines.feature_store demo
+	$(SERVE)
 
 model: apply
 	$(PY) -m pipelines.train --skip-if-production
@@ -68,9 +70,10 @@ test: env
 ## no debug options, Prometheus metrics aggregated across workers.
 PORT ?= 8000
 WORKERS ?= 2
+SERVE = PROMETHEUS_MULTIPROC_DIR=$$(mktemp -d) SKYPROPHET_ALLOW_DEBUG=false exec $(VENV)/bin/uvicorn serving.main:create_app \
+	--factory --host 0.0.0.0 --port $(PORT) --workers $(WORKERS) --loop uvloop --http httptools --no-access-log
 serve: model
-	PROMETHEUS_MULTIPROC_DIR=$$(mktemp -d) SKYPROPHET_ALLOW_DEBUG=false exec $(VENV)/bin/uvicorn serving.main:create_app --factory \
-		--host 0.0.0.0 --port $(PORT) --workers $(WORKERS) --loop uvloop --http httptools --no-access-log
+	$(SERVE)
 
 ## 60 s, 50 users against make serve on Redis; reports/stress/index.html. Fails on any failed request.
 stress-test: model

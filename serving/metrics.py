@@ -21,7 +21,7 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter("skyprophet_http_requests", "HTTP requests", ["route", "method", "status"], registry=r)
-        self.latency = Histogram("skyprophet_http_request_seconds", "HTTP request latency", ["route", "method"],
+        self.latency = Histogram("skyprophet_http_request_seconds", "HTTP request latency", ["route", "method", "status"],
                                  buckets=LATENCY_BUCKETS, registry=r)
         self.flights = Counter("skyprophet_predicted_flights", "flights scored", registry=r)
         self.lookups = Counter("skyprophet_feature_lookups", "online feature reads (one per request)", ["outcome"], registry=r)
@@ -65,4 +65,4 @@ class MetricsMiddleware:
             path = getattr(route, "path", None) or "unmatched"
             method = scope.get("method", "")
             self.metrics.requests.labels(path, method, str(status)).inc()
-            self.metrics.latency.labels(path, method).observe(time.perf_counter() - start)
+            self.metrics.latency.labels(path, method, str(status)).observe(time.perf_counter() - start)

@@ -20,7 +20,6 @@ import pytest
 import redis
 
 from serving.config import ServingSettings
-from skyprophet.config import Settings
 
 MATERIALIZED = datetime(2013, 12, 30, 12, 0, tzinfo=timezone.utc)
 
@@ -80,7 +79,7 @@ def api_data_dir(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 @pytest.fixture(scope="session")
 def api_settings(
-    api_data_dir: Path, mlflow_settings: Settings, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+    api_data_dir: Path, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> ServingSettings:
     d = tmp_path_factory.mktemp("api-mlflow")
     return ServingSettings(

@@ -152,6 +152,7 @@ def test_service_routes(api) -> None:  # type: ignore[no-untyped-def]
     post(api, {"flights": [GOOD]})
     text = httpx.get(f"{api.url}/metrics").text
     assert 'skyprophet_http_requests_total{method="POST",route="/predict",status="200"}' in text
+    assert 'skyprophet_http_request_seconds_count{method="POST",route="/predict",status="200"}' in text
     assert "skyprophet_model_version{" in text
     assert "skyprophet_missing_features_total" in text
 

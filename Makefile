@@ -80,7 +80,7 @@ stress-test: model
 	bash tests/stress/run.sh
 
 lint: env
-	$(VENV)/bin/ruff check pipelines skyprophet feature_repo tests benchmarks
+	$(VENV)/bin/ruff check pipelines skyprophet feature_repo serving tests benchmarks
 
 bench-features: features
 	$(PY) -W ignore -m benchmarks.bench_features

@@ -26,7 +26,7 @@ the cut-off.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import argparse
 import time
@@ -56,6 +56,7 @@ BACKLOG_WINDOW = 180
 LATE_AFTER_MIN = 15
 FLIGHT_WINDOW = 28 * DAY
 PLANE_ACTIVE = 7 * DAY
+PARTITION = 91 * DAY  # time band of the sparse views' build
 
 
 @dataclass(frozen=True)
@@ -310,9 +311,16 @@ def _active_days(codes: np.ndarray, times: np.ndarray, active_for: int | None, e
 
 
 def _sparse_points(
-    codes: np.ndarray, times: np.ndarray, step: int, end: int, active_for: int | None, exits: int | None
+    codes: np.ndarray,
+    times: np.ndarray,
+    step: int,
+    end: int,
+    active_for: int | None,
+    exits: int | None,
+    band: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Change points (entries and, for windows, exits) plus daily heartbeats, unique and <= end."""
+    """Change points (entries and, for windows, exits) plus daily heartbeats, unique and <= end
+    (and within ``band`` = [lo, hi) when given)."""
     pc = [codes]
     pt = [ceil_grid(times, step)]
     if exits is not None:
@@ -323,19 +331,46 @@ def _sparse_points(
     pt.append(ht)
     c, t = np.concatenate(pc), np.concatenate(pt)
     keep = t <= end
+    if band is not None:
+        keep &= (t >= band[0]) & (t < band[1])
     keys = np.unique(c[keep] * BIG + t[keep])
     return keys // BIG, keys % BIG
 
 
+class Departures:
+    """The departures with a key, sorted by actual time once, sliced by time band in O(log n)."""
+
+    def __init__(self, ev: Events, values: np.ndarray):
+        dep = np.flatnonzero(ev.departed & pd.notna(values))
+        dep = dep[np.argsort(ev.actual[dep], kind="stable")]
+        self.values = values[dep].astype(str)
+        self.times = ev.actual[dep]
+        self.delays = ev.delay[dep]
+
+    def band(self, band: tuple[int, int] | None, lookback: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(keys, times, delays) of departures in [lo - lookback, hi), all of them when ``band`` is None."""
+        if band is None:
+            return self.values, self.times, self.delays
+        a, b = np.searchsorted(self.times, [band[0] - lookback, band[1]], side="left")
+        return self.values[a:b], self.times[a:b], self.delays[a:b]
+
+
 def _sparse_window_view(
-    entity: str, values: np.ndarray, ev: Events, window: int | None, suffix: str, step: int, end: int
+    entity: str,
+    deps: Departures,
+    window: int | None,
+    suffix: str,
+    step: int,
+    end: int,
+    band: tuple[int, int] | None = None,
 ) -> pd.DataFrame:
-    dep = ev.departed & pd.notna(values)
-    vocab = np.unique(values[dep].astype(str))
-    codes = _codes(values[dep].astype(str), vocab)
-    times = ev.actual[dep]
-    ks = KeyedSeries(codes, times, ev.delay[dep])
-    qc, qt = _sparse_points(codes, times, step, end, active_for=window, exits=window)
+    # A row at t sees departures in (t - window, t]; its entry, exit and heartbeat points come
+    # from departures at most window + step before it: that is all a band of rows needs.
+    keys, times, delays = deps.band(band, (window or 0) + step + DAY)
+    vocab = np.unique(keys)
+    codes = _codes(keys, vocab)
+    ks = KeyedSeries(codes, times, delays)
+    qc, qt = _sparse_points(codes, times, step, end, active_for=window, exits=window, band=band)
     n, share, mean = ks.window_stats(qc, qt, window)
     # An empty window is null, as it is once the entity's rows stop (the row of the day is gone).
     return pd.DataFrame(
@@ -349,9 +384,25 @@ def _sparse_window_view(
     )
 
 
-def flight_history(ev: Events, step: int, end: int) -> pd.DataFrame:
+def _partitions(start: int, end: int) -> list[tuple[int, int]]:
+    """Consecutive [lo, hi) bands of PARTITION minutes covering [start, end]."""
+    edges = list(range(start, end + 1, PARTITION)) + [end + 1]
+    return [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+
+
+def _by_partition(part: Callable[[tuple[int, int]], pd.DataFrame], start: int, end: int) -> pd.DataFrame:
+    """A sparse view computed band by band: each band sees only the departures it needs, so the
+    work grows linearly with the history; each band is time-ordered, so the result is too."""
+    frames = [_time_ordered(part(band)) for band in _partitions(start, end)]
+    out = pd.concat(frames, ignore_index=True)
+    out.attrs["time_ordered"] = True
+    return out
+
+
+def flight_history(ev: Events, step: int, end: int, start: int) -> pd.DataFrame:
     """Each flight number's departures over the last 28 days."""
-    return _sparse_window_view("flight_id", ev.flight_id, ev, FLIGHT_WINDOW, "28d", step, end)
+    deps = Departures(ev, ev.flight_id)
+    return _by_partition(lambda band: _sparse_window_view("flight_id", deps, FLIGHT_WINDOW, "28d", step, end, band), start, end)
 
 
 def route_history(ev: Events, end: int) -> pd.DataFrame:
@@ -360,17 +411,22 @@ def route_history(ev: Events, end: int) -> pd.DataFrame:
     A slowly moving aggregate: a daily grid keeps it to one row per route and day, which
     keeps the point-in-time join to one candidate row per flight.
     """
-    return _sparse_window_view("route", ev.route, ev, None, "hist", DAY, end)
+    return _sparse_window_view("route", Departures(ev, ev.route), None, "hist", DAY, end)
 
 
-def plane_recent(ev: Events, step: int, end: int) -> pd.DataFrame:
+def plane_recent(ev: Events, step: int, end: int, start: int) -> pd.DataFrame:
     """Each aircraft's latest departure: its delay and when it left."""
-    dep = ev.departed & pd.notna(ev.tailnum)
-    vocab = np.unique(ev.tailnum[dep].astype(str))
-    codes = _codes(ev.tailnum[dep].astype(str), vocab)
-    times = ev.actual[dep]
-    ks = KeyedSeries(codes, times, ev.delay[dep])
-    qc, qt = _sparse_points(codes, times, step, end, active_for=PLANE_ACTIVE, exits=None)
+    deps = Departures(ev, ev.tailnum)
+    return _by_partition(lambda band: _plane_recent(deps, step, end, band), start, end)
+
+
+def _plane_recent(deps: Departures, step: int, end: int, band: tuple[int, int] | None) -> pd.DataFrame:
+    # Rows exist while the last departure is at most PLANE_ACTIVE old: that is the lookback.
+    keys, times, delays = deps.band(band, PLANE_ACTIVE + step + DAY)
+    vocab = np.unique(keys)
+    codes = _codes(keys, vocab)
+    ks = KeyedSeries(codes, times, delays)
+    qc, qt = _sparse_points(codes, times, step, end, active_for=PLANE_ACTIVE, exits=None, band=band)
     lo, hi = ks.bounds(qc, qt, None)
     assert np.all(hi > lo), "every plane row follows one of its departures"
     last = hi - 1
@@ -412,10 +468,10 @@ def build_tables(
     yield "airline_stats", _with_day(airline_stats(ev, grid))
     yield "origin_ops", _with_day(origin_ops(ev, weather, grid, step, until_min))
     yield "airport_static", airport_static(airports)
-    yield "flight_history", _with_day(flight_history(ev, step, end))
+    yield "flight_history", _with_day(flight_history(ev, step, end, start))
     yield "route_history", _with_day(route_history(ev, end))
     yield "plane_static", plane_static(planes)
-    yield "plane_recent", _with_day(plane_recent(ev, step, end))
+    yield "plane_recent", _with_day(plane_recent(ev, step, end, start))
 
 
 def build(
@@ -437,8 +493,13 @@ ROW_GROUP_ROWS = 65_536
 
 
 def _time_ordered(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows by (event_ts, key); a table built band by band is already in that order."""
+    if df.attrs.get("time_ordered"):
+        return df
     key = [c for c in df.columns if c not in ("as_of_day", "event_ts")][0]
-    return df.sort_values(["event_ts", key], kind="stable").reset_index(drop=True)
+    out = df.sort_values(["event_ts", key], kind="stable").reset_index(drop=True)
+    out.attrs["time_ordered"] = True
+    return out
 
 
 def run(
@@ -475,8 +536,10 @@ def run(
     for name, df in tables:  # one table in memory at a time
         counts[name] = len(df)
         built = time.perf_counter()
-        write_if_changed(_time_ordered(df), out_dir / f"{name}.parquet", row_group_size=ROW_GROUP_ROWS)
-        del df
+        ordered = _time_ordered(df)
+        ordered.attrs.clear()  # pandas would store them in the file's metadata
+        write_if_changed(ordered, out_dir / f"{name}.parquet", row_group_size=ROW_GROUP_ROWS)
+        del df, ordered
         t1 = time.perf_counter()
         log.info("%-15s %9d rows  (built in %.1f s, written in %.1f s)", name, counts[name], built - t0, t1 - built)
         t0 = t1

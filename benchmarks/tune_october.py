@@ -26,9 +26,11 @@ from skyprophet.config import get_settings
 from skyprophet.model import ModelSpec, encode_frame
 from skyprophet.store import open_store
 
+# Depth is a cost lever: TreeSHAP's cost per tree grows with leaves x depth squared.
 GRID = {
     "learning_rate": [0.05, 0.1, 0.15],
     "num_leaves": [15, 31, 63],
+    "max_depth": [-1, 6],
     "min_data_in_leaf": [200, 500],
 }
 

@@ -474,19 +474,6 @@ def build_tables(
     yield "plane_recent", _with_day(plane_recent(ev, step, end, start))
 
 
-def build(
-    canonical: pd.DataFrame,
-    weather: pd.DataFrame,
-    planes: pd.DataFrame,
-    airports: pd.DataFrame,
-    *,
-    until: datetime | None = None,
-    grid_minutes: int = 15,
-) -> dict[str, pd.DataFrame]:
-    """Every feature table, in memory at once (``build_tables`` streams them)."""
-    return dict(build_tables(canonical, weather, planes, airports, until=until, grid_minutes=grid_minutes))
-
-
 # Tables are written in time order in row groups of this size, so that a scan restricted to a
 # time band (a retrieval chunk, a materialization chunk) reads only the row groups it needs.
 ROW_GROUP_ROWS = 65_536

@@ -92,6 +92,42 @@ return out
 """
 
 
+def _memo(cache: dict[Any, Any], key: Any, make: Callable[[Any], Any], keep: Callable[[Any], bool] | None = None) -> Any:
+    """``cache[key]``, computed by ``make(key)`` on a miss and kept unless ``keep`` says no;
+    the cache is emptied when full."""
+    found = cache.get(key)
+    if found is None:
+        found = make(key)
+        if keep is None or keep(found):
+            if len(cache) >= CACHE_ENTRIES:
+                cache.clear()
+            cache[key] = found
+    return found
+
+
+def _immutable(v: Any) -> bool:
+    """Safe to hand the same object to every caller."""
+    return isinstance(v, (int, float, str, bool))
+
+
+def _decode_value(raw: bytes) -> Any:
+    """A stored ValueProto as Feast's ``get_online_features`` returns it."""
+    from feast.protos.feast.types.Value_pb2 import Value
+    from feast.type_map import feast_value_type_to_python_type
+
+    v = Value()
+    v.ParseFromString(raw)
+    return feast_value_type_to_python_type(v)
+
+
+def _decode_seconds(raw: bytes) -> int:
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    ts = Timestamp()
+    ts.ParseFromString(raw)
+    return int(ts.seconds)
+
+
 class RedisReader:
     """Reads Feast's Redis layout directly: every view of every flight in one round trip.
 
@@ -123,61 +159,30 @@ class RedisReader:
 
     def _key(self, view: int, keys: list[tuple[str, str]], row: dict[str, Any]) -> bytes:
         values = tuple(str(row[c]) for _, c in keys)
-        cache_key = (view, values)
-        found = self._keys.get(cache_key)
-        if found is None:
-            from feast.infra.key_encoding_utils import serialize_entity_key
-            from feast.protos.feast.types.EntityKey_pb2 import EntityKey
-            from feast.protos.feast.types.Value_pb2 import Value
+        return _memo(self._keys, (view, values), lambda _: self._serialize([k for k, _ in keys], values))
 
-            ek = EntityKey(join_keys=[k for k, _ in keys], entity_values=[Value(string_val=v) for v in values])
-            found = serialize_entity_key(ek, entity_key_serialization_version=self.key_version) + self.project
-            if len(self._keys) >= CACHE_ENTRIES:
-                self._keys.clear()
-            self._keys[cache_key] = found
-        return found
+    def _serialize(self, join_keys: list[str], values: tuple[str, ...]) -> bytes:
+        from feast.infra.key_encoding_utils import serialize_entity_key
+        from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+        from feast.protos.feast.types.Value_pb2 import Value
+
+        ek = EntityKey(join_keys=join_keys, entity_values=[Value(string_val=v) for v in values])
+        return serialize_entity_key(ek, entity_key_serialization_version=self.key_version) + self.project
 
     def _value(self, raw: bytes | None) -> Any:
         """Feast's decoding of a stored value, memoised by its bytes (values repeat a lot)."""
-        if not raw:
-            return None
-        try:
-            return self._values[raw]
-        except KeyError:
-            pass
-        from feast.protos.feast.types.Value_pb2 import Value
-        from feast.type_map import feast_value_type_to_python_type
-
-        v = Value()
-        v.ParseFromString(raw)
-        out = feast_value_type_to_python_type(v)
-        if isinstance(out, (int, float, str, bool)) or out is None:  # immutable: safe to share
-            if len(self._values) >= CACHE_ENTRIES:
-                self._values.clear()
-            self._values[raw] = out
-        return out
+        return None if not raw else _memo(self._values, raw, _decode_value, keep=_immutable)
 
     def _seconds(self, raw: bytes | None) -> int:
         """Seconds of a stored event timestamp (0 when absent), memoised by its bytes."""
-        if not raw:
-            return 0
-        found = self._stamps.get(raw)
-        if found is None:
-            from google.protobuf.timestamp_pb2 import Timestamp
-
-            ts = Timestamp()
-            ts.ParseFromString(raw)
-            found = int(ts.seconds)
-            if len(self._stamps) >= CACHE_ENTRIES:
-                self._stamps.clear()
-            self._stamps[raw] = found
-        return found
+        return 0 if not raw else _memo(self._stamps, raw, _decode_seconds)
 
     def fetch(self, rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
         # One HMGET per distinct (view, entity key): flights of a batch share carriers, airports, days.
         keys: list[bytes] = []
         args: list[Any] = [len(self._views)]
-        slots: list[list[int]] = []
+        slots: list[list[int]] = []  # per view: each row's position among the view's distinct keys
+        counts: list[int] = []  # per view: how many distinct keys
         for view, (_, join_keys, _, fields) in enumerate(self._views):
             seen: dict[bytes, int] = {}
             where = []
@@ -188,22 +193,22 @@ class RedisReader:
                     keys.append(k)
                 where.append(seen[k])
             slots.append(where)
+            counts.append(len(seen))
             args += [len(fields), len(seen), *fields]
         if len(keys) >= SCRIPT_MIN_KEYS:
             replies = self._script(keys=keys, args=args)
         else:  # a few keys: a plain pipeline costs less than the script's argument handling
             pipe = self.client.pipeline(transaction=False)
             k = 0
-            for where, (_, _, _, fields) in zip(slots, self._views, strict=True):
-                for _ in range(max(where) + 1 if where else 0):
+            for count, (_, _, _, fields) in zip(counts, self._views, strict=True):
+                for _ in range(count):
                     pipe.hmget(keys[k], fields)
                     k += 1
             replies = pipe.execute()
         out: dict[str, list[Any]] = {}
         start = 0
         value, seconds = self._value, self._seconds
-        for (prefix, _, names, _), where in zip(self._views, slots, strict=True):
-            distinct = max(where) + 1 if where else 0
+        for (prefix, _, names, _), where, distinct in zip(self._views, slots, counts, strict=True):
             decoded = [(seconds(reply[-1]), [value(raw) for raw in reply[:-1]]) for reply in replies[start : start + distinct]]
             start += distinct
             stamps = [decoded[w][0] for w in where]

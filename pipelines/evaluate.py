@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 
 from pipelines import _metrics
 from pipelines._cli import setup_logging
@@ -34,7 +33,6 @@ from skyprophet.tracking import (
 )
 
 if TYPE_CHECKING:
-    import pandas as pd
     from feast import FeatureStore
     from mlflow import MlflowClient
 
@@ -69,9 +67,6 @@ class Scorer:
             p = probabilities(model.booster, encode_frame(part, model.spec), model.spec, num_threads=2)
             out[w.name] = _metrics.classification_metrics(part[LABEL].to_numpy(), p, model.spec.threshold)
         return out
-
-    def predictions(self, frame: pd.DataFrame, model: LoadedModel) -> np.ndarray:
-        return probabilities(model.booster, encode_frame(frame, model.spec), model.spec, num_threads=2)
 
     def load(self, version: str) -> LoadedModel:
         return load_version(self.client, self.settings.model_name, version)
@@ -147,6 +142,7 @@ def evaluate(
     default = [w for w in TrainParams.load(settings.params_path).windows if w.name != "train"]
     windows = windows or run_windows(client, model.run_id, default)
     scores = scorer.score(model, windows)
+    rows = scorer.rows(model.spec.feature_service, model.spec.lead_minutes, windows)  # built by score, cached
     run_params = client.get_run(model.run_id).data.params if model.run_id else {}
     report: dict[str, Any] = {
         "lead_minutes": model.spec.lead_minutes,
@@ -156,8 +152,8 @@ def evaluate(
         "baseline": _baseline_metrics(client, model.run_id),
         "rows": {
             "train": int(run_params.get("rows_train", 0)),
-            "validation": len(scorer.rows(model.spec.feature_service, model.spec.lead_minutes, windows).part("validation")),
-            "test": len(scorer.rows(model.spec.feature_service, model.spec.lead_minutes, windows).part("test")),
+            "validation": len(rows.part("validation")),
+            "test": len(rows.part("test")),
             "cancelled_excluded": int(run_params.get("rows_cancelled_excluded", 0)),
         },
         "windows": {w.name: str(w) for w in windows},

@@ -16,7 +16,7 @@ import pandas as pd
 
 from pipelines._cli import setup_logging
 from pipelines.retrieval import historical_features
-from pipelines.training_set import TrainingSetError, read_canonical, resolve_service
+from pipelines.training_set import TrainingSetError, local_departure, read_canonical, resolve_service
 from skyprophet.config import Settings, get_settings
 from skyprophet.keys import ROW_ID, entity_frame
 from skyprophet.model import encode_frame, probabilities
@@ -45,8 +45,7 @@ def score_day(settings: Settings, day: date, alias: str = PRODUCTION, out: Path 
 
     model = load_by_alias(connect(settings), settings.model_name, alias)
     canonical = read_canonical(settings.raw_dir)
-    local = canonical["sched_dep_utc"] + pd.to_timedelta(canonical["utc_offset_min"], unit="min")
-    flights = canonical[local.dt.date == day]
+    flights = canonical[local_departure(canonical).dt.date == day]
     if flights.empty:
         raise TrainingSetError(f"no flights are scheduled on {day.isoformat()}")
     store = open_store(settings, online="sqlite")

@@ -78,10 +78,14 @@ def resolve_service(store: FeatureStore, name: str) -> FeatureService:
         raise TrainingSetError(f"unknown feature service {name!r} (registered: {known or 'none'})") from None
 
 
+def local_departure(flights: pd.DataFrame) -> pd.Series:
+    """Each flight's scheduled departure in local time at its origin (UTC clock shifted by the offset)."""
+    return flights["sched_dep_utc"] + pd.to_timedelta(flights["utc_offset_min"], unit="min")
+
+
 def local_month(flights: pd.DataFrame) -> pd.Series:
     """The local "YYYY-MM" month of each flight's scheduled departure (at its origin)."""
-    local = flights["sched_dep_utc"] + pd.to_timedelta(flights["utc_offset_min"], unit="min")
-    return local.dt.strftime("%Y-%m")
+    return local_departure(flights).dt.strftime("%Y-%m")
 
 
 @dataclass

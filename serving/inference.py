@@ -116,7 +116,6 @@ def sync_model(holder: ModelHolder, lookup: FeatureLookup) -> bool:
 class Scored:
     features: list[FlightFeatures]
     probabilities: np.ndarray
-    x: np.ndarray
     contributions: np.ndarray | None
 
 
@@ -134,7 +133,7 @@ def score(
         contrib = np.asarray(model.booster.predict(x, pred_contrib=True, num_threads=1))
         if spec.calibration is not None:  # in the calibrated log-odds: a * raw + b
             contrib = contrib * spec.calibration[0]
-    return Scored(feats, p, x, contrib)
+    return Scored(feats, p, contrib)
 
 
 def top_factors(model: LoadedModel, values: dict[str, Any], contrib: np.ndarray, n: int) -> list[dict[str, Any]]:

@@ -102,6 +102,12 @@ class Service:
                 raise RuntimeError(f"{name} did not start: {err}")
             time.sleep(0.3)
 
+    def __enter__(self) -> Service:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -221,40 +227,26 @@ def main(argv: list[str] | None = None) -> None:
         def run(svc: Service, path: str, body: Any, conc: tuple[int, ...] = (1, 8)) -> dict[str, Any]:
             return {f"c{c}": wrk(svc.url + path, c, args.seconds, dump(body) if body is not None else None, work) for c in conc}
 
-        svc = Service("skyprophet", uvicorn_cmd("serving.main:create_app", args.workers), env, "/predict", b["one"])
-        try:
+        with Service("skyprophet", uvicorn_cmd("serving.main:create_app", args.workers), env, "/predict", b["one"]) as svc:
             report["skyprophet"] = run(svc, "/predict", b["one"])
             report["trivial"] = run(svc, "/ping", None)
             report["batch100"] = run(svc, "/predict", b["batch100"], (1,))
             report["explain1"] = run(svc, "/predict", b["explain1"], (1,))
-        finally:
-            svc.stop()
-        svc = Service("naive", uvicorn_cmd("benchmarks.naive_service:create_app", args.workers), env, "/predict", b["one"])
-        try:
+        with Service("naive", uvicorn_cmd("benchmarks.naive_service:create_app", args.workers), env, "/predict", b["one"]) as svc:
             report["naive"] = run(svc, "/predict", b["one"])
-        finally:
-            svc.stop()
         feast = [str(Path(sys.executable).parent / "feast"), "-c", str(PROJECT_ROOT / "feature_repo"), "-f",
                  str(work / "feature_store.yaml"), "serve", "-p", "{port}", "-w", str(args.workers), "--max-requests", "0",
                  "--no-access-log"]
-        svc = Service("feast_serve", feast, env, "/get-online-features", b["feast"])
-        try:
+        with Service("feast_serve", feast, env, "/get-online-features", b["feast"]) as svc:
             report["feast_serve"] = run(svc, "/get-online-features", b["feast"])
-        finally:
-            svc.stop()
         # How the server is run (make serve): workers and event loop / HTTP parser, by measurement.
         report["choices"] = {}
         other = 1 if args.workers != 1 else 2
-        svc = Service("skyprophet", uvicorn_cmd("serving.main:create_app", other), env, "/predict", b["one"])
-        try:
+        with Service("skyprophet", uvicorn_cmd("serving.main:create_app", other), env, "/predict", b["one"]) as svc:
             report["choices"][f"skyprophet c8, {other} worker(s)"] = run(svc, "/predict", b["one"], (8,))["c8"]
-        finally:
-            svc.stop()
-        svc = Service("skyprophet", uvicorn_cmd("serving.main:create_app", args.workers, "asyncio", "h11"), env, "/predict", b["one"])
-        try:
+        h11 = uvicorn_cmd("serving.main:create_app", args.workers, "asyncio", "h11")
+        with Service("skyprophet", h11, env, "/predict", b["one"]) as svc:
             report["choices"][f"skyprophet c1, {args.workers} workers, asyncio+h11"] = run(svc, "/predict", b["one"], (1,))["c1"]
-        finally:
-            svc.stop()
     report["targets"] = targets(report)
     out.write_text(json.dumps(report, indent=2))
     print(render(report))  # noqa: T201

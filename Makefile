@@ -79,8 +79,10 @@ serve: model
 stress-test: model
 	bash tests/stress/run.sh
 
+## ruff on everything, mypy on the packages (the list is in pyproject.toml).
 lint: env
 	$(VENV)/bin/ruff check pipelines skyprophet feature_repo serving tests benchmarks
+	$(VENV)/bin/mypy
 
 bench-features: features
 	$(PY) -W ignore -m benchmarks.bench_features

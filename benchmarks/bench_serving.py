@@ -158,7 +158,7 @@ def bodies() -> dict[str, Any]:
     near = flights[(t >= lo) & (t < lo + pd.Timedelta(minutes=15)) & flights["tailnum"].notna()]
     later = flights[(t >= lo)].head(100)
 
-    one = next(near.itertuples())
+    one: Any = next(near.itertuples())
     sched = int(one.sched_dep_utc.timestamp())
     feast_body = {
         "feature_service": "flight_delay_v1",

@@ -7,6 +7,7 @@ real service; no ttl rule, no explanations.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,7 @@ from skyprophet.model import ModelSpec, encode_frame
 
 
 @asynccontextmanager
-async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     import mlflow
     from mlflow.models import get_model_info
 
@@ -33,7 +34,10 @@ async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
     uri = f"models:/{settings.model_name}@production"
     app.state.store = open_store(settings, online=settings.online_store)
     app.state.model = mlflow.pyfunc.load_model(uri)
-    app.state.spec = ModelSpec.from_dict(get_model_info(uri).metadata["skyprophet"])
+    metadata = get_model_info(uri).metadata
+    if not metadata or "skyprophet" not in metadata:
+        raise RuntimeError(f"{uri} carries no skyprophet metadata; was it registered by pipelines.train?")
+    app.state.spec = ModelSpec.from_dict(metadata["skyprophet"])
     app.state.service = app.state.store.get_feature_service(app.state.spec.feature_service)
     yield
 

@@ -27,7 +27,7 @@ from skyprophet.model import ModelSpec, encode_frame
 from skyprophet.store import open_store
 
 # Depth is a cost lever: TreeSHAP's cost per tree grows with leaves x depth squared.
-GRID = {
+GRID: dict[str, list[float]] = {
     "learning_rate": [0.05, 0.1, 0.15],
     "num_leaves": [15, 31, 63],
     "max_depth": [-1, 6],

@@ -34,7 +34,7 @@ def apply(store: FeatureStore, processed_dir: Path | None = None) -> list[str]:
 
     objs = objects(processed_dir or get_settings().processed_dir)
     names = {(type(o).__name__, o.name) for o in objs}
-    registered = [
+    registered: list[Any] = [
         *store.list_feature_services(),
         *store.list_on_demand_feature_views(),
         *store.list_feature_views(),
@@ -51,9 +51,13 @@ def apply(store: FeatureStore, processed_dir: Path | None = None) -> list[str]:
 
 def _source_start(fv: FeatureView) -> datetime:
     """Earliest event timestamp of a view's parquet source (from the file's statistics)."""
-    path = fv.batch_source.path  # type: ignore[attr-defined]
-    meta = pq.ParquetFile(path).metadata
-    col = meta.schema.to_arrow_schema().get_field_index(fv.batch_source.timestamp_field)
+    from feast import FileSource
+
+    source = fv.batch_source
+    if not isinstance(source, FileSource):
+        raise TypeError(f"feature view {fv.name!r} is not backed by a parquet file")
+    meta = pq.ParquetFile(source.path).metadata
+    col = meta.schema.to_arrow_schema().get_field_index(source.timestamp_field)
     mins = [meta.row_group(i).column(col).statistics.min for i in range(meta.num_row_groups)]
     start = min(mins) if mins else EPOCH
     return start if start.tzinfo else start.replace(tzinfo=timezone.utc)

@@ -187,9 +187,9 @@ def choose_calibration(raw: np.ndarray, y: np.ndarray, folds: int = 5) -> tuple[
 
     blocks = np.array_split(np.arange(len(y)), folds)
     oof = np.empty_like(raw)
-    for b in blocks:
-        rest = np.setdiff1d(np.arange(len(y)), b)
-        oof[b] = calibrate(raw[b], _platt(raw[rest], y[rest]))
+    for block in blocks:
+        rest = np.setdiff1d(np.arange(len(y)), block)
+        oof[block] = calibrate(raw[block], _platt(raw[rest], y[rest]))
     raw_brier = float(np.mean((raw - y) ** 2))
     cal_brier = float(np.mean((oof - y) ** 2))
     report = {"validation_brier_raw": raw_brier, "validation_brier_platt_oof": cal_brier}

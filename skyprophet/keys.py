@@ -16,6 +16,7 @@ def flight_id(carrier: str | pd.Series, number: int | pd.Series) -> str | pd.Ser
     """The flight entity key: carrier code + flight number, e.g. ``UA1545``."""
     if isinstance(carrier, pd.Series):
         return carrier.astype(str) + pd.Series(number).astype("int64").astype(str).to_numpy()
+    assert not isinstance(number, pd.Series), "a scalar carrier takes a scalar number"
     return f"{carrier}{int(number)}"
 
 

@@ -199,11 +199,11 @@ class RedisReader:
             replies = self._script(keys=keys, args=args)
         else:  # a few keys: a plain pipeline costs less than the script's argument handling
             pipe = self.client.pipeline(transaction=False)
-            k = 0
+            i = 0
             for count, (_, _, _, fields) in zip(counts, self._views, strict=True):
                 for _ in range(count):
-                    pipe.hmget(keys[k], fields)
-                    k += 1
+                    pipe.hmget(keys[i], fields)
+                    i += 1
             replies = pipe.execute()
         out: dict[str, list[Any]] = {}
         start = 0

@@ -6,6 +6,7 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
+CLI := $(VENV)/bin/skyprophet
 DATA := data
 RAW := $(DATA)/raw/canonical_flights.parquet
 PROCESSED := $(DATA)/processed/plane_recent.parquet
@@ -23,40 +24,40 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 env: $(VENV)/.synced
 
 $(RAW): pipelines/ingest.py | env
-	$(PY) -m pipelines.ingest
+	$(CLI) ingest
 
 $(PROCESSED): $(RAW) pipelines/build_features.py
-	$(PY) -m pipelines.build_features
+	$(CLI) features build
 
 features: $(PROCESSED)
 
 apply: features
-	$(PY) -W ignore -m pipelines.feature_store apply
+	$(CLI) features apply
 
 ## The main job on the embedded default (SQLite): data -> features -> feast apply -> a production
 ## model (trained and promoted only when none exists) -> materialize -> sample flight -> the API
 ## on port 8000 (Ctrl-C stops it).
 run: apply model
-	$(PY) -W ignore -m pipelines.feature_store demo
+	$(CLI) features demo
 	$(SERVE)
 
 model: apply
-	$(PY) -m pipelines.train --skip-if-production
-	$(PY) -m pipelines.promote --skip-if-production
+	$(CLI) train --skip-if-production
+	$(CLI) promote --skip-if-production
 
 train: apply
-	$(PY) -m pipelines.train
+	$(CLI) train
 
 promote: env
-	$(PY) -m pipelines.promote $(if $(VERSION),--version $(VERSION)) $(if $(FORCE),--force)
+	$(CLI) promote $(if $(VERSION),--version $(VERSION)) $(if $(FORCE),--force)
 
 evaluate: apply
-	$(PY) -m pipelines.evaluate $(if $(VERSION),--version $(VERSION))
+	$(CLI) evaluate $(if $(VERSION),--version $(VERSION))
 
 ## Batch scoring of one local day: make score DATE=2013-12-30
 DATE ?= 2013-12-30
 score: apply
-	$(PY) -m pipelines.score --date $(DATE)
+	$(CLI) score --date $(DATE)
 
 ## LightGBM settings scored on the validation month only (reports/bench/tune.json).
 tune: apply
@@ -70,8 +71,7 @@ test: env
 ## no debug options, Prometheus metrics aggregated across workers.
 PORT ?= 8000
 WORKERS ?= 2
-SERVE = PROMETHEUS_MULTIPROC_DIR=$$(mktemp -d) SKYPROPHET_ALLOW_DEBUG=false exec $(VENV)/bin/uvicorn serving.main:create_app \
-	--factory --host 0.0.0.0 --port $(PORT) --workers $(WORKERS) --loop uvloop --http httptools --no-access-log
+SERVE = exec $(CLI) serve --port $(PORT) --workers $(WORKERS)
 serve: model
 	$(SERVE)
 
@@ -85,14 +85,14 @@ lint: env
 	$(VENV)/bin/mypy
 
 bench-features: features
-	$(PY) -W ignore -m benchmarks.bench_features
+	$(CLI) bench features
 
 bench-train: apply
-	$(PY) -W ignore -m benchmarks.bench_train
+	$(CLI) bench train
 
 bench-serving: model
 	command -v wrk > /dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
-	$(PY) -W ignore -m benchmarks.bench_serving
+	$(CLI) bench serving
 
 clean:
 	rm -rf $(DATA)/raw $(DATA)/processed $(DATA)/rejects $(DATA)/registry.db $(DATA)/online.db reports mlflow.db mlartifacts

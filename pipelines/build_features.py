@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-import argparse
 import time
 import logging
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipelines._progress import SILENT, Steps
 from pipelines.ingest import write_if_changed
 from skyprophet.config import get_settings
 from skyprophet.keys import as_of_day, flight_id, route_id
@@ -440,6 +440,10 @@ def _plane_recent(deps: Departures, step: int, end: int, band: tuple[int, int] |
     )
 
 
+# What build_tables yields, in order.
+TABLES = ("airline_stats", "origin_ops", "airport_static", "flight_history", "route_history", "plane_static", "plane_recent")
+
+
 def build_tables(
     canonical: pd.DataFrame,
     weather: pd.DataFrame,
@@ -494,6 +498,7 @@ def run(
     out_dir: Path | None = None,
     until: datetime | None = None,
     grid_minutes: int | None = None,
+    steps: Steps = SILENT,
 ) -> dict[str, int]:
     """Build the feature tables from ``data/raw`` into ``data/processed``.
 
@@ -502,6 +507,7 @@ def run(
         out_dir: where the tables go (default: ``<data_dir>/processed``).
         until: build only from events at or before this instant (timezone-aware).
         grid_minutes: grid step of the rolling tables (default: settings).
+        steps: progress display (none by default).
 
     Returns:
         Row count of every table written.
@@ -520,39 +526,22 @@ def run(
     )
     counts = {}
     t0 = time.perf_counter()
-    for name, df in tables:  # one table in memory at a time
-        counts[name] = len(df)
-        built = time.perf_counter()
-        ordered = _time_ordered(df)
-        ordered.attrs.clear()  # pandas would store them in the file's metadata
-        write_if_changed(ordered, out_dir / f"{name}.parquet", row_group_size=ROW_GROUP_ROWS)
-        del df, ordered
-        t1 = time.perf_counter()
-        log.info("%-15s %9d rows  (built in %.1f s, written in %.1f s)", name, counts[name], built - t0, t1 - built)
-        t0 = t1
+    with steps.step("feature tables", total=len(TABLES)) as advance:
+        for name, df in tables:  # one table in memory at a time
+            counts[name] = len(df)
+            built = time.perf_counter()
+            ordered = _time_ordered(df)
+            ordered.attrs.clear()  # pandas would store them in the file's metadata
+            write_if_changed(ordered, out_dir / f"{name}.parquet", row_group_size=ROW_GROUP_ROWS)
+            del df, ordered
+            t1 = time.perf_counter()
+            log.info("%-15s %9d rows  (built in %.1f s, written in %.1f s)", name, counts[name], built - t0, t1 - built)
+            t0 = t1
+            advance(1)
     return counts
 
 
-def _aware(text: str) -> datetime:
-    ts = pd.Timestamp(text)
-    if ts.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"--until needs a UTC offset, got {text!r}")
-    return ts.to_pydatetime()
+if __name__ == "__main__":  # python -m pipelines.build_features ...: the same as `skyprophet features build ...`
+    from skyprophet.cli import run_module
 
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=None)
-    parser.add_argument("--out-dir", type=Path, default=None)
-    parser.add_argument("--until", type=_aware, default=None, help="ISO date-time with offset")
-    parser.add_argument("--grid-minutes", type=int, default=None)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        run(args.data_dir, args.out_dir, args.until, args.grid_minutes)
-    except (FileNotFoundError, ValueError) as exc:
-        raise SystemExit(f"build_features: {exc}") from None
-
-
-if __name__ == "__main__":
-    main()
+    run_module(__spec__.name)

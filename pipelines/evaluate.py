@@ -7,25 +7,21 @@ Prints a table and writes ``reports/model/metrics.json``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 
 from pipelines import _metrics
-from pipelines._cli import setup_logging
-from pipelines.training_set import LABEL, TrainingSet, TrainingSetError, Window, build, parse_window, read_canonical
-from skyprophet.config import Settings, get_settings
+from pipelines.training_set import LABEL, TrainingSet, Window, build, parse_window, read_canonical
+from skyprophet.config import Settings
 from skyprophet.model import encode_frame, probabilities
 from skyprophet.tracking import (
     CANDIDATE,
     PRODUCTION,
     LoadedModel,
     ModelNotFound,
-    TrackingUnavailable,
     alias_version,
     connect,
     latest_version,
@@ -183,30 +179,7 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--version", default=None, help="registered version (default: the candidate alias)")
-    parser.add_argument("--test", default=None, metavar="YYYY-MM[..YYYY-MM]", help="test window (default: the model's)")
-    parser.add_argument("--validation", default=None, metavar="YYYY-MM[..YYYY-MM]")
-    args = parser.parse_args(argv)
-    setup_logging()
-    settings = get_settings()
-    try:
-        windows = None
-        if args.test or args.validation:
-            from pipelines.train import TrainParams
+if __name__ == "__main__":  # python -m pipelines.evaluate ...: the same as `skyprophet evaluate ...`
+    from skyprophet.cli import run_module
 
-            base = {w.name: w for w in TrainParams.load(settings.params_path).windows}
-            windows = [
-                parse_window("validation", args.validation) if args.validation else base["validation"],
-                parse_window("test", args.test) if args.test else base["test"],
-            ]
-        result = evaluate(settings, args.version, windows)
-    except (TrackingUnavailable, TrainingSetError, ModelNotFound) as exc:
-        raise SystemExit(f"evaluate: error: {exc}") from None
-    print(result.table)  # noqa: T201 - the command's output
-    log.info("wrote %s", Path(settings.reports_dir) / "model" / "metrics.json")
-
-
-if __name__ == "__main__":
-    main()
+    run_module(__spec__.name)

@@ -9,7 +9,6 @@ ended, or at ``end - ttl`` the first time (older rows are expired at ``end`` any
 
 from __future__ import annotations
 
-import argparse
 import logging
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -19,7 +18,6 @@ import pyarrow.parquet as pq
 from rich.progress import Progress
 
 from skyprophet.config import get_settings
-from skyprophet.store import open_store
 
 if TYPE_CHECKING:
     from feast import FeatureStore, FeatureView
@@ -162,41 +160,7 @@ def demo(store: FeatureStore, after: datetime) -> None:
     Console().print(f"missing: {len(got.missing)}, stale: {got.stale or 'none'}")
 
 
-def _aware(text: str) -> datetime:
-    from pandas import Timestamp
+if __name__ == "__main__":  # python -m pipelines.feature_store ...: the same as `skyprophet features apply|materialize|demo ...`
+    from skyprophet.cli import run_module
 
-    ts = Timestamp(text)
-    if ts.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"needs a UTC offset: {text!r}")
-    return ts.to_pydatetime()
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--online", choices=["sqlite", "redis"], default=None)
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("apply", help="register the feature repo")
-    m = sub.add_parser("materialize", help="load the online store up to --end")
-    m.add_argument("--end", type=_aware, required=True, help="ISO date-time with offset")
-    m.add_argument("--start", type=_aware, default=None)
-    m.add_argument("--full", action="store_true", help="from each source's first row, not incrementally")
-    d = sub.add_parser("demo", help="materialize up to a sample flight's prediction time and print its features")
-    d.add_argument("--after", type=_aware, default=datetime(2013, 12, 31, 20, tzinfo=timezone.utc))
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("feast").setLevel(logging.WARNING)
-    store = open_store(online=args.online)
-    result: Any
-    if args.cmd == "apply":
-        result = apply(store)
-        log.info("applied %d objects", len(result))
-    elif args.cmd == "demo":
-        demo(store, args.after)
-    else:
-        result = materialize(store, args.end, start=args.start, incremental=not args.full)
-        log.info("materialized %s", result)
-
-
-if __name__ == "__main__":
-    main()
-
+    run_module(__spec__.name)

@@ -9,7 +9,6 @@ when their content changes, so a second run changes nothing.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import io
 import logging
@@ -402,17 +401,7 @@ def run(source_dir: Path | None = None, data_dir: Path | None = None) -> dict[st
     return results
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source-dir", type=Path, default=None, help="folder with the source CSVs")
-    parser.add_argument("--data-dir", type=Path, default=None, help="project data folder")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        run(args.source_dir, args.data_dir)
-    except (SchemaError, FileNotFoundError) as exc:
-        raise SystemExit(f"ingest: {exc}") from None
+if __name__ == "__main__":  # python -m pipelines.ingest ...: the same as `skyprophet ingest ...`
+    from skyprophet.cli import run_module
 
-
-if __name__ == "__main__":
-    main()
+    run_module(__spec__.name)

@@ -8,21 +8,17 @@ kept on the newest version. With no production model yet, the candidate is promo
 
 from __future__ import annotations
 
-import argparse
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pipelines._cli import setup_logging
 from pipelines.evaluate import Scorer, resolve_version, run_windows
 from pipelines.train import TrainParams
-from pipelines.training_set import TrainingSetError
-from skyprophet.config import Settings, get_settings
+from skyprophet.config import Settings
 from skyprophet.tracking import (
     CANDIDATE,
     PRODUCTION,
     ModelNotFound,
-    TrackingUnavailable,
     alias_version,
     connect,
     latest_version,
@@ -107,24 +103,7 @@ def _move(client: MlflowClient, name: str, version: str, reason: str) -> None:
     client.set_model_version_tag(name, version, "promotion", reason)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--version", default=None, help="version to promote (default: the newest)")
-    parser.add_argument("--force", action="store_true", help="promote even if the gate refuses")
-    parser.add_argument("--skip-if-production", action="store_true", help="do nothing when a production model exists")
-    args = parser.parse_args(argv)
-    setup_logging()
-    settings = get_settings()
-    try:
-        client = connect(settings)
-        if args.skip_if_production and alias_version(client, settings.model_name, PRODUCTION):
-            log.info("%s@%s exists; nothing to promote", settings.model_name, PRODUCTION)
-            return
-        result = promote(settings, args.version, args.force, client)
-    except (TrackingUnavailable, TrainingSetError, ModelNotFound, PromotionRefused) as exc:
-        raise SystemExit(f"promote: refused: {exc}" if isinstance(exc, PromotionRefused) else f"promote: error: {exc}") from None
-    log.info("%s", result.message)
+if __name__ == "__main__":  # python -m pipelines.promote ...: the same as `skyprophet promote ...`
+    from skyprophet.cli import run_module
 
-
-if __name__ == "__main__":
-    main()
+    run_module(__spec__.name)

@@ -16,6 +16,8 @@ import pyarrow as pa
 from skyprophet.keys import ROW_ID, TIMESTAMP
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from feast import FeatureService, FeatureStore
 
 DEFAULT_CHUNK_ROWS = 100_000
@@ -30,6 +32,7 @@ def historical_features(
     entity_df: pd.DataFrame,
     service: FeatureService | str = "flight_delay_v1",
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    on_chunk: Callable[[float], None] | None = None,
 ) -> pd.DataFrame:
     """Features of ``service`` as of each entity row's ``event_timestamp``.
 
@@ -38,6 +41,7 @@ def historical_features(
         entity_df: entity keys, ``event_timestamp``, request values and a unique ``row_id``.
         service: the feature service (or its name).
         chunk_rows: entity rows per Feast call.
+        on_chunk: called with the number of entity rows of each chunk done (progress).
 
     Returns:
         One row per entity row, in ``entity_df``'s order, with full feature names.
@@ -53,6 +57,8 @@ def historical_features(
         parts.append(
             store.get_historical_features(entity_df=chunk, features=service, full_feature_names=True).to_arrow()
         )
+        if on_chunk is not None:
+            on_chunk(len(chunk))
     table = pa.concat_tables(parts, promote_options="permissive") if parts else pa.table({})
     out = table.to_pandas()
     if len(out) != len(entity_df) or not out[ROW_ID].is_unique:

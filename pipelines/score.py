@@ -1,26 +1,27 @@
-"""Batch scoring: every flight scheduled on a given local day, scored by a registered model.
+"""Scoring outside the service: every flight of a local day into parquet, or one flight explained.
 
 Features come from offline retrieval as of each flight's prediction time (scheduled - the
-model's lead), through the model's own feature service, so a day in the past is scored exactly
-as it would have been live. Writes one parquet file of probabilities and decisions.
+model's lead), through the model's own feature service, so a flight in the past is scored exactly
+as it would have been live. ``score_flight`` can also read the online store, as the service does.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from pipelines._cli import setup_logging
 from pipelines.retrieval import historical_features
 from pipelines.training_set import TrainingSetError, local_departure, read_canonical, resolve_service
-from skyprophet.config import Settings, get_settings
-from skyprophet.keys import ROW_ID, entity_frame
-from skyprophet.model import encode_frame, probabilities
-from skyprophet.tracking import PRODUCTION, ModelNotFound, TrackingUnavailable, connect, load_by_alias
+from skyprophet.config import Settings
+from skyprophet.keys import ROW_ID, entity_frame, flight_id
+from skyprophet.model import contributions, encode_frame, encode_rows, probabilities, top_factors
+from skyprophet.online import FlightKeys
+from skyprophet.tracking import PRODUCTION, LoadedModel, connect, load_by_alias
 
 log = logging.getLogger(__name__)
 
@@ -79,18 +80,75 @@ def score_day(settings: Settings, day: date, alias: str = PRODUCTION, out: Path 
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--date", type=date.fromisoformat, required=True, help="local scheduled date, YYYY-MM-DD")
-    parser.add_argument("--alias", default=PRODUCTION)
-    parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args(argv)
-    setup_logging()
-    try:
-        score_day(get_settings(), args.date, args.alias, args.out)
-    except (TrackingUnavailable, TrainingSetError, ModelNotFound) as exc:
-        raise SystemExit(f"score: error: {exc}") from None
+@dataclass
+class FlightScore:
+    """One flight scored by a registered model, with the reasons."""
+
+    flight_id: str
+    model: LoadedModel
+    source: str
+    as_of: pd.Timestamp
+    probability: float
+    delayed: bool
+    top_factors: list[dict[str, Any]]
+    missing: list[str]
+    stale: list[str] = field(default_factory=list)
 
 
-if __name__ == "__main__":
-    main()
+def score_flight(
+    settings: Settings, flight: FlightKeys, alias: str = PRODUCTION, source: str = "offline", top: int = 5
+) -> FlightScore:
+    """Score one flight with ``model_name@alias`` and explain it (LightGBM ``pred_contrib``).
+
+    Args:
+        settings: data folder, stores, tracking URI, model name.
+        flight: the flight's keys and scheduled departure.
+        alias: the registry alias to score with.
+        source: ``offline`` (point-in-time retrieval as of T, any flight of the data) or ``online``
+            (the online store, as the service reads it: values must be materialized up to T).
+        top: how many factors to return.
+
+    Raises:
+        ModelNotFound: the alias points at nothing.
+        TrackingUnavailable: the tracking store does not answer.
+    """
+    from skyprophet.online import OnlineFeatures
+    from skyprophet.store import open_store
+
+    model = load_by_alias(connect(settings), settings.model_name, alias)
+    spec = model.spec
+    sched = pd.Timestamp(flight.sched_dep_epoch_s, unit="s", tz="UTC")
+    as_of = sched - pd.Timedelta(minutes=spec.lead_minutes)
+    stale: list[str] = []
+    if source == "online":
+        store = open_store(settings)
+        got = OnlineFeatures(store, spec.feature_service, spec.lead_minutes).read([flight])[0]
+        values: dict[str, Any] = got.values
+        x = encode_rows([values], spec)
+        missing, stale = got.missing, got.stale
+    elif source == "offline":
+        store = open_store(settings, online="sqlite")
+        row = pd.DataFrame([{
+            "flight_row_id": 0, "carrier": flight.carrier, "flight_number": flight.flight_number,
+            "origin": flight.origin, "dest": flight.dest, "tailnum": flight.tailnum,
+            "sched_dep_utc": sched, "utc_offset_min": flight.utc_offset_min,
+        }])
+        features = historical_features(store, entity_frame(row, spec.lead_minutes), resolve_service(store, spec.feature_service))
+        values = {name: features[name].iloc[0] for name in spec.feature_names}
+        x = encode_frame(features, spec)
+        missing = [name for name, v in values.items() if v is None or (isinstance(v, float) and pd.isna(v))]
+    else:
+        raise ValueError(f"source must be 'offline' or 'online', got {source!r}")
+    p = float(probabilities(model.booster, x, spec, num_threads=1)[0])
+    contrib = contributions(model.booster, x, spec, num_threads=1)[0]
+    return FlightScore(
+        flight_id=flight_id(flight.carrier, flight.flight_number), model=model, source=source, as_of=as_of,
+        probability=p, delayed=p >= spec.threshold, top_factors=top_factors(spec, values, contrib, top),
+        missing=missing, stale=stale,
+    )
+
+
+if __name__ == "__main__":  # python -m pipelines.score ...: the same as `skyprophet score ...`
+    from skyprophet.cli import run_module
+
+    run_module(__spec__.name)

@@ -10,7 +10,6 @@ the ``candidate`` alias moved to it. Nothing is registered when any step fails.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
 import time
@@ -23,20 +22,19 @@ import pandas as pd
 import yaml
 
 from pipelines import _metrics
-from pipelines._cli import setup_logging
+from pipelines._progress import SILENT, Steps
 from pipelines.training_set import (
     LABEL,
     TrainingSet,
     TrainingSetError,
     Window,
     build,
-    parse_window,
     read_canonical,
     windows_from,
 )
-from skyprophet.config import Settings, get_settings
+from skyprophet.config import Settings
 from skyprophet.model import ModelSpec, encode_frame, probabilities
-from skyprophet.tracking import CANDIDATE, PRODUCTION, TrackingUnavailable, alias_version, connect, experiment_id
+from skyprophet.tracking import CANDIDATE, connect, experiment_id
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -142,7 +140,14 @@ def vocabularies(ts: TrainingSet) -> dict[str, list[str]]:
 
 
 def fit_booster(
-    x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, spec: ModelSpec, params: TrainParams, num_threads: int
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    spec: ModelSpec,
+    params: TrainParams,
+    num_threads: int,
+    steps: Steps = SILENT,
 ) -> lgb.Booster:
     """LightGBM with early stopping on the validation window."""
     import lightgbm as lgb
@@ -158,14 +163,16 @@ def fit_booster(
     categorical = [i for i, n in enumerate(spec.feature_names) if n in spec.categories]
     train = lgb.Dataset(x_train, y_train, feature_name=spec.feature_names, categorical_feature=categorical, free_raw_data=True)
     val = lgb.Dataset(x_val, y_val, reference=train)
-    return lgb.train(
-        p,
-        train,
-        num_boost_round=params.num_boost_round,
-        valid_sets=[val],
-        valid_names=["validation"],
-        callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
-    )
+    # The bar's total is the round limit; early stopping ends the step before it.
+    with steps.step("LightGBM: boosting rounds", total=params.num_boost_round) as advance:
+        return lgb.train(
+            p,
+            train,
+            num_boost_round=params.num_boost_round,
+            valid_sets=[val],
+            valid_names=["validation"],
+            callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False), lambda _: advance(1)],
+        )
 
 
 def _platt(raw: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -249,6 +256,7 @@ def run(
     register: bool = True,
     store: FeatureStore | None = None,
     client: MlflowClient | None = None,
+    steps: Steps = SILENT,
 ) -> TrainResult:
     """Train, evaluate, log and (optionally) register one model and its baseline.
 
@@ -260,6 +268,7 @@ def run(
         register: register the model as ``settings.model_name`` and move ``candidate`` to it.
         store: a feature store (default: opened from settings).
         client: an MLflow client (default: connected from settings).
+        steps: progress display (none by default).
 
     Returns:
         Run ids, the registered version (None when not registered), spec, metrics and row counts.
@@ -282,7 +291,7 @@ def run(
     canonical = read_canonical(settings.raw_dir)
 
     t0 = time.perf_counter()
-    ts = build(store, canonical, params.windows, params.feature_service, params.lead_minutes, params.label_delay_minutes)
+    ts = build(store, canonical, params.windows, params.feature_service, params.lead_minutes, params.label_delay_minutes, steps=steps)
     seconds["training_set"] = time.perf_counter() - t0
     rows = ts.rows()
     log.info("training set: %s", rows)
@@ -294,87 +303,90 @@ def run(
     y = {n: _labels(ts, n, rng) for n in ("train", "validation", "test")}
 
     t0 = time.perf_counter()
-    booster = fit_booster(x["train"], y["train"], x["validation"], y["validation"], spec0, params, threads)
+    booster = fit_booster(x["train"], y["train"], x["validation"], y["validation"], spec0, params, threads, steps)
     seconds["lightgbm"] = time.perf_counter() - t0
-    raw_val = np.asarray(booster.predict(x["validation"], num_threads=threads))
-    calibration, cal_report = choose_calibration(raw_val, y["validation"])
-    spec1 = ModelSpec(spec0.feature_service, spec0.lead_minutes, spec0.feature_names, 0.5, spec0.categories, calibration)
-    p_val = probabilities(booster, x["validation"], spec1, threads)
-    spec = ModelSpec(**{**spec1.__dict__, "threshold": _metrics.f1_optimal_threshold(y["validation"], p_val)})
-    p_test = probabilities(booster, x["test"], spec, threads)
-    metrics = {
-        "validation": _metrics.classification_metrics(y["validation"], p_val, spec.threshold),
-        "test": _metrics.classification_metrics(y["test"], p_test, spec.threshold),
-    }
+    with steps.step("calibration, threshold and test scores"):
+        raw_val = np.asarray(booster.predict(x["validation"], num_threads=threads))
+        calibration, cal_report = choose_calibration(raw_val, y["validation"])
+        spec1 = ModelSpec(spec0.feature_service, spec0.lead_minutes, spec0.feature_names, 0.5, spec0.categories, calibration)
+        p_val = probabilities(booster, x["validation"], spec1, threads)
+        spec = ModelSpec(**{**spec1.__dict__, "threshold": _metrics.f1_optimal_threshold(y["validation"], p_val)})
+        p_test = probabilities(booster, x["test"], spec, threads)
+        metrics = {
+            "validation": _metrics.classification_metrics(y["validation"], p_val, spec.threshold),
+            "test": _metrics.classification_metrics(y["test"], p_test, spec.threshold),
+        }
 
     t0 = time.perf_counter()
-    base = fit_baseline(ts.part("train"), y["train"])
-    b_val = base.predict_proba(baseline_frame(ts.part("validation")))[:, 1]
-    b_thr = _metrics.f1_optimal_threshold(y["validation"], b_val)
-    b_test = base.predict_proba(baseline_frame(ts.part("test")))[:, 1]
-    metrics["baseline_validation"] = _metrics.classification_metrics(y["validation"], b_val, b_thr)
-    metrics["baseline_test"] = _metrics.classification_metrics(y["test"], b_test, b_thr)
+    with steps.step("baseline: one-hot logistic regression"):
+        base = fit_baseline(ts.part("train"), y["train"])
+        b_val = base.predict_proba(baseline_frame(ts.part("validation")))[:, 1]
+        b_thr = _metrics.f1_optimal_threshold(y["validation"], b_val)
+        b_test = base.predict_proba(baseline_frame(ts.part("test")))[:, 1]
+        metrics["baseline_validation"] = _metrics.classification_metrics(y["validation"], b_val, b_thr)
+        metrics["baseline_test"] = _metrics.classification_metrics(y["test"], b_test, b_thr)
     seconds["baseline"] = time.perf_counter() - t0
 
-    dv = data_version(input_files(settings))
-    tags = {
-        "feature_service": ts.service_name,
-        "feature_service_version": service_version(ts.service_name, store),
-        "data_version": dv,
-        "shuffled_labels": str(shuffle_labels).lower(),
-    }
-    common = {**params.flat(), **{f"rows_{k}": v for k, v in rows.items()}, "data_version": dv}
+    with steps.step("MLflow: log both runs, register the model"):
+        dv = data_version(input_files(settings))
+        tags = {
+            "feature_service": ts.service_name,
+            "feature_service_version": service_version(ts.service_name, store),
+            "data_version": dv,
+            "shuffled_labels": str(shuffle_labels).lower(),
+        }
+        common = {**params.flat(), **{f"rows_{k}": v for k, v in rows.items()}, "data_version": dv}
 
-    with mlflow.start_run(experiment_id=exp_id, run_name="baseline-logreg") as brun:
-        mlflow.set_tags({**tags, "role": "baseline"})
-        mlflow.log_params({**common, "model": "onehot(" + ",".join(BASELINE_COLUMNS) + ") + LogisticRegression(balanced)"})
-        for split in ("validation", "test"):
-            mlflow.log_metrics({f"{split}_{k}": v for k, v in metrics[f"baseline_{split}"].items()})
-        mlflow.sklearn.log_model(base, name="model", pip_requirements=_requirements("scikit-learn", "pandas", "numpy"))
-    baseline_run_id = brun.info.run_id
+        with mlflow.start_run(experiment_id=exp_id, run_name="baseline-logreg") as brun:
+            mlflow.set_tags({**tags, "role": "baseline"})
+            mlflow.log_params({**common, "model": "onehot(" + ",".join(BASELINE_COLUMNS) + ") + LogisticRegression(balanced)"})
+            for split in ("validation", "test"):
+                mlflow.log_metrics({f"{split}_{k}": v for k, v in metrics[f"baseline_{split}"].items()})
+            mlflow.sklearn.log_model(base, name="model", pip_requirements=_requirements("scikit-learn", "pandas", "numpy"))
+        baseline_run_id = brun.info.run_id
 
-    version: str | None = None
-    with mlflow.start_run(experiment_id=exp_id, run_name=f"lightgbm-{ts.service_name}") as mrun:
-        mlflow.set_tags({**tags, "role": "model", "baseline_run_id": baseline_run_id})
-        mlflow.log_params(
-            {
-                **common,
-                "num_threads": threads,
-                "best_iteration": booster.best_iteration,
-                "num_features": len(spec.feature_names),
-                "calibration": "platt" if spec.calibration else "none",
-            }
-        )
-        for split in ("validation", "test"):
-            mlflow.log_metrics({f"{split}_{k}": v for k, v in metrics[split].items()})
-            mlflow.log_metrics({f"baseline_{split}_{k}": v for k, v in metrics[f"baseline_{split}"].items()})
-        mlflow.log_metrics({**cal_report, **{f"rows_{k}": float(v) for k, v in rows.items()}})
-        curves = {"validation": (y["validation"], p_val), "test": (y["test"], p_test), "baseline test": (y["test"], b_test)}
-        _log_figures(
-            mlflow,
-            {
-                "roc": _metrics.roc_figure(curves),
-                "pr": _metrics.pr_figure(curves),
-                "calibration": _metrics.calibration_figure({k: v for k, v in curves.items() if k != "baseline test"}),
-                "feature_importance": _metrics.importance_figure(spec.feature_names, booster.feature_importance("gain")),
-            },
-        )
-        mlflow.log_dict(spec.to_dict(), "model_spec.json")
-        example = pd.DataFrame(x["test"][:5], columns=spec.feature_names)
-        info = mlflow.lightgbm.log_model(
-            booster,
-            name="model",
-            signature=infer_signature(example, booster.predict(example.to_numpy(), num_threads=threads)),
-            input_example=example,
-            metadata={"skyprophet": spec.to_dict()},
-            registered_model_name=settings.model_name if register else None,
-            pip_requirements=_requirements("lightgbm", "numpy", "pandas"),
-        )
-        if register:
-            version = str(info.registered_model_version)
-            for k, v in {**tags, "test_roc_auc": f"{metrics['test']['roc_auc']:.4f}", "run_id": mrun.info.run_id}.items():
-                client.set_model_version_tag(settings.model_name, version, k, v)
-            client.set_registered_model_alias(settings.model_name, CANDIDATE, version)
+        version: str | None = None
+        with mlflow.start_run(experiment_id=exp_id, run_name=f"lightgbm-{ts.service_name}") as mrun:
+            mlflow.set_tags({**tags, "role": "model", "baseline_run_id": baseline_run_id})
+            mlflow.log_params(
+                {
+                    **common,
+                    "num_threads": threads,
+                    "best_iteration": booster.best_iteration,
+                    "num_features": len(spec.feature_names),
+                    "calibration": "platt" if spec.calibration else "none",
+                }
+            )
+            for split in ("validation", "test"):
+                mlflow.log_metrics({f"{split}_{k}": v for k, v in metrics[split].items()})
+                mlflow.log_metrics({f"baseline_{split}_{k}": v for k, v in metrics[f"baseline_{split}"].items()})
+            mlflow.log_metrics({**cal_report, **{f"rows_{k}": float(v) for k, v in rows.items()}})
+            curves = {"validation": (y["validation"], p_val), "test": (y["test"], p_test), "baseline test": (y["test"], b_test)}
+            _log_figures(
+                mlflow,
+                {
+                    "roc": _metrics.roc_figure(curves),
+                    "pr": _metrics.pr_figure(curves),
+                    "calibration": _metrics.calibration_figure({k: v for k, v in curves.items() if k != "baseline test"}),
+                    "feature_importance": _metrics.importance_figure(spec.feature_names, booster.feature_importance("gain")),
+                },
+            )
+            mlflow.log_dict(spec.to_dict(), "model_spec.json")
+            example = pd.DataFrame(x["test"][:5], columns=spec.feature_names)
+            info = mlflow.lightgbm.log_model(
+                booster,
+                name="model",
+                signature=infer_signature(example, booster.predict(example.to_numpy(), num_threads=threads)),
+                input_example=example,
+                metadata={"skyprophet": spec.to_dict()},
+                registered_model_name=settings.model_name if register else None,
+                pip_requirements=_requirements("lightgbm", "numpy", "pandas"),
+            )
+            if register:
+                version = str(info.registered_model_version)
+                for k, v in {**tags, "test_roc_auc": f"{metrics['test']['roc_auc']:.4f}", "run_id": mrun.info.run_id}.items():
+                    client.set_model_version_tag(settings.model_name, version, k, v)
+                client.set_registered_model_alias(settings.model_name, CANDIDATE, version)
     log.info(
         "model: test ROC AUC %.4f, PR AUC %.4f (baseline %.4f); registered version %s",
         metrics["test"]["roc_auc"], metrics["test"]["pr_auc"], metrics["baseline_test"]["roc_auc"], version,
@@ -382,40 +394,7 @@ def run(
     return TrainResult(mrun.info.run_id, baseline_run_id, version, spec, metrics, rows, booster.best_iteration, seconds)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", type=Path, default=None, help="parameters file (default: params.yaml)")
-    parser.add_argument("--feature-service", default=None, help="feature service listing the inputs")
-    parser.add_argument("--lead-minutes", type=int, default=None)
-    for name in ("train", "validation", "test"):
-        parser.add_argument(f"--{name}", default=None, metavar="YYYY-MM[..YYYY-MM]", help=f"{name} window of local months")
-    parser.add_argument("--num-threads", type=int, default=None, help="LightGBM threads")
-    parser.add_argument("--no-register", action="store_true", help="log the runs, register nothing")
-    parser.add_argument("--shuffle-labels", action="store_true", help="sanity check: permute train/validation labels")
-    parser.add_argument("--skip-if-production", action="store_true", help="do nothing when a production model exists")
-    args = parser.parse_args(argv)
-    setup_logging()
-    settings = get_settings()
-    try:
-        params = TrainParams.load(args.params or settings.params_path)
-        if args.feature_service:
-            params.feature_service = args.feature_service
-        if args.lead_minutes is not None:
-            params.lead_minutes = args.lead_minutes
-        for name in ("train", "validation", "test"):
-            if getattr(args, name):
-                params.windows = [parse_window(name, getattr(args, name)) if w.name == name else w for w in params.windows]
-        client = connect(settings)
-        if args.skip_if_production and alias_version(client, settings.model_name, PRODUCTION):
-            log.info("%s@%s exists; not training", settings.model_name, PRODUCTION)
-            return
-        run(
-            settings, params, num_threads=args.num_threads, shuffle_labels=args.shuffle_labels,
-            register=not args.no_register, client=client,
-        )
-    except (TrackingUnavailable, TrainingSetError) as exc:
-        raise SystemExit(f"train: error: {exc}") from None
+if __name__ == "__main__":  # python -m pipelines.train ...: the same as `skyprophet train ...`
+    from skyprophet.cli import run_module
 
-
-if __name__ == "__main__":
-    main()
+    run_module(__spec__.name)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from pipelines._progress import SILENT, Steps
 from pipelines.retrieval import historical_features
 from skyprophet.keys import entity_frame
 from skyprophet.online import model_feature_names
@@ -128,6 +129,7 @@ def build(
     lead_minutes: int = 120,
     label_delay_minutes: float = 15,
     require: tuple[str, ...] = ("train", "validation", "test"),
+    steps: Steps = SILENT,
 ) -> TrainingSet:
     """The training set of the labelled flights in ``windows``, as of T = scheduled - lead.
 
@@ -139,6 +141,7 @@ def build(
         lead_minutes: prediction lead; each row's ``event_timestamp`` is scheduled - lead.
         label_delay_minutes: the label is ``dep_delay > label_delay_minutes``.
         require: windows that must hold at least one labelled flight.
+        steps: progress display (none by default).
 
     Returns:
         One row per labelled flight with its features, ``label`` and ``split``.
@@ -155,7 +158,8 @@ def build(
         if w.name in require and not (labelled[SPLIT] == w.name).any():
             raise TrainingSetError(f"no labelled flights in the {w.name} window {w} (data has {_span(canonical)})")
     entities = entity_frame(labelled, lead_minutes)
-    features = historical_features(store, entities, service)
+    with steps.step("training set: point-in-time retrieval (rows)", total=len(entities)) as advance:
+        features = historical_features(store, entities, service, on_chunk=advance)
     frame = features.assign(
         **{
             LABEL: (labelled["dep_delay_min"].to_numpy() > label_delay_minutes).astype(np.int8),

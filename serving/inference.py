@@ -12,11 +12,11 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from skyprophet.model import encode_rows, probabilities
+from skyprophet.model import contributions, encode_rows, probabilities
 from skyprophet.online import FlightFeatures, FlightKeys, OnlineFeatures
 from skyprophet.tracking import LoadedModel, alias_version, connect, load_version
 
@@ -128,16 +128,5 @@ def score(
     feats = reader.read(flights, None if as_of is None else [as_of] * len(flights))
     x = encode_rows([f.values for f in feats], spec)
     p = probabilities(model.booster, x, spec, num_threads=1)
-    contrib = None
-    if explain:
-        contrib = np.asarray(model.booster.predict(x, pred_contrib=True, num_threads=1))
-        if spec.calibration is not None:  # in the calibrated log-odds: a * raw + b
-            contrib = contrib * spec.calibration[0]
+    contrib = contributions(model.booster, x, spec, num_threads=1) if explain else None
     return Scored(feats, p, contrib)
-
-
-def top_factors(model: LoadedModel, values: dict[str, Any], contrib: np.ndarray, n: int) -> list[dict[str, Any]]:
-    """The ``n`` largest contributions by magnitude (bias excluded), with the feature's value."""
-    names = model.spec.feature_names
-    order = np.argsort(-np.abs(contrib[: len(names)]))[:n]
-    return [{"feature": names[i], "value": values.get(names[i]), "contribution": round(float(contrib[i]), 6)} for i in order]

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from skyprophet.online import FlightKeys
+
 
 class FlightQuery(BaseModel):
     """One flight by its keys: the scheduled departure in local time at the origin, with its offset."""
@@ -21,6 +23,16 @@ class FlightQuery(BaseModel):
     dest: str = Field(pattern=r"^[A-Z]{3}$")
     scheduled_departure: AwareDatetime = Field(description="ISO 8601 with a UTC offset, local to the origin")
     tailnum: str | None = Field(default=None, pattern=r"^[A-Z0-9]{2,7}$", description="aircraft registration, e.g. N14228")
+
+    def keys(self) -> FlightKeys:
+        """The entity keys and request-time values the feature lookup takes."""
+        offset = self.scheduled_departure.utcoffset()
+        return FlightKeys(
+            carrier=self.carrier, flight_number=self.flight_number, origin=self.origin, dest=self.dest,
+            sched_dep_epoch_s=int(self.scheduled_departure.timestamp()),
+            utc_offset_min=int(offset.total_seconds() // 60) if offset is not None else 0,
+            tailnum=self.tailnum,
+        )
 
 
 class PredictRequest(BaseModel):

@@ -95,3 +95,19 @@ def probabilities(booster: lgb.Booster, x: np.ndarray, spec: ModelSpec, num_thre
     """Delay probabilities for the rows of ``x`` (columns in ``spec.feature_names`` order)."""
     raw = booster.predict(x, num_threads=num_threads)
     return calibrate(np.asarray(raw, dtype=np.float64), spec.calibration)
+
+
+def contributions(booster: lgb.Booster, x: np.ndarray, spec: ModelSpec, num_threads: int = 1) -> np.ndarray:
+    """Per-feature contributions to each row's log-odds (last column: the bias), LightGBM ``pred_contrib``.
+
+    With Platt calibration the calibrated log-odds are ``a * raw + b``, so contributions scale by ``a``.
+    """
+    contrib = np.asarray(booster.predict(x, pred_contrib=True, num_threads=num_threads))
+    return contrib * spec.calibration[0] if spec.calibration is not None else contrib
+
+
+def top_factors(spec: ModelSpec, values: Mapping[str, Any], contrib: np.ndarray, n: int) -> list[dict[str, Any]]:
+    """The ``n`` largest contributions of one row by magnitude (bias excluded), with the feature's value."""
+    names = spec.feature_names
+    order = np.argsort(-np.abs(contrib[: len(names)]))[:n]
+    return [{"feature": names[i], "value": values.get(names[i]), "contribution": round(float(contrib[i]), 6)} for i in order]

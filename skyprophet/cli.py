@@ -422,8 +422,8 @@ def bench_serving(ctx: typer.Context) -> None:
 # ---------------------------------------------------------------- entry points
 
 
-def _fail(command: str, message: str, code: int) -> NoReturn:
-    typer.echo(f"skyprophet{' ' + command if command else ''}: error: {message}", err=True)
+def _fail(command: str, message: str, code: int, kind: str = "error") -> NoReturn:
+    typer.echo(f"skyprophet{' ' + command if command else ''}: {kind}: {message}", err=True)
     raise SystemExit(code)
 
 
@@ -448,7 +448,7 @@ def main(argv: list[str] | None = None) -> None:
         _fail(command, "aborted", 130)
     except Exception as exc:
         if isinstance(exc, _user_errors()):
-            _fail(command, _one_line(exc), 1)
+            _fail(command, _one_line(exc), 1, "refused" if type(exc).__name__ == "PromotionRefused" else "error")
         raise
     if isinstance(code, int) and code:
         raise SystemExit(code)

@@ -72,10 +72,17 @@ def connect(settings: Settings) -> MlflowClient:
 
 
 def experiment_id(client: MlflowClient, settings: Settings) -> str:
-    """The project's experiment, created with its artifact root on first use."""
+    """The project's experiment, created on first use.
+
+    A local store (SQLite) keeps artifacts under ``settings.mlflow_artifact_root``; a tracking
+    server keeps them where it is configured to (its proxied artifact store), so that every
+    client and the service read the same artifacts.
+    """
     exp = client.get_experiment_by_name(settings.experiment_name)
     if exp is not None:
         return str(exp.experiment_id)
+    if urlparse(settings.mlflow_tracking_uri).scheme in ("http", "https"):
+        return str(client.create_experiment(settings.experiment_name))
     settings.mlflow_artifact_root.mkdir(parents=True, exist_ok=True)
     return str(client.create_experiment(settings.experiment_name, artifact_location=settings.mlflow_artifact_root.as_uri()))
 

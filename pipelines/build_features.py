@@ -163,6 +163,13 @@ def _codes(values: np.ndarray, vocabulary: np.ndarray) -> np.ndarray:
     return np.searchsorted(vocabulary, values).astype("int64")
 
 
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, sorted vocabulary) of string keys, by hashing: linear in the number of values,
+    where ``np.unique`` + ``searchsorted`` compare strings n log n times."""
+    codes, vocab = pd.factorize(values, sort=True)
+    return codes.astype("int64"), np.asarray(vocab, dtype=object)
+
+
 def _grid(start: int, end: int, step: int) -> np.ndarray:
     return np.arange(start, end + 1, step, dtype=np.int64)
 
@@ -174,8 +181,8 @@ def _dense_points(n_entities: int, grid: np.ndarray) -> tuple[np.ndarray, np.nda
 def airline_stats(ev: Events, grid: np.ndarray) -> pd.DataFrame:
     """Departures of each carrier in the last 1 and 7 days, at every grid point."""
     dep = ev.departed
-    carriers = np.unique(ev.carrier)
-    ks = KeyedSeries(_codes(ev.carrier[dep], carriers), ev.actual[dep], ev.delay[dep])
+    codes, carriers = _factorize(ev.carrier)
+    ks = KeyedSeries(codes[dep], ev.actual[dep], ev.delay[dep])
     qc, qt = _dense_points(len(carriers), grid)
     out = {"carrier": carriers[qc], "event_ts": _ts(qt)}
     for name, window in AIRLINE_WINDOWS.items():
@@ -202,8 +209,7 @@ def _interval_counts(
 
 def origin_ops(ev: Events, weather: pd.DataFrame, grid: np.ndarray, step: int, until_min: int | None) -> pd.DataFrame:
     """Schedule pressure, recent departures and weather at each origin, at every grid point."""
-    origins = np.unique(ev.origin)
-    codes = _codes(ev.origin, origins)
+    codes, origins = _factorize(ev.origin)
     sched = KeyedSeries(codes, ev.sched)
     dep = ev.departed
     deps = KeyedSeries(codes[dep], ev.actual[dep], ev.delay[dep])
@@ -367,8 +373,7 @@ def _sparse_window_view(
     # A row at t sees departures in (t - window, t]; its entry, exit and heartbeat points come
     # from departures at most window + step before it: that is all a band of rows needs.
     keys, times, delays = deps.band(band, (window or 0) + step + DAY)
-    vocab = np.unique(keys)
-    codes = _codes(keys, vocab)
+    codes, vocab = _factorize(keys)
     ks = KeyedSeries(codes, times, delays)
     qc, qt = _sparse_points(codes, times, step, end, active_for=window, exits=window, band=band)
     n, share, mean = ks.window_stats(qc, qt, window)
@@ -423,8 +428,7 @@ def plane_recent(ev: Events, step: int, end: int, start: int) -> pd.DataFrame:
 def _plane_recent(deps: Departures, step: int, end: int, band: tuple[int, int] | None) -> pd.DataFrame:
     # Rows exist while the last departure is at most PLANE_ACTIVE old: that is the lookback.
     keys, times, delays = deps.band(band, PLANE_ACTIVE + step + DAY)
-    vocab = np.unique(keys)
-    codes = _codes(keys, vocab)
+    codes, vocab = _factorize(keys)
     ks = KeyedSeries(codes, times, delays)
     qc, qt = _sparse_points(codes, times, step, end, active_for=PLANE_ACTIVE, exits=None, band=band)
     lo, hi = ks.bounds(qc, qt, None)

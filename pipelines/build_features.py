@@ -344,23 +344,22 @@ def plane_static(planes: pd.DataFrame) -> pd.DataFrame:
     ).astype({"event_ts": "datetime64[us, UTC]"})
 
 
-def _active_days(codes: np.ndarray, times: np.ndarray, active_for: int | None, end: int) -> tuple[np.ndarray, np.ndarray]:
-    """Day boundaries d (UTC midnight) with an event in (d - active_for, d]; all d after the first event if None."""
+def _days(codes: np.ndarray, first: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``counts[i]`` consecutive midnights from ``first[i]`` for each entity ``codes[i]``."""
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(codes, counts), np.repeat(first, counts) + offsets * DAY
+
+
+def _active_days(codes: np.ndarray, times: np.ndarray, active_for: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+    """Day boundaries d (UTC midnight) with an event in (d - active_for, d]."""
     order = np.lexsort((times, codes))
     c, t = codes[order], times[order]
-    if active_for is None:
-        first = np.r_[True, c[1:] != c[:-1]]
-        seg_c, seg_start, seg_end = c[first], t[first], np.full(first.sum(), end + 1)
-    else:
-        new = np.r_[True, (c[1:] != c[:-1]) | (t[1:] - t[:-1] >= active_for)]
-        idx = np.flatnonzero(new)
-        last = np.r_[idx[1:] - 1, len(t) - 1]
-        seg_c, seg_start, seg_end = c[idx], t[idx], t[last] + active_for
-    d0 = ceil_grid(seg_start, DAY)
-    n = np.maximum(0, (np.minimum(seg_end, end + 1) - d0 + DAY - 1) // DAY)
-    rep_c = np.repeat(seg_c, n)
-    offs = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
-    return rep_c, np.repeat(d0, n) + offs * DAY
+    new = np.r_[True, (c[1:] != c[:-1]) | (t[1:] - t[:-1] >= active_for)]
+    idx = np.flatnonzero(new)
+    last = np.r_[idx[1:] - 1, len(t) - 1]
+    d0 = ceil_grid(t[idx], DAY)
+    n = np.maximum(0, (np.minimum(t[last] + active_for, end + 1) - d0 + DAY - 1) // DAY)
+    return _days(c[idx], d0, n)
 
 
 def _sparse_points(
@@ -368,12 +367,12 @@ def _sparse_points(
     times: np.ndarray,
     step: int,
     end: int,
-    active_for: int | None,
+    active_for: int,
     exits: int | None,
-    band: tuple[int, int] | None = None,
+    band: tuple[int, int],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Change points (entries and, for windows, exits) plus daily heartbeats, unique and <= end
-    (and within ``band`` = [lo, hi) when given)."""
+    """Change points (entries and, for windows, exits) plus daily heartbeats, unique, <= end and
+    within ``band`` = [lo, hi)."""
     pc = [codes]
     pt = [ceil_grid(times, step)]
     if exits is not None:
@@ -383,9 +382,7 @@ def _sparse_points(
     pc.append(hc)
     pt.append(ht)
     c, t = np.concatenate(pc), np.concatenate(pt)
-    keep = t <= end
-    if band is not None:
-        keep &= (t >= band[0]) & (t < band[1])
+    keep = (t <= end) & (t >= band[0]) & (t < band[1])
     keys = _unique_ints(c[keep] * BIG + t[keep])
     return keys // BIG, keys % BIG
 
@@ -399,10 +396,8 @@ class Timeline:
         self.times = times[order]
         self.values = np.zeros(len(order)) if values is None else values[order]
 
-    def band(self, band: tuple[int, int] | None, lookback: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(keys, times, values) of the events in [lo - lookback, hi), all of them when ``band`` is None."""
-        if band is None:
-            return self.keys, self.times, self.values
+    def band(self, band: tuple[int, int], lookback: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(keys, times, values) of the events in [lo - lookback, hi)."""
         a, b = np.searchsorted(self.times, [band[0] - lookback, band[1]], side="left")
         return self.keys[a:b], self.times[a:b], self.values[a:b]
 
@@ -416,15 +411,15 @@ def departures(ev: Events, keys: np.ndarray) -> Timeline:
 def _sparse_window_view(
     entity: str,
     deps: Timeline,
-    window: int | None,
+    window: int,
     suffix: str,
     step: int,
     end: int,
-    band: tuple[int, int] | None = None,
+    band: tuple[int, int],
 ) -> pd.DataFrame:
     # A row at t sees departures in (t - window, t]; its entry, exit and heartbeat points come
     # from departures at most window + step before it: that is all a band of rows needs.
-    keys, times, delays = deps.band(band, (window or 0) + step + DAY)
+    keys, times, delays = deps.band(band, window + step + DAY)
     codes, vocab = _factorize(keys)
     ks = KeyedSeries(codes, times, delays)
     qc, qt = _sparse_points(codes, times, step, end, active_for=window, exits=window, band=band)
@@ -483,8 +478,7 @@ def route_history(ev: Events, end: int, start: int) -> pd.DataFrame:
         c, t, d = codes[a:b], deps.times[a:b], deps.values[a:b]
         s0 = np.maximum(first_row, lo)
         count = np.where(s0 <= min(hi - 1, end), (min(hi - 1, end) - s0) // DAY + 1, 0)
-        qc = np.repeat(np.arange(len(routes), dtype=np.int64), count)
-        qt = np.repeat(s0, count) + (np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)) * DAY
+        qc, qt = _days(np.arange(len(routes), dtype=np.int64), s0, count)
         ks = KeyedSeries(c, t, d)
         lo_i, hi_i = ks.bounds(qc, qt, None)
         n = n_before[qc] + (hi_i - lo_i)
@@ -511,7 +505,7 @@ def plane_recent(ev: Events, step: int, end: int, start: int) -> pd.DataFrame:
     return _by_partition(lambda band: _plane_recent(deps, step, end, band), start, end)
 
 
-def _plane_recent(deps: Timeline, step: int, end: int, band: tuple[int, int] | None) -> pd.DataFrame:
+def _plane_recent(deps: Timeline, step: int, end: int, band: tuple[int, int]) -> pd.DataFrame:
     # Rows exist while the last departure is at most PLANE_ACTIVE old: that is the lookback.
     keys, times, delays = deps.band(band, PLANE_ACTIVE + step + DAY)
     codes, vocab = _factorize(keys)

@@ -16,13 +16,14 @@ FEATURE_REPO_DIR = PROJECT_ROOT / "feature_repo"
 PARAMS_FILE = PROJECT_ROOT / "params.yaml"
 
 
-def _param(name: str, default: Any) -> Any:
-    """A top-level value of params.yaml (read when settings are made, not at import)."""
+def _param(data: dict[str, Any], name: str, default: Any) -> Any:
+    """A top-level value of the settings' parameters file (read when settings are made, not at import)."""
     import yaml
 
-    if not PARAMS_FILE.exists():
+    path = Path(data["params_path"])
+    if not path.exists():
         return default
-    return (yaml.safe_load(PARAMS_FILE.read_text()) or {}).get(name, default)
+    return (yaml.safe_load(path.read_text()) or {}).get(name, default)
 
 
 class Settings(BaseSettings):
@@ -39,9 +40,10 @@ class Settings(BaseSettings):
         default="redis://127.0.0.1:6379/0",
         validation_alias="REDIS_URL",
     )
-    # Defaults from params.yaml (one place for the pipeline's parameters; DVC tracks them there).
-    lead_minutes: int = Field(default_factory=lambda: int(_param("lead_minutes", 120)), ge=0)
-    grid_minutes: int = Field(default_factory=lambda: int(_param("grid_minutes", 15)), gt=0)
+    params_path: Path = PARAMS_FILE
+    # Defaults from the parameters file (one place for the pipeline's parameters; DVC tracks them there).
+    lead_minutes: int = Field(default_factory=lambda data: int(_param(data, "lead_minutes", 120)), ge=0)
+    grid_minutes: int = Field(default_factory=lambda data: int(_param(data, "grid_minutes", 15)), gt=0)
     materialize_chunk_days: int = Field(default=30, gt=0)
     online_write_batch_size: int = Field(default=5_000, gt=0)
     duckdb_memory_limit: str = Field(default="700MB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB)$")
@@ -53,7 +55,6 @@ class Settings(BaseSettings):
     mlflow_timeout_s: float = Field(default=5.0, gt=0)
     experiment_name: str = "flight-delay"
     model_name: str = "flight-delay"
-    params_path: Path = PARAMS_FILE
 
     @property
     def raw_dir(self) -> Path:

@@ -75,10 +75,8 @@ def _setup_logging(heavy: bool = True) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def _aware(text: str | None, option: str) -> datetime | None:
+def _aware(text: str, option: str) -> datetime:
     """An ISO 8601 date-time that must carry its UTC offset."""
-    if text is None:
-        return None
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
@@ -122,7 +120,7 @@ def features_build(
     from pipelines._progress import console_steps
     from pipelines.build_features import run
 
-    cutoff = _aware(until, "--until")
+    cutoff = None if until is None else _aware(until, "--until")
     _setup_logging(heavy=False)
     try:
         with console_steps() as steps:
@@ -151,8 +149,8 @@ def features_materialize(
     """Load the online store up to --end in bounded chunks (like `feast materialize-incremental`)."""
     from pipelines.feature_store import materialize
 
-    end_at, start_at = _aware(end, "--end"), _aware(start, "--start")
-    assert end_at is not None
+    end_at = _aware(end, "--end")
+    start_at = None if start is None else _aware(start, "--start")
     _setup_logging()
     done = materialize(_store(online), end_at, start=start_at, incremental=not full)
     log.info("materialized %s", done)
@@ -167,7 +165,6 @@ def features_demo(
     from pipelines.feature_store import demo
 
     after_at = _aware(after, "--after")
-    assert after_at is not None
     _setup_logging()
     demo(_store(online), after_at)
 
@@ -176,6 +173,13 @@ def features_demo(
 
 
 Window = Annotated[str | None, typer.Option(metavar="YYYY-MM[..YYYY-MM]")]
+
+
+def _override(windows: list[Any], given: dict[str, str | None]) -> list[Any]:
+    """``windows`` with those named in ``given`` replaced by the month ranges given for them."""
+    from pipelines.training_set import parse_window
+
+    return [parse_window(w.name, text) if (text := given.get(w.name)) else w for w in windows]
 
 
 @app.command()
@@ -194,7 +198,6 @@ def train(
     """Train LightGBM and the baseline on point-in-time features; log both to MLflow; register the model."""
     from pipelines._progress import console_steps
     from pipelines.train import TrainParams, run
-    from pipelines.training_set import parse_window
     from skyprophet.config import get_settings
     from skyprophet.tracking import PRODUCTION, alias_version, connect
 
@@ -205,8 +208,7 @@ def train(
         params.feature_service = feature_service
     if lead_minutes is not None:
         params.lead_minutes = lead_minutes
-    given = {"train": train_window, "validation": validation, "test": test}
-    params.windows = [parse_window(w.name, text) if (text := given.get(w.name)) else w for w in params.windows]
+    params.windows = _override(params.windows, {"train": train_window, "validation": validation, "test": test})
     client = connect(settings)
     if skip_if_production and alias_version(client, settings.model_name, PRODUCTION):
         log.info("%s@%s exists; not training", settings.model_name, PRODUCTION)
@@ -235,18 +237,14 @@ def evaluate(
     """Compare a version with the baseline and production; write reports/model/metrics.json."""
     from pipelines.evaluate import evaluate as run
     from pipelines.train import TrainParams
-    from pipelines.training_set import parse_window
     from skyprophet.config import get_settings
 
     _setup_logging()
     settings = get_settings()
-    windows = None
+    windows = None  # the model's own
     if test or validation:
-        base = {w.name: w for w in TrainParams.load(settings.params_path).windows}
-        windows = [
-            parse_window("validation", validation) if validation else base["validation"],
-            parse_window("test", test) if test else base["test"],
-        ]
+        base = [w for w in TrainParams.load(settings.params_path).windows if w.name != "train"]
+        windows = _override(base, {"validation": validation, "test": test})
     result = run(settings, version, windows)
     typer.echo(result.table)
     log.info("wrote %s", Path(settings.reports_dir) / "model" / "metrics.json")

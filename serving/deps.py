@@ -24,7 +24,7 @@ async def get_holder(request: Request) -> ModelHolder:
     return holder
 
 
-async def get_model(holder: Annotated[ModelHolder, Depends(get_holder)]) -> LoadedModel:
+def current_model(holder: ModelHolder) -> LoadedModel:
     """The model to answer with; 503 while none is loaded."""
     model = holder.current
     if model is None:
@@ -58,7 +58,6 @@ async def require_admin(
 
 SettingsDep = Annotated[ServingSettings, Depends(get_settings)]
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
-ModelDep = Annotated[LoadedModel, Depends(get_model)]
 FeaturesDep = Annotated[FeatureLookup, Depends(get_lookup)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 AdminDep = Depends(require_admin)

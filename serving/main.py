@@ -22,6 +22,7 @@ from serving.api.routes import admin, health, predict
 from serving.config import ServingSettings, get_serving_settings
 from serving.inference import FeatureLookup, ModelHolder, sync_model
 from serving.metrics import Metrics, MetricsMiddleware
+from serving.schemas import PredictRequest
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,23 @@ async def _invalid(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"message": message, "detail": jsonable_encoder(errors)}, status_code=422)
 
 
+def _document_request_bodies(app: FastAPI) -> None:
+    """Add the schemas of bodies that routes parse themselves (``/predict``) to the OpenAPI document."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()  # FastAPI keeps it as app.openapi_schema
+        request = PredictRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(request.pop("$defs", {}))
+        components["PredictRequest"] = request
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: ServingSettings | None = None) -> FastAPI:
     """The service, configured by ``settings`` (default: from the environment)."""
     settings = settings or get_serving_settings()
@@ -108,4 +126,5 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(predict.router)
     app.include_router(admin.router)
+    _document_request_bodies(app)
     return app

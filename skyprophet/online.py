@@ -9,9 +9,11 @@ in both paths.
 
 from __future__ import annotations
 
+import socket
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,11 +25,21 @@ if TYPE_CHECKING:
     import redis
     from feast import FeatureService, FeatureStore
 
-# entity rows -> {full feature name: values, full feature name + "__ts": epoch seconds}
-Fetch = Callable[[list[dict[str, Any]]], dict[str, list[Any]]]
+
+
+@dataclass
+class ViewRows:
+    """One view's stored values for a list of entity rows."""
+
+    names: list[str]  # full feature names
+    values: list[list[Any]]  # per row, in ``names`` order; None where nothing is stored
+    stamps: list[int]  # per row: the stored event timestamp (seconds since the epoch), 0 if none
+
+
+# entity rows -> per view of the online feature service, in its order
+Fetch = Callable[[list[dict[str, Any]]], list[ViewRows]]
 
 SEP = "__"
-SCRIPT_MIN_KEYS = 24  # below this many distinct keys a pipeline is faster than the script
 CACHE_ENTRIES = 200_000  # per reader, for serialized entity keys and for decoded values
 ONLINE_SUFFIX = "_online"
 
@@ -72,26 +84,6 @@ def model_feature_names(service: FeatureService) -> list[str]:
     ]
 
 
-# Every HMGET of a request in one round trip. ARGV: number of views, then per view: number of
-# fields, number of keys, the fields; KEYS: the views' keys in order. A script rather than a
-# client-side pipeline because redis-py spends ~10 us packing and parsing each pipelined command:
-# for 100 flights (~440 distinct keys) 1.8 ms against 3.2 ms here. For one flight (8 keys) the
-# pipeline is cheaper (172 against 206 us), so small reads use it.
-_HMGET_ALL = """
-local out, a, k = {}, 2, 1
-for v = 1, tonumber(ARGV[1]) do
-  local nf, nk = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
-  local f0 = a + 2
-  for i = 1, nk do
-    out[k] = redis.call('HMGET', KEYS[k], unpack(ARGV, f0, f0 + nf - 1))
-    k = k + 1
-  end
-  a = f0 + nf
-end
-return out
-"""
-
-
 def _memo(cache: dict[Any, Any], key: Any, make: Callable[[Any], Any], keep: Callable[[Any], bool] | None = None) -> Any:
     """``cache[key]``, computed by ``make(key)`` on a miss and kept unless ``keep`` says no;
     the cache is emptied when full."""
@@ -128,14 +120,68 @@ def _decode_seconds(raw: bytes) -> int:
     return int(ts.seconds)
 
 
+def _resp_bulk(b: bytes) -> bytes:
+    return b"$%d\r\n%s\r\n" % (len(b), b)
+
+
+class _Wire:
+    """Pipelined commands on one connection of their own, replies parsed by hiredis in C.
+
+    redis-py spends ~10 us of Python on each pipelined command and reply; a request's read is a
+    handful to hundreds of HMGETs, so this packs them into one buffer, sends it with the
+    connection's own (timeout-bounded) send and parses every reply with a ``hiredis.Reader``.
+    The connection (handshake, auth, TLS, database, timeouts) is redis-py's; any error drops it
+    and the next call reconnects. Errors are redis-py's ``ConnectionError`` / ``TimeoutError``.
+    """
+
+    def __init__(self, client: redis.Redis):
+        pool = client.connection_pool
+        self._conn = pool.connection_class(**pool.connection_kwargs)
+        self._lock = threading.Lock()  # the service reads on its event loop; warm-up on a thread
+
+    def roundtrip(self, payload: bytes, replies: int) -> list[Any]:
+        import hiredis
+        from redis.exceptions import ConnectionError, ResponseError, TimeoutError
+
+        with self._lock:
+            conn = self._conn
+            try:
+                conn.send_packed_command([payload], check_health=False)  # connects if needed
+                sock = conn._sock
+                if sock is None:
+                    raise ConnectionError("not connected to Redis")
+                reader = hiredis.Reader()
+                out: list[Any] = []
+                while len(out) < replies:
+                    reply = reader.gets()
+                    if reply is False:
+                        try:
+                            data = sock.recv(65536)
+                        except socket.timeout as exc:
+                            raise TimeoutError(f"Timeout reading from Redis: {exc}") from exc
+                        except OSError as exc:
+                            raise ConnectionError(f"Error reading from Redis: {exc}") from exc
+                        if not data:
+                            raise ConnectionError("Redis closed the connection")
+                        reader.feed(data)
+                        continue
+                    if isinstance(reply, Exception):
+                        raise ResponseError(str(reply))
+                    out.append(reply)
+                return out
+            except BaseException:
+                conn.disconnect()  # a half-read reply must never reach the next request
+                raise
+
+
 class RedisReader:
     """Reads Feast's Redis layout directly: every view of every flight in one round trip.
 
     Keys and fields are built with Feast's own functions (entity-key serialization, field
     hashes) and values decoded with its own type map, so the values are those of
-    ``FeatureStore.get_online_features``, without its per-call planning. Reads run as one
-    server-side script of HMGETs (one per distinct entity key), so they need a single Redis
-    (not Redis Cluster, where keys of one call must share a slot).
+    ``FeatureStore.get_online_features``, without its per-call planning. A read is one HMGET
+    per distinct entity key, pipelined on one connection, so it needs a single Redis (not Redis
+    Cluster, where keys live on several nodes).
     """
 
     def __init__(self, store: FeatureStore, service: FeatureService, client: redis.Redis):
@@ -144,16 +190,16 @@ class RedisReader:
         self.client = client
         self.project = store.config.project.encode("utf-8")
         self.key_version = store.config.entity_key_serialization_version
-        # per projection: (full-name prefix, join keys [(stored key, entity-row column)], features, fields)
-        self._views: list[tuple[str, list[tuple[str, str]], list[str], list[bytes | str]]] = []
+        # per projection: (join keys [(stored key, entity-row column)], full feature names, packed HMGET fields)
+        self._views: list[tuple[list[tuple[str, str]], list[str], bytes, int]] = []
         for p in service.feature_view_projections:
             fv = store.get_feature_view(p.name)
             keys = sorted((k, p.join_key_map.get(k, k)) for k in fv.join_keys)
-            names = [f.name for f in p.features]
-            fields: list[bytes | str] = [_mmh3(f"{fv.name}:{n}") for n in names] + [f"_ts:{fv.name}"]
-            self._views.append((p.name_to_use(), keys, names, fields))
+            fields = [_mmh3(f"{fv.name}:{f.name}") for f in p.features] + [f"_ts:{fv.name}".encode()]
+            names = [f"{p.name_to_use()}{SEP}{f.name}" for f in p.features]
+            self._views.append((keys, names, b"".join(_resp_bulk(f) for f in fields), len(fields)))
         self._keys: dict[tuple[int, tuple[str, ...]], bytes] = {}
-        self._script = client.register_script(_HMGET_ALL)
+        self._wire = _Wire(client)
         self._values: dict[bytes, Any] = {}
         self._stamps: dict[bytes, int] = {}
 
@@ -177,44 +223,31 @@ class RedisReader:
         """Seconds of a stored event timestamp (0 when absent), memoised by its bytes."""
         return 0 if not raw else _memo(self._stamps, raw, _decode_seconds)
 
-    def fetch(self, rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    def fetch(self, rows: list[dict[str, Any]]) -> list[ViewRows]:
         # One HMGET per distinct (view, entity key): flights of a batch share carriers, airports, days.
-        keys: list[bytes] = []
-        args: list[Any] = [len(self._views)]
+        commands: list[bytes] = []
         slots: list[list[int]] = []  # per view: each row's position among the view's distinct keys
-        counts: list[int] = []  # per view: how many distinct keys
-        for view, (_, join_keys, _, fields) in enumerate(self._views):
+        for view, (join_keys, _, fields, n_fields) in enumerate(self._views):
             seen: dict[bytes, int] = {}
             where = []
+            head = b"*%d\r\n$5\r\nHMGET\r\n" % (n_fields + 2)
             for row in rows:
                 k = self._key(view, join_keys, row)
-                if k not in seen:
-                    seen[k] = len(seen)
-                    keys.append(k)
-                where.append(seen[k])
+                at = seen.get(k)
+                if at is None:
+                    at = seen[k] = len(seen)
+                    commands.append(head + _resp_bulk(k) + fields)
+                where.append(at)
             slots.append(where)
-            counts.append(len(seen))
-            args += [len(fields), len(seen), *fields]
-        if len(keys) >= SCRIPT_MIN_KEYS:
-            replies = self._script(keys=keys, args=args)
-        else:  # a few keys: a plain pipeline costs less than the script's argument handling
-            pipe = self.client.pipeline(transaction=False)
-            i = 0
-            for count, (_, _, _, fields) in zip(counts, self._views, strict=True):
-                for _ in range(count):
-                    pipe.hmget(keys[i], fields)
-                    i += 1
-            replies = pipe.execute()
-        out: dict[str, list[Any]] = {}
+        replies = self._wire.roundtrip(b"".join(commands), len(commands)) if commands else []
+        out: list[ViewRows] = []
         start = 0
         value, seconds = self._value, self._seconds
-        for (prefix, _, names, _), where, distinct in zip(self._views, slots, counts, strict=True):
-            decoded = [(seconds(reply[-1]), [value(raw) for raw in reply[:-1]]) for reply in replies[start : start + distinct]]
+        for (_, names, _, _), where in zip(self._views, slots, strict=True):
+            distinct = max(where) + 1 if where else 0
+            decoded = [([value(raw) for raw in reply[:-1]], seconds(reply[-1])) for reply in replies[start : start + distinct]]
             start += distinct
-            stamps = [decoded[w][0] for w in where]
-            for j, name in enumerate(names):
-                out[f"{prefix}{SEP}{name}"] = [decoded[w][1][j] for w in where]
-                out[f"{prefix}{SEP}{name}__ts"] = stamps
+            out.append(ViewRows(names, [decoded[w][0] for w in where], [decoded[w][1] for w in where]))
         return out
 
 
@@ -222,7 +255,7 @@ class OnlineFeatures:
     """Reads a feature service online as of each flight's prediction time.
 
     Reads go through Feast's ``get_online_features`` unless a Redis client is given, in which
-    case a ``RedisReader`` reads the same keys in one pipeline.
+    case a ``RedisReader`` reads the same keys in one round trip.
     """
 
     def __init__(
@@ -234,68 +267,77 @@ class OnlineFeatures:
     ):
         self.store = store
         self.service = store.get_feature_service(service_name)
-        self.lead = timedelta(minutes=lead_minutes)
+        self.lead_s = lead_minutes * 60
         self.feature_names = model_feature_names(self.service)
         odfv_names = {o.name for o in store.list_on_demand_feature_views()}
-        self._odfv = [p for p in self.service.feature_view_projections if p.name in odfv_names]
-        if len(self._odfv) > 1:
+        odfv = [p for p in self.service.feature_view_projections if p.name in odfv_names]
+        if len(odfv) > 1:
             raise ValueError("one on-demand view (request features) is supported")
         # Registered by feature_repo, derived from the service: its views + on-demand inputs.
         self._inputs = store.get_feature_service(f"{service_name}{ONLINE_SUFFIX}")
-        inputs = self._inputs.feature_view_projections
-        self._ttl: dict[str, timedelta | None] = {}
-        for p in inputs:
+        # per input view, in the service's order: its maximum age in seconds (None: no limit)
+        self._ttl_s: list[float | None] = []
+        names: list[str] = []
+        for p in self._inputs.feature_view_projections:
             ttl = store.get_feature_view(p.name).ttl
-            for f in p.features:
-                self._ttl[f"{p.name_to_use()}{SEP}{f.name}"] = ttl if ttl else None
+            self._ttl_s.append(ttl.total_seconds() if ttl else None)
+            names += [f"{p.name_to_use()}{SEP}{f.name}" for f in p.features]
+        # the on-demand view's name and its input from the plane view
+        self._odfv: tuple[str, str] | None = None
+        if odfv:
+            prev_dep = next((n for n in names if n.endswith(f"{SEP}prev_dep_ts")), None)
+            if prev_dep is None:
+                raise ValueError("the request features need the plane view's prev_dep_ts")
+            self._odfv = (odfv[0].name_to_use(), prev_dep)
         self._fetch: Fetch = RedisReader(store, self._inputs, redis_client).fetch if redis_client else self._feast_fetch
 
-    def _feast_fetch(self, rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
-        resp: dict[str, list[Any]] = self.store.get_online_features(
+    def _feast_fetch(self, rows: list[dict[str, Any]]) -> list[ViewRows]:
+        resp = self.store.get_online_features(
             features=self._inputs, entity_rows=rows, full_feature_names=True
         ).to_dict(include_event_timestamps=True)
-        return resp
+        out = []
+        for p in self._inputs.feature_view_projections:
+            names = [f"{p.name_to_use()}{SEP}{f.name}" for f in p.features]
+            # A view's features are written together, so they share one event timestamp.
+            out.append(ViewRows(names, [list(v) for v in zip(*(resp[n] for n in names), strict=True)],
+                                [int(s) for s in resp[names[0] + "__ts"]]))
+        return out
 
     def read(self, flights: Sequence[FlightKeys], as_of: Sequence[datetime] | None = None) -> list[FlightFeatures]:
         """Online values for ``flights`` as of ``as_of`` (default: scheduled departure - lead)."""
         if as_of is None:
-            as_of = [
-                datetime.fromtimestamp(f.sched_dep_epoch_s, tz=timezone.utc) - self.lead for f in flights
-            ]
-        t_s = [int(t.timestamp()) for t in as_of]
+            t_s = [f.sched_dep_epoch_s - self.lead_s for f in flights]
+        else:
+            t_s = [int(t.timestamp()) for t in as_of]
         rows = [f.entity_row(t) for f, t in zip(flights, t_s, strict=True)]
-        resp = self._fetch(rows)
         out = [FlightFeatures(values={}) for _ in flights]
-        for name, ttl in self._ttl.items():
-            vals, stamps = resp[name], resp[name + "__ts"]
-            ttl_s = None if ttl is None else ttl.total_seconds()
-            for i, (v, ts) in enumerate(zip(vals, stamps, strict=True)):
-                fresh = ts <= t_s[i] and (ttl_s is None or ts >= t_s[i] - ttl_s)
-                if v is None:
-                    out[i].values[name] = None
-                elif not fresh:
-                    out[i].values[name] = None
-                    out[i].stale.append(name)
-                else:
-                    out[i].values[name] = v
-        for p in self._odfv:
-            self._request_features(p.name_to_use(), flights, out)
+        for view, ttl_s in zip(self._fetch(rows), self._ttl_s, strict=True):
+            names = view.names
+            for ff, t, vals, ts in zip(out, t_s, view.values, view.stamps, strict=True):
+                if ts <= t and (ttl_s is None or ts >= t - ttl_s):
+                    ff.values.update(zip(names, vals))
+                else:  # older than the maximum age (or later than T): null, and stale where a value was
+                    for name, v in zip(names, vals):
+                        ff.values[name] = None
+                        if v is not None:
+                            ff.stale.append(name)
+        if self._odfv is not None:
+            self._request_features(*self._odfv, flights, out)
         for ff in out:
-            ff.values = {n: ff.values.get(n) for n in self.feature_names}
-            ff.missing = [n for n in self.feature_names if ff.values[n] is None]
+            values = ff.values
+            ff.values = {n: values.get(n) for n in self.feature_names}
+            ff.missing = [n for n, v in ff.values.items() if v is None]
             ff.stale = [n for n in ff.stale if n in ff.values]
         return out
 
-    def _request_features(self, view: str, flights: Sequence[FlightKeys], out: list[FlightFeatures]) -> None:
-        prev_name = next(n for n in self._ttl if n.endswith(f"{SEP}prev_dep_ts"))
-        prev = np.array(
-            [np.nan if ff.values.get(prev_name) is None else float(ff.values[prev_name]) for ff in out]
-        )
+    def _request_features(self, view: str, prev_dep: str, flights: Sequence[FlightKeys], out: list[FlightFeatures]) -> None:
+        prev = [ff.values.get(prev_dep) for ff in out]
         feats = request_features(
             np.array([f.sched_dep_epoch_s for f in flights], dtype=np.int64),
             np.array([f.utc_offset_min for f in flights], dtype=np.int64),
-            prev,
+            np.array([np.nan if v is None else float(v) for v in prev]),
         )
         for key, arr in feats.items():
-            for i, v in enumerate(arr.tolist()):
-                out[i].values[f"{view}{SEP}{key}"] = None if isinstance(v, float) and np.isnan(v) else v
+            name = f"{view}{SEP}{key}"
+            for ff, v in zip(out, arr.tolist(), strict=True):
+                ff.values[name] = None if v != v else v  # NaN (unknown) is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -48,10 +49,14 @@ class ModelSpec:
             calibration=(float(cal[0]), float(cal[1])) if cal else None,
         )
 
+    @cached_property
+    def category_index(self) -> dict[str, dict[str, float]]:
+        """Per categorical input: each known value's code (computed once per loaded model)."""
+        return {name: {v: float(i) for i, v in enumerate(vocab)} for name, vocab in self.categories.items()}
 
-def category_codes(values: Sequence[Any] | np.ndarray, vocabulary: Sequence[str]) -> np.ndarray:
-    """Codes of ``values`` in ``vocabulary`` as floats; unknown or missing values are NaN."""
-    index = {v: float(i) for i, v in enumerate(vocabulary)}
+
+def category_codes(values: Sequence[Any] | np.ndarray, index: Mapping[str, float]) -> np.ndarray:
+    """Codes of ``values`` in a vocabulary's ``index`` as floats; unknown or missing values are NaN."""
     return np.array([index.get(v, math.nan) if isinstance(v, str) else math.nan for v in values], dtype=np.float64)
 
 
@@ -61,7 +66,7 @@ def encode_frame(frame: pd.DataFrame, spec: ModelSpec) -> np.ndarray:
     for j, name in enumerate(spec.feature_names):
         col = frame[name]
         if name in spec.categories:
-            out[:, j] = category_codes(col.to_numpy(dtype=object), spec.categories[name])
+            out[:, j] = category_codes(col.to_numpy(dtype=object), spec.category_index[name])
         else:
             out[:, j] = np.asarray(col.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
     return out
@@ -70,10 +75,11 @@ def encode_frame(frame: pd.DataFrame, spec: ModelSpec) -> np.ndarray:
 def encode_rows(rows: Sequence[Mapping[str, Any]], spec: ModelSpec) -> np.ndarray:
     """The model's input matrix from feature dicts by full name (online reads); None is NaN."""
     out = np.full((len(rows), len(spec.feature_names)), np.nan, dtype=np.float64)
+    indexes = spec.category_index
     for j, name in enumerate(spec.feature_names):
-        vocab = spec.categories.get(name)
-        if vocab is not None:
-            out[:, j] = category_codes([r.get(name) for r in rows], vocab)
+        index = indexes.get(name)
+        if index is not None:
+            out[:, j] = category_codes([r.get(name) for r in rows], index)
             continue
         for i, r in enumerate(rows):
             v = r.get(name)

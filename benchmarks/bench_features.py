@@ -2,7 +2,7 @@
 
 Every measurement runs in its own process so that its peak RSS (VmHWM) is its own.
 
-- 1x: the real year. Historical retrieval (all labelled flights through ``flight_delay_v1``)
+- 1x: the real year. Historical retrieval (all labelled flights through the current feature service)
   is repeated three times and the median reported.
 - Training set in 100k-row chunks (``pipelines.retrieval``), as training retrieves it.
 - Materialization window sweep (1x): the project's chunked materialization against Feast's
@@ -30,7 +30,7 @@ from typing import Any
 
 import pandas as pd
 
-from skyprophet.config import PROJECT_ROOT, get_settings
+from skyprophet.config import FEATURE_SERVICE, PROJECT_ROOT, get_settings
 
 SHIFT = pd.Timedelta(weeks=53)
 SWEEP_DAYS = (1, 7, 30, 90)
@@ -139,11 +139,11 @@ def stage(name: str, data_dir: Path, days: int | None) -> dict[str, Any]:
         store = open_store(settings, online="sqlite")
         entity = _labelled_entity_rows(data_dir, settings.lead_minutes)
         t = time.perf_counter()
-        out["rows"] = len(historical_features(store, entity, "flight_delay_v1", chunk_rows=100_000))
+        out["rows"] = len(historical_features(store, entity, FEATURE_SERVICE, chunk_rows=100_000))
     elif name == "historical_retrieval":
         store = open_store(settings, online="sqlite")
         entity = _labelled_entity_rows(data_dir, settings.lead_minutes)
-        svc = store.get_feature_service("flight_delay_v1")
+        svc = store.get_feature_service(FEATURE_SERVICE)
         t = time.perf_counter()
         table = store.get_historical_features(entity_df=entity, features=svc, full_feature_names=True).to_arrow()
         out["rows"] = table.num_rows

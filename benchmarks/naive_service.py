@@ -17,7 +17,6 @@ from fastapi import FastAPI
 
 from serving.schemas import PredictRequest
 from skyprophet.config import get_settings
-from skyprophet.keys import as_of_day_of, flight_id, route_id
 from skyprophet.model import ModelSpec, encode_frame
 
 
@@ -50,14 +49,9 @@ def create_app() -> FastAPI:
         spec: ModelSpec = app.state.spec
         rows = []
         for f in req.flights:
-            sched = int(f.scheduled_departure.timestamp())
-            rows.append({
-                "carrier": f.carrier, "origin": f.origin, "dest": f.dest,
-                "flight_id": flight_id(f.carrier, f.flight_number), "route": route_id(f.origin, f.dest),
-                "tailnum": f.tailnum or "", "as_of_day": as_of_day_of(sched - 60 * spec.lead_minutes),
-                "sched_dep_epoch_s": sched,
-                "utc_offset_min": int(f.scheduled_departure.utcoffset().total_seconds() // 60),  # type: ignore[union-attr]
-            })
+            keys = f.keys()
+            rows.append({**keys.entity_row(keys.sched_dep_epoch_s - 60 * spec.lead_minutes),
+                         "sched_dep_epoch_s": keys.sched_dep_epoch_s, "utc_offset_min": keys.utc_offset_min})
         df = app.state.store.get_online_features(features=app.state.service, entity_rows=rows, full_feature_names=True).to_df()
         x = pd.DataFrame(encode_frame(df, spec), columns=spec.feature_names)
         p = app.state.model.predict(x)

@@ -27,6 +27,8 @@ flight_history_source = _parquet("flight_history")
 route_history_source = _parquet("route_history")
 plane_static_source = _parquet("plane_static")
 plane_recent_source = _parquet("plane_recent")
+carrier_origin_recent_source = _parquet("carrier_origin_recent")
+route_static_source = _parquet("route_static")
 
 flight_request = RequestSource(
     name="flight_request",

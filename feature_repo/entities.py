@@ -32,6 +32,13 @@ route = Entity(
     value_type=ValueType.STRING,
     description="Origin and destination (e.g. EWR-IAH).",
 )
+carrier_origin = Entity(
+    name="carrier_origin",
+    join_keys=["carrier_origin"],
+    value_type=ValueType.STRING,
+    description="A carrier at its departure airport: carrier @ origin (e.g. UA@EWR).",
+)
+
 day = Entity(
     name="day",
     join_keys=["as_of_day"],

@@ -1,8 +1,15 @@
 """Feature services: the versioned list of model inputs, for training and serving alike.
 
-``flight_delay_v1`` is the model's input list. ``flight_delay_v1_online`` is derived from it,
-not written again: the same views, with the on-demand view replaced by its source features,
-for online reads that compute request features themselves after applying each view's ttl.
+A model stores the name of the service it was trained on, and the service reads that service
+online, so a published service never changes: new inputs make a new version.
+
+- ``flight_delay_v1``: the first model's inputs.
+- ``flight_delay_v2``: v1 plus the carrier's last 3 hours, the carrier's last 2 hours at the
+  origin and the route's distance (chosen on October; see README).
+
+Each ``<service>_online`` is derived from its service, not written again: the same views, with
+the on-demand view replaced by its source features, for online reads that compute request
+features themselves after applying each view's ttl.
 """
 
 from typing import Any
@@ -12,11 +19,13 @@ from feast import FeatureService
 from feature_repo.feature_views import (
     airline_stats,
     airport_static,
+    carrier_origin_recent,
     flight_history,
     origin_ops,
     plane_recent,
     plane_static,
     route_history,
+    route_static,
 )
 from feature_repo.on_demand import flight_calendar
 
@@ -25,8 +34,9 @@ _ORIGIN_NOW = {"airport": "origin", "as_of_day": "as_of_day"}
 _ORIGIN = {"airport": "origin"}
 _DEST = {"airport": "dest"}
 
+_V1_AIRLINE = [f"{k}_{w}" for w in ("1d", "7d") for k in ("deps", "delayed_share", "mean_delay")]
 _V1_VIEWS: list[Any] = [
-    airline_stats,
+    airline_stats[_V1_AIRLINE],
     origin_ops.with_join_key_map(_ORIGIN_NOW),
     airport_static.with_name("origin_airport").with_join_key_map(_ORIGIN),
     airport_static.with_name("dest_airport").with_join_key_map(_DEST),
@@ -35,14 +45,6 @@ _V1_VIEWS: list[Any] = [
     plane_static,
     plane_recent[["prev_dep_delay"]],
 ]
-
-flight_delay_v1 = FeatureService(
-    name="flight_delay_v1",
-    features=[*_V1_VIEWS, flight_calendar],
-    description="Inputs of the first delay model (2 h lead).",
-    tags={"version": "1"},
-)
-
 
 def _with_odfv_sources(views: list[Any], odfvs: list[Any]) -> list[Any]:
     """``views`` with every on-demand source feature added to its view's projection."""
@@ -58,9 +60,28 @@ def _with_odfv_sources(views: list[Any], odfvs: list[Any]) -> list[Any]:
     return out
 
 
-flight_delay_v1_online = FeatureService(
-    name="flight_delay_v1_online",
-    features=_with_odfv_sources(_V1_VIEWS, [flight_calendar]),
-    description="Derived from flight_delay_v1 for online reads: its views plus the inputs of its on-demand view.",
-    tags={"version": "1", "derived_from": "flight_delay_v1"},
+def _versioned(version: int, views: list[Any], description: str) -> tuple[FeatureService, FeatureService]:
+    """``flight_delay_v<version>`` (views + request features) and its derived online service."""
+    name = f"flight_delay_v{version}"
+    service = FeatureService(name=name, features=[*views, flight_calendar], description=description,
+                             tags={"version": str(version)})
+    online = FeatureService(
+        name=f"{name}_online",
+        features=_with_odfv_sources(views, [flight_calendar]),
+        description=f"Derived from {name} for online reads: its views plus the inputs of its on-demand view.",
+        tags={"version": str(version), "derived_from": name},
+    )
+    return service, online
+
+
+_V2_VIEWS: list[Any] = [
+    airline_stats,
+    *_V1_VIEWS[1:],
+    carrier_origin_recent,
+    route_static,
+]
+
+flight_delay_v1, flight_delay_v1_online = _versioned(1, _V1_VIEWS, "Inputs of the first delay model (2 h lead).")
+flight_delay_v2, flight_delay_v2_online = _versioned(
+    2, _V2_VIEWS, "v1 plus the carrier's last 3 h, the carrier's last 2 h at the origin and the route's distance (2 h lead)."
 )

@@ -8,11 +8,11 @@ same online, where Feast does not.
 
 from datetime import timedelta
 
-from feast import FeatureView, Field
+from feast import Entity, FeatureView, Field, FileSource
 from feast.types import Float64, Int64, String
 
 from feature_repo import data_sources as src
-from feature_repo.entities import airline, airport, day, flight, plane, route
+from feature_repo.entities import airline, airport, carrier_origin, day, flight, plane, route
 from skyprophet.config import get_settings
 
 _GRID = timedelta(minutes=get_settings().grid_minutes)
@@ -38,7 +38,7 @@ airline_stats = FeatureView(
     name="airline_stats",
     entities=[airline, day],
     ttl=DENSE_TTL,
-    schema=_dep_window("1d", "the carrier") + _dep_window("7d", "the carrier"),
+    schema=_dep_window("1d", "the carrier") + _dep_window("7d", "the carrier") + _dep_window("3h", "the carrier"),
     source=src.airline_stats_source,
     description="Carrier's recent departures; a row per carrier per grid point.",
 )
@@ -85,13 +85,20 @@ airport_static = FeatureView(
     description="Airport location; used for both origin and destination.",
 )
 
-flight_history = FeatureView(
-    name="flight_history",
-    entities=[flight, day],
-    ttl=SPARSE_TTL,
-    schema=_dep_window("28d", "this flight number"),
-    source=src.flight_history_source,
-    description="The flight number's last 28 days; a row per change plus a daily heartbeat while active.",
+def _sparse_window(name: str, entity: Entity, label: str, what: str, source: FileSource, about: str) -> FeatureView:
+    """A sparse rolling window: a row per change plus a daily heartbeat while active."""
+    return FeatureView(
+        name=name,
+        entities=[entity, day],
+        ttl=SPARSE_TTL,
+        schema=_dep_window(label, what),
+        source=source,
+        description=f"{about}; a row per change plus a daily heartbeat while active.",
+    )
+
+
+flight_history = _sparse_window(
+    "flight_history", flight, "28d", "this flight number", src.flight_history_source, "The flight number's last 28 days"
 )
 
 route_history = FeatureView(
@@ -105,6 +112,20 @@ route_history = FeatureView(
     ],
     source=src.route_history_source,
     description="The route's whole past as of the last UTC midnight; a row per route and day.",
+)
+
+carrier_origin_recent = _sparse_window(
+    "carrier_origin_recent", carrier_origin, "2h", "the carrier at the airport", src.carrier_origin_recent_source,
+    "The carrier's last 2 hours at the flight's origin",
+)
+
+route_static = FeatureView(
+    name="route_static",
+    entities=[route],
+    ttl=timedelta(0),
+    schema=[_f("distance", Float64, f"Distance (miles), the schedule's most frequent for the route. {_STATIC}.")],
+    source=src.route_static_source,
+    description="Route distance.",
 )
 
 plane_static = FeatureView(

@@ -15,23 +15,32 @@ from feature_repo import data_sources, entities, feature_services, feature_views
 from feature_repo.data_sources import (  # noqa: F401  (collected by `feast apply`)
     airline_stats_source,
     airport_static_source,
+    carrier_origin_recent_source,
     flight_history_source,
     flight_request,
     origin_ops_source,
     plane_recent_source,
     plane_static_source,
     route_history_source,
+    route_static_source,
 )
-from feature_repo.entities import airline, airport, day, flight, plane, route  # noqa: F401
-from feature_repo.feature_services import flight_delay_v1, flight_delay_v1_online  # noqa: F401
+from feature_repo.entities import airline, airport, carrier_origin, day, flight, plane, route  # noqa: F401
+from feature_repo.feature_services import (  # noqa: F401
+    flight_delay_v1,
+    flight_delay_v1_online,
+    flight_delay_v2,
+    flight_delay_v2_online,
+)
 from feature_repo.feature_views import (  # noqa: F401
     airline_stats,
     airport_static,
+    carrier_origin_recent,
     flight_history,
     origin_ops,
     plane_recent,
     plane_static,
     route_history,
+    route_static,
 )
 from feature_repo.on_demand import flight_calendar  # noqa: F401
 

@@ -9,9 +9,10 @@ at or before it (the as-of rule of DESIGN.md):
   grid while at most two hours old).
 
 Rolling tables sit on a fixed grid (``--grid-minutes``, 15 by default). Dense views (airline,
-origin operations) have a row at every grid point; sparse views (flight number, plane) have a
-row wherever their value changes plus a daily heartbeat while they are active; the route's
-whole-history view has a row per UTC midnight. So the latest row at or before a grid-aligned T
+origin operations) have a row at every grid point; sparse views (flight number, carrier at
+its airport, plane) have a row wherever their value changes plus a daily heartbeat while they are active; the route's
+whole-history view has a row per UTC midnight. Static tables (airports, planes, route distance)
+are reference data with a single old timestamp. So the latest row at or before a grid-aligned T
 is exact and never older than the view's ttl.
 
 Every time-varying table also carries ``as_of_day``, the UTC date of its row, which is a join
@@ -40,7 +41,7 @@ import pandas as pd
 from pipelines._progress import SILENT, Steps
 from pipelines.ingest import write_if_changed
 from skyprophet.config import get_settings
-from skyprophet.keys import as_of_day, flight_id, route_id
+from skyprophet.keys import as_of_day, carrier_origin_id, flight_id, route_id
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +50,13 @@ BIG = np.int64(1) << np.int64(32)  # key stride: entity code * BIG + minute
 STATIC_TS = pd.Timestamp("2000-01-01", tz="UTC")
 DELAYED_AFTER_MIN = 15.0
 
-AIRLINE_WINDOWS = {"1d": DAY, "7d": 7 * DAY}
+AIRLINE_WINDOWS = {"1d": DAY, "7d": 7 * DAY, "3h": 180}
 ORIGIN_SCHED_WINDOW = 60
 ORIGIN_DEP_WINDOW = 120
 BACKLOG_WINDOW = 180
 LATE_AFTER_MIN = 15
 FLIGHT_WINDOW = 28 * DAY
+CARRIER_ORIGIN_WINDOW = 120
 PLANE_ACTIVE = 7 * DAY
 PARTITION = 91 * DAY  # time band of the sparse views' build
 
@@ -67,6 +69,7 @@ class Events:
     flight_id: np.ndarray
     origin: np.ndarray
     route: np.ndarray
+    carrier_origin: np.ndarray
     tailnum: np.ndarray
     sched: np.ndarray
     actual: np.ndarray
@@ -125,6 +128,7 @@ def load_events(canonical: pd.DataFrame, until_min: int | None) -> Events:
         flight_id=_per_pair(c["carrier"], c["flight_number"], flight_id)[keep],
         origin=c["origin"].to_numpy(dtype=object)[keep],
         route=_per_pair(c["origin"], c["dest"], route_id)[keep],
+        carrier_origin=_per_pair(c["carrier"], c["origin"], carrier_origin_id)[keep],
         tailnum=c["tailnum"].astype(object).where(c["tailnum"].notna(), None).to_numpy(dtype=object)[keep],
         sched=sched[keep],
         actual=actual[keep],
@@ -210,7 +214,7 @@ def _dense_view(part: Callable[[np.ndarray, tuple[int, int]], pd.DataFrame], gri
 
 
 def airline_stats(ev: Events, grid: np.ndarray) -> pd.DataFrame:
-    """Departures of each carrier in the last 1 and 7 days, at every grid point."""
+    """Departures of each carrier in the last 1 and 7 days and 3 hours, at every grid point."""
     dep = ev.departed
     codes, carriers = _factorize(ev.carrier)
     deps = Timeline(codes[dep], ev.actual[dep], ev.delay[dep])
@@ -451,10 +455,30 @@ def _by_partition(part: Callable[[tuple[int, int]], pd.DataFrame], start: int, e
     return out
 
 
+def _window_history(entity: str, keys: np.ndarray, window: int, suffix: str, ev: Events, step: int, end: int, start: int) -> pd.DataFrame:
+    deps = departures(ev, keys)
+    return _by_partition(lambda band: _sparse_window_view(entity, deps, window, suffix, step, end, band), start, end)
+
+
 def flight_history(ev: Events, step: int, end: int, start: int) -> pd.DataFrame:
     """Each flight number's departures over the last 28 days."""
-    deps = departures(ev, ev.flight_id)
-    return _by_partition(lambda band: _sparse_window_view("flight_id", deps, FLIGHT_WINDOW, "28d", step, end, band), start, end)
+    return _window_history("flight_id", ev.flight_id, FLIGHT_WINDOW, "28d", ev, step, end, start)
+
+
+def carrier_origin_recent(ev: Events, step: int, end: int, start: int) -> pd.DataFrame:
+    """Each carrier's departures at each airport over the last 2 hours."""
+    return _window_history("carrier_origin", ev.carrier_origin, CARRIER_ORIGIN_WINDOW, "2h", ev, step, end, start)
+
+
+def route_static(canonical: pd.DataFrame) -> pd.DataFrame:
+    """Each route's distance: the schedule's most frequent value for it (reference data, like
+    the airport and plane tables, so built from the whole schedule whatever the cut-off)."""
+    routes = pd.Series(_per_pair(canonical["origin"], canonical["dest"], route_id), index=canonical.index)
+    counts = canonical.groupby([routes.rename("route"), "distance"]).size().rename("n").reset_index()
+    top = counts.sort_values(["route", "n", "distance"], ascending=[True, False, True]).drop_duplicates("route")
+    return pd.DataFrame(
+        {"route": top["route"].astype(str).to_numpy(), "event_ts": STATIC_TS, "distance": top["distance"].astype("float64").to_numpy()}
+    ).astype({"event_ts": "datetime64[us, UTC]"})
 
 
 def route_history(ev: Events, end: int, start: int) -> pd.DataFrame:
@@ -525,7 +549,10 @@ def _plane_recent(deps: Timeline, step: int, end: int, band: tuple[int, int]) ->
 
 
 # What build_tables yields, in order.
-TABLES = ("airline_stats", "origin_ops", "airport_static", "flight_history", "route_history", "plane_static", "plane_recent")
+TABLES = (
+    "airline_stats", "origin_ops", "airport_static", "flight_history", "route_history", "plane_static", "plane_recent",
+    "carrier_origin_recent", "route_static",
+)
 
 
 def build_tables(
@@ -560,6 +587,8 @@ def build_tables(
     yield "route_history", _with_day(route_history(ev, end, start))
     yield "plane_static", plane_static(planes)
     yield "plane_recent", _with_day(plane_recent(ev, step, end, start))
+    yield "carrier_origin_recent", _with_day(carrier_origin_recent(ev, step, end, start))
+    yield "route_static", route_static(canonical)
 
 
 # Tables are written in time order in row groups of this size, so that a scan restricted to a
@@ -619,7 +648,7 @@ def run(
             write_if_changed(ordered, out_dir / f"{name}.parquet", row_group_size=ROW_GROUP_ROWS)
             del df, ordered
             t1 = time.perf_counter()
-            log.info("%-15s %9d rows  (built in %.1f s, written in %.1f s)", name, counts[name], built - t0, t1 - built)
+            log.info("%-22s %9d rows  (built in %.1f s, written in %.1f s)", name, counts[name], built - t0, t1 - built)
             t0 = t1
             advance(1)
     return counts

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from skyprophet.config import FEATURE_SERVICE
 from skyprophet.keys import ROW_ID, TIMESTAMP
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ class RetrievalError(RuntimeError):
 def historical_features(
     store: FeatureStore,
     entity_df: pd.DataFrame,
-    service: FeatureService | str = "flight_delay_v1",
+    service: FeatureService | str = FEATURE_SERVICE,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     on_chunk: Callable[[float], None] | None = None,
 ) -> pd.DataFrame:

@@ -32,7 +32,7 @@ from pipelines.training_set import (
     read_canonical,
     windows_from,
 )
-from skyprophet.config import Settings
+from skyprophet.config import FEATURE_SERVICE, Settings
 from skyprophet.model import ModelSpec, encode_frame, probabilities
 from skyprophet.tracking import CANDIDATE, connect, experiment_id
 
@@ -53,7 +53,7 @@ class TrainParams:
     windows: list[Window]
     lead_minutes: int = 120
     label_delay_minutes: float = 15
-    feature_service: str = "flight_delay_v1"
+    feature_service: str = FEATURE_SERVICE
     lightgbm: dict[str, Any] = field(default_factory=dict)
     num_boost_round: int = 3000
     early_stopping_rounds: int = 100
@@ -69,7 +69,7 @@ class TrainParams:
             windows=windows_from(p.get("split", {})),
             lead_minutes=int(p.get("lead_minutes", 120)),
             label_delay_minutes=float(p.get("label_delay_minutes", 15)),
-            feature_service=str(p.get("feature_service", "flight_delay_v1")),
+            feature_service=str(p.get("feature_service", FEATURE_SERVICE)),
             lightgbm=dict(p.get("lightgbm", {})),
             num_boost_round=int(training.get("num_boost_round", 3000)),
             early_stopping_rounds=int(training.get("early_stopping_rounds", 100)),

@@ -16,6 +16,7 @@ import pandas as pd
 
 from pipelines._progress import SILENT, Steps
 from pipelines.retrieval import historical_features
+from skyprophet.config import FEATURE_SERVICE
 from skyprophet.keys import entity_frame
 from skyprophet.online import model_feature_names
 
@@ -125,7 +126,7 @@ def build(
     store: FeatureStore,
     canonical: pd.DataFrame,
     windows: list[Window],
-    service_name: str = "flight_delay_v1",
+    service_name: str = FEATURE_SERVICE,
     lead_minutes: int = 120,
     label_delay_minutes: float = 15,
     require: tuple[str, ...] = ("train", "validation", "test"),

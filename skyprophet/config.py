@@ -14,6 +14,8 @@ FEATURE_REPO_DIR = PROJECT_ROOT / "feature_repo"
 
 
 PARAMS_FILE = PROJECT_ROOT / "params.yaml"
+# The feature service of the current model (params.yaml's ``feature_service``; a test holds them equal).
+FEATURE_SERVICE = "flight_delay_v2"
 
 
 def _param(data: dict[str, Any], name: str, default: Any) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 import numpy as np
 import pandas as pd
@@ -20,15 +20,24 @@ def flight_id(carrier: str | pd.Series, number: int | pd.Series) -> str | pd.Ser
     return f"{carrier}{int(number)}"
 
 
-@overload
-def route_id(origin: str, dest: str) -> str: ...
-@overload
-def route_id(origin: pd.Series, dest: pd.Series) -> pd.Series: ...
-def route_id(origin: str | pd.Series, dest: str | pd.Series) -> str | pd.Series:
+# A key of two codes, for one flight (str) or a column of them (Series).
+Codes = TypeVar("Codes", str, pd.Series)
+
+
+def route_id(origin: Codes, dest: Codes) -> Codes:
     """The route entity key: origin and destination codes, e.g. ``EWR-IAH``."""
-    if isinstance(origin, pd.Series):
-        return origin.astype(str) + "-" + pd.Series(dest).astype(str).to_numpy()
-    return f"{origin}-{dest}"
+    return _joined(origin, "-", dest)
+
+
+def carrier_origin_id(carrier: Codes, origin: Codes) -> Codes:
+    """The carrier-at-airport entity key: carrier and departure airport, e.g. ``UA@EWR``."""
+    return _joined(carrier, "@", origin)
+
+
+def _joined(a: Codes, sep: str, b: Codes) -> Codes:
+    if isinstance(a, pd.Series):
+        return a.astype(str) + sep + pd.Series(b).astype(str).to_numpy()
+    return f"{a}{sep}{b}"
 
 
 def as_of_day(ts: pd.Series) -> pd.Series:
@@ -66,6 +75,7 @@ def entity_frame(flights: pd.DataFrame, lead_minutes: int) -> pd.DataFrame:
             "dest": flights["dest"].astype(str).to_numpy(),
             "flight_id": flight_id(flights["carrier"], flights["flight_number"]).to_numpy(),
             "route": route_id(flights["origin"], flights["dest"]).to_numpy(),
+            "carrier_origin": carrier_origin_id(flights["carrier"], flights["origin"]).to_numpy(),
             "tailnum": flights["tailnum"].astype(object).where(flights["tailnum"].notna(), "").to_numpy(),
             "as_of_day": as_of_day(as_of).to_numpy(),
             TIMESTAMP: as_of.to_numpy(),

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from skyprophet.keys import as_of_day_of, flight_id, route_id
+from skyprophet.config import FEATURE_SERVICE
+from skyprophet.keys import as_of_day_of, carrier_origin_id, flight_id, route_id
 from skyprophet.transforms import request_features
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ class FlightKeys:
             "dest": self.dest,
             "flight_id": flight_id(self.carrier, self.flight_number),
             "route": route_id(self.origin, self.dest),
+            "carrier_origin": carrier_origin_id(self.carrier, self.origin),
             "tailnum": self.tailnum or "",
             "as_of_day": as_of_day_of(as_of_epoch_s),
         }
@@ -190,14 +192,14 @@ class RedisReader:
         self.client = client
         self.project = store.config.project.encode("utf-8")
         self.key_version = store.config.entity_key_serialization_version
-        # per projection: (join keys [(stored key, entity-row column)], full feature names, packed HMGET fields)
-        self._views: list[tuple[list[tuple[str, str]], list[str], bytes, int]] = []
+        # per projection: (join keys [(stored key, entity-row column)], full feature names, HMGET fields, packed)
+        self._views: list[tuple[list[tuple[str, str]], list[str], list[bytes], bytes]] = []
         for p in service.feature_view_projections:
             fv = store.get_feature_view(p.name)
             keys = sorted((k, p.join_key_map.get(k, k)) for k in fv.join_keys)
             fields = [_mmh3(f"{fv.name}:{f.name}") for f in p.features] + [f"_ts:{fv.name}".encode()]
             names = [f"{p.name_to_use()}{SEP}{f.name}" for f in p.features]
-            self._views.append((keys, names, b"".join(_resp_bulk(f) for f in fields), len(fields)))
+            self._views.append((keys, names, fields, b"".join(_resp_bulk(f) for f in fields)))
         self._keys: dict[tuple[int, tuple[str, ...]], bytes] = {}
         self._wire = _Wire(client)
         self._values: dict[bytes, Any] = {}
@@ -227,16 +229,16 @@ class RedisReader:
         # One HMGET per distinct (view, entity key): flights of a batch share carriers, airports, days.
         commands: list[bytes] = []
         slots: list[list[int]] = []  # per view: each row's position among the view's distinct keys
-        for view, (join_keys, _, fields, n_fields) in enumerate(self._views):
+        for view, (join_keys, _, fields, packed) in enumerate(self._views):
             seen: dict[bytes, int] = {}
             where = []
-            head = b"*%d\r\n$5\r\nHMGET\r\n" % (n_fields + 2)
+            head = b"*%d\r\n$5\r\nHMGET\r\n" % (len(fields) + 2)
             for row in rows:
                 k = self._key(view, join_keys, row)
                 at = seen.get(k)
                 if at is None:
                     at = seen[k] = len(seen)
-                    commands.append(head + _resp_bulk(k) + fields)
+                    commands.append(head + _resp_bulk(k) + packed)
                 where.append(at)
             slots.append(where)
         replies = self._wire.roundtrip(b"".join(commands), len(commands)) if commands else []
@@ -261,7 +263,7 @@ class OnlineFeatures:
     def __init__(
         self,
         store: FeatureStore,
-        service_name: str = "flight_delay_v1",
+        service_name: str = FEATURE_SERVICE,
         lead_minutes: int = 120,
         redis_client: redis.Redis | None = None,
     ):

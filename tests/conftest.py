@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from pipelines import build_features, ingest
-from skyprophet.config import Settings
+from skyprophet.config import FEATURE_SERVICE, Settings
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -75,10 +75,10 @@ def offline_store(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def historical(store, entity_df: pd.DataFrame) -> pd.DataFrame:  # type: ignore[no-untyped-def]
-    """flight_delay_v1 as of each entity row, in the rows' order (one row each, checked)."""
+    """The current feature service as of each entity row, in the rows' order (one row each, checked)."""
     from pipelines.retrieval import historical_features
 
-    return historical_features(store, entity_df, "flight_delay_v1")
+    return historical_features(store, entity_df, FEATURE_SERVICE)
 
 
 @pytest.fixture(scope="session")
@@ -117,7 +117,7 @@ def shuffled_model(mlflow_settings: Settings, train_params, offline_store, train
 
 @pytest.fixture(scope="session")
 def test_rows(canonical: pd.DataFrame, offline_store) -> pd.DataFrame:  # type: ignore[no-untyped-def]
-    """November-December labelled flights with flight_delay_v1 at T = scheduled - 2 h, built here
+    """November-December labelled flights with the current feature service at T = scheduled - 2 h, built here
     from the canonical table (not with the training code): label, local month and features."""
     from skyprophet.keys import entity_frame
 

@@ -11,7 +11,7 @@ import pytest
 
 from pipelines import build_features
 from pipelines.feature_store import apply
-from skyprophet.config import Settings
+from skyprophet.config import FEATURE_SERVICE, Settings
 from skyprophet.keys import ROW_ID, TIMESTAMP, entity_frame
 from skyprophet.online import model_feature_names
 from skyprophet.store import open_store
@@ -37,7 +37,7 @@ WX = ("temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", 
 
 
 def _expected(ev: pd.DataFrame, wx: pd.DataFrame, row: pd.Series) -> dict[str, float | int | None]:
-    """Every rolling feature at T recomputed from the raw events by its as-of rule."""
+    """Every rolling feature (and the route's distance) at T recomputed from the raw events by its as-of rule."""
     t = row[TIMESTAMP]
     dep = ev[ev["actual_dep_utc"].notna() & (ev["actual_dep_utc"] <= t)]
 
@@ -54,10 +54,16 @@ def _expected(ev: pd.DataFrame, wx: pd.DataFrame, row: pd.Series) -> dict[str, f
 
     out: dict[str, float | int | None] = {}
     car = dep[dep["carrier"] == row["carrier"]]
-    for w, days in (("1d", 1), ("7d", 7)):
-        s = stats(car[car["actual_dep_utc"] > t - pd.Timedelta(days=days)], "", False)
+    for w, span in (("1d", pd.Timedelta(days=1)), ("7d", pd.Timedelta(days=7)), ("3h", pd.Timedelta(hours=3))):
+        s = stats(car[car["actual_dep_utc"] > t - span], "", False)
         out |= {f"airline_stats__deps_{w}": s["deps"], f"airline_stats__delayed_share_{w}": s["share"],
                 f"airline_stats__mean_delay_{w}": s["mean"]}
+    s = stats(car[(car["origin"] == row["origin"]) & (car["actual_dep_utc"] > t - pd.Timedelta(hours=2))], "", True)
+    out |= {"carrier_origin_recent__deps_2h": s["deps"], "carrier_origin_recent__delayed_share_2h": s["share"],
+            "carrier_origin_recent__mean_delay_2h": s["mean"]}
+    # the route's distance: the schedule's most frequent value (the smallest among ties), whatever T
+    counts = ev.loc[ev["route"] == row["route"], "distance"].value_counts()
+    out["route_static__distance"] = float(min(counts[counts == counts.max()].index))
     org = ev[ev["origin"] == row["origin"]]
     odep = dep[dep["origin"] == row["origin"]]
     s = stats(odep[odep["actual_dep_utc"] > t - pd.Timedelta(hours=2)], "", False)
@@ -116,7 +122,7 @@ def test_brute_force_rolling_features(  # type: ignore[no-untyped-def]
             if not _same(exp, got.at[i, name]):
                 mismatches += 1
                 assert mismatches < 1, f"{name} at {row[TIMESTAMP]} for {row.to_dict()}: expected {exp}, got {got.at[i, name]}"
-    assert checked >= 500 * 27
+    assert checked >= 500 * 34
 
 
 def test_truncation_invariance(settings: Settings, tmp_path: Path, canonical: pd.DataFrame) -> None:
@@ -133,7 +139,7 @@ def test_truncation_invariance(settings: Settings, tmp_path: Path, canonical: pd
     rows = entity_frame(sample.drop_duplicates("flight_row_id"), lead_minutes=120)
     assert len(rows) >= 1000 and (rows[TIMESTAMP] <= t0).all()
     a, b = historical(full, rows), historical(cut, rows)
-    names = model_feature_names(full.get_feature_service("flight_delay_v1"))
+    names = model_feature_names(full.get_feature_service(FEATURE_SERVICE))
     pd.testing.assert_frame_equal(a[[ROW_ID, *names]], b[[ROW_ID, *names]], check_exact=True)
     # the cut-off really removed information: later rows exist only in the full build
     later = pd.read_parquet(settings.processed_dir / "airline_stats.parquet")

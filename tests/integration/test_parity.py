@@ -1,4 +1,5 @@
-"""Online equals offline at T for every feature of flight_delay_v1, on SQLite and on Redis."""
+"""Online equals offline at T for every feature of the current service (flight_delay_v2, a superset of
+flight_delay_v1), on SQLite and on Redis."""
 
 from __future__ import annotations
 

@@ -1,0 +1,33 @@
+"""Published feature services stay as published; the current one is the one training reads."""
+
+from __future__ import annotations
+
+import yaml
+
+from feature_repo.feature_services import flight_delay_v1, flight_delay_v1_online, flight_delay_v2, flight_delay_v2_online
+from skyprophet.config import FEATURE_SERVICE, PARAMS_FILE
+from skyprophet.online import model_feature_names
+
+V2_ADDED = {
+    "airline_stats__deps_3h", "airline_stats__delayed_share_3h", "airline_stats__mean_delay_3h",
+    "carrier_origin_recent__deps_2h", "carrier_origin_recent__delayed_share_2h", "carrier_origin_recent__mean_delay_2h",
+    "route_static__distance",
+}
+
+
+def test_params_name_the_current_service() -> None:
+    assert yaml.safe_load(PARAMS_FILE.read_text())["feature_service"] == FEATURE_SERVICE == flight_delay_v2.name
+
+
+def test_v1_keeps_its_43_inputs_and_v2_adds_seven() -> None:
+    v1, v2 = model_feature_names(flight_delay_v1), model_feature_names(flight_delay_v2)
+    assert len(v1) == len(set(v1)) == 43
+    assert not any(n.endswith("_3h") and n.startswith("airline_stats") for n in v1)
+    assert set(v2) - set(v1) == V2_ADDED and set(v1) < set(v2)
+    assert [n for n in v2 if n in set(v1)] == v1  # v1's inputs keep their order in v2
+
+
+def test_online_services_add_only_the_request_features_inputs() -> None:
+    for service, online in ((flight_delay_v1, flight_delay_v1_online), (flight_delay_v2, flight_delay_v2_online)):
+        served = {n for n in model_feature_names(service) if not n.startswith("flight_calendar__")}
+        assert set(model_feature_names(online)) - served == {"plane_recent__prev_dep_ts"}

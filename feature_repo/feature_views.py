@@ -8,7 +8,7 @@ same online, where Feast does not.
 
 from datetime import timedelta
 
-from feast import Entity, FeatureView, Field, FileSource
+from feast import FeatureView, Field
 from feast.types import Float64, Int64, String
 
 from feature_repo import data_sources as src
@@ -85,20 +85,13 @@ airport_static = FeatureView(
     description="Airport location; used for both origin and destination.",
 )
 
-def _sparse_window(name: str, entity: Entity, label: str, what: str, source: FileSource, about: str) -> FeatureView:
-    """A sparse rolling window: a row per change plus a daily heartbeat while active."""
-    return FeatureView(
-        name=name,
-        entities=[entity, day],
-        ttl=SPARSE_TTL,
-        schema=_dep_window(label, what),
-        source=source,
-        description=f"{about}; a row per change plus a daily heartbeat while active.",
-    )
-
-
-flight_history = _sparse_window(
-    "flight_history", flight, "28d", "this flight number", src.flight_history_source, "The flight number's last 28 days"
+flight_history = FeatureView(
+    name="flight_history",
+    entities=[flight, day],
+    ttl=SPARSE_TTL,
+    schema=_dep_window("28d", "this flight number"),
+    source=src.flight_history_source,
+    description="The flight number's last 28 days; a row per change plus a daily heartbeat while active.",
 )
 
 route_history = FeatureView(
@@ -114,9 +107,13 @@ route_history = FeatureView(
     description="The route's whole past as of the last UTC midnight; a row per route and day.",
 )
 
-carrier_origin_recent = _sparse_window(
-    "carrier_origin_recent", carrier_origin, "2h", "the carrier at the airport", src.carrier_origin_recent_source,
-    "The carrier's last 2 hours at the flight's origin",
+carrier_origin_recent = FeatureView(
+    name="carrier_origin_recent",
+    entities=[carrier_origin, day],
+    ttl=DENSE_TTL,  # no row within a grid step means an empty window: null, as the empty row says
+    schema=_dep_window("2h", "the carrier at the airport"),
+    source=src.carrier_origin_recent_source,
+    description="The carrier's last 2 hours at the flight's origin; a row per grid point while any, and one (null) when it empties.",
 )
 
 route_static = FeatureView(

@@ -9,8 +9,9 @@ at or before it (the as-of rule of DESIGN.md):
   grid while at most two hours old).
 
 Rolling tables sit on a fixed grid (``--grid-minutes``, 15 by default). Dense views (airline,
-origin operations) have a row at every grid point; sparse views (flight number, carrier at
-its airport, plane) have a row wherever their value changes plus a daily heartbeat while they are active; the route's
+origin operations) have a row at every grid point; the carrier at its airport has one at every
+grid point while its 2-hour window holds a departure (and one when it empties); sparse views
+(flight number, plane) have a row wherever their value changes plus a daily heartbeat while they are active; the route's
 whole-history view has a row per UTC midnight. Static tables (airports, planes, route distance)
 are reference data with a single old timestamp. So the latest row at or before a grid-aligned T
 is exact and never older than the view's ttl.
@@ -348,10 +349,10 @@ def plane_static(planes: pd.DataFrame) -> pd.DataFrame:
     ).astype({"event_ts": "datetime64[us, UTC]"})
 
 
-def _days(codes: np.ndarray, first: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``counts[i]`` consecutive midnights from ``first[i]`` for each entity ``codes[i]``."""
+def _runs(codes: np.ndarray, first: np.ndarray, counts: np.ndarray, step: int = DAY) -> tuple[np.ndarray, np.ndarray]:
+    """``counts[i]`` points ``step`` apart from ``first[i]`` for each entity ``codes[i]`` (default: midnights)."""
     offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    return np.repeat(codes, counts), np.repeat(first, counts) + offsets * DAY
+    return np.repeat(codes, counts), np.repeat(first, counts) + offsets * step
 
 
 def _active_days(codes: np.ndarray, times: np.ndarray, active_for: int, end: int) -> tuple[np.ndarray, np.ndarray]:
@@ -363,7 +364,7 @@ def _active_days(codes: np.ndarray, times: np.ndarray, active_for: int, end: int
     last = np.r_[idx[1:] - 1, len(t) - 1]
     d0 = ceil_grid(t[idx], DAY)
     n = np.maximum(0, (np.minimum(t[last] + active_for, end + 1) - d0 + DAY - 1) // DAY)
-    return _days(c[idx], d0, n)
+    return _runs(c[idx], d0, n)
 
 
 def _sparse_points(
@@ -412,7 +413,7 @@ def departures(ev: Events, keys: np.ndarray) -> Timeline:
     return Timeline(keys[dep].astype(str), ev.actual[dep], ev.delay[dep])
 
 
-def _sparse_window_view(
+def _window_view(
     entity: str,
     deps: Timeline,
     window: int,
@@ -420,14 +421,27 @@ def _sparse_window_view(
     step: int,
     end: int,
     band: tuple[int, int],
+    on_grid: bool = False,
 ) -> pd.DataFrame:
-    # A row at t sees departures in (t - window, t]; its entry, exit and heartbeat points come
-    # from departures at most window + step before it: that is all a band of rows needs.
-    keys, times, delays = deps.band(band, window + step + DAY)
+    """Departures of each key in (t - window, t] at the view's rows t within ``band``.
+
+    Sparse (default): rows at entries, exits and daily heartbeats; a row at t needs departures at
+    most window + step + a day before it. ``on_grid``: a row at every grid point whose window holds
+    a departure, and one where it empties ([ceil(a), ceil(a + window)] for each departure a), so
+    that with a grid ttl a point-in-time join keeps about one candidate row per flight, however
+    busy the key.
+    """
+    keys, times, delays = deps.band(band, window + step + (0 if on_grid else DAY))
     codes, vocab = _factorize(keys)
-    ks = KeyedSeries(codes, times, delays)
-    qc, qt = _sparse_points(codes, times, step, end, active_for=window, exits=window, band=band)
-    n, share, mean = ks.window_stats(qc, qt, window)
+    if on_grid:
+        first = ceil_grid(times, step)
+        qc, qt = _runs(codes, first, (ceil_grid(times + window, step) - first) // step + 1, step)
+        keep = (qt <= end) & (qt >= band[0]) & (qt < band[1])
+        points = _unique_ints(qc[keep] * BIG + qt[keep])
+        qc, qt = points // BIG, points % BIG
+    else:
+        qc, qt = _sparse_points(codes, times, step, end, active_for=window, exits=window, band=band)
+    n, share, mean = KeyedSeries(codes, times, delays).window_stats(qc, qt, window)
     # An empty window is null, as it is once the entity's rows stop (the row of the day is gone).
     return pd.DataFrame(
         {
@@ -455,19 +469,18 @@ def _by_partition(part: Callable[[tuple[int, int]], pd.DataFrame], start: int, e
     return out
 
 
-def _window_history(entity: str, keys: np.ndarray, window: int, suffix: str, ev: Events, step: int, end: int, start: int) -> pd.DataFrame:
-    deps = departures(ev, keys)
-    return _by_partition(lambda band: _sparse_window_view(entity, deps, window, suffix, step, end, band), start, end)
-
-
 def flight_history(ev: Events, step: int, end: int, start: int) -> pd.DataFrame:
     """Each flight number's departures over the last 28 days."""
-    return _window_history("flight_id", ev.flight_id, FLIGHT_WINDOW, "28d", ev, step, end, start)
+    deps = departures(ev, ev.flight_id)
+    return _by_partition(lambda band: _window_view("flight_id", deps, FLIGHT_WINDOW, "28d", step, end, band), start, end)
 
 
 def carrier_origin_recent(ev: Events, step: int, end: int, start: int) -> pd.DataFrame:
-    """Each carrier's departures at each airport over the last 2 hours."""
-    return _window_history("carrier_origin", ev.carrier_origin, CARRIER_ORIGIN_WINDOW, "2h", ev, step, end, start)
+    """Each carrier's departures at each airport over the last 2 hours, on the grid while any."""
+    deps = departures(ev, ev.carrier_origin)
+    return _by_partition(
+        lambda band: _window_view("carrier_origin", deps, CARRIER_ORIGIN_WINDOW, "2h", step, end, band, on_grid=True), start, end
+    )
 
 
 def route_static(canonical: pd.DataFrame) -> pd.DataFrame:
@@ -502,7 +515,7 @@ def route_history(ev: Events, end: int, start: int) -> pd.DataFrame:
         c, t, d = codes[a:b], deps.times[a:b], deps.values[a:b]
         s0 = np.maximum(first_row, lo)
         count = np.where(s0 <= min(hi - 1, end), (min(hi - 1, end) - s0) // DAY + 1, 0)
-        qc, qt = _days(np.arange(len(routes), dtype=np.int64), s0, count)
+        qc, qt = _runs(np.arange(len(routes), dtype=np.int64), s0, count)
         ks = KeyedSeries(c, t, d)
         lo_i, hi_i = ks.bounds(qc, qt, None)
         n = n_before[qc] + (hi_i - lo_i)

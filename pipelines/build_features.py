@@ -434,11 +434,15 @@ def _window_view(
     keys, times, delays = deps.band(band, window + step + (0 if on_grid else DAY))
     codes, vocab = _factorize(keys)
     if on_grid:
-        first = ceil_grid(times, step)
-        qc, qt = _runs(codes, first, (ceil_grid(times + window, step) - first) // step + 1, step)
+        # Overlapping ranges of one key merge into runs (ends grow with departure time), so the
+        # points come out unique and in (key, time) order without sorting them.
+        order = np.lexsort((times, codes))
+        c, lo, hi = codes[order], ceil_grid(times[order], step), ceil_grid(times[order] + window, step)
+        new = np.r_[True, (c[1:] != c[:-1]) | (lo[1:] > hi[:-1])]
+        first, last = np.flatnonzero(new), np.r_[np.flatnonzero(new)[1:] - 1, len(c) - 1]
+        qc, qt = _runs(c[first], lo[first], (hi[last] - lo[first]) // step + 1, step)
         keep = (qt <= end) & (qt >= band[0]) & (qt < band[1])
-        points = _unique_ints(qc[keep] * BIG + qt[keep])
-        qc, qt = points // BIG, points % BIG
+        qc, qt = qc[keep], qt[keep]
     else:
         qc, qt = _sparse_points(codes, times, step, end, active_for=window, exits=window, band=band)
     n, share, mean = KeyedSeries(codes, times, delays).window_stats(qc, qt, window)

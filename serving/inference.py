@@ -101,7 +101,7 @@ def sync_model(holder: ModelHolder, lookup: FeatureLookup) -> bool:
     model = holder.current
     if model is not None:
         reader = lookup.reader(model.spec.feature_service, model.spec.lead_minutes)
-        if changed:  # first calls pay for set-up (LightGBM, the Redis script, lazy imports): not on a request
+        if changed:  # first calls pay for set-up (LightGBM, the Redis connection, lazy imports): not on a request
             x = np.full((1, len(model.spec.feature_names)), np.nan)
             probabilities(model.booster, x, model.spec, num_threads=1)
             model.booster.predict(x, pred_contrib=True, num_threads=1)

@@ -115,6 +115,14 @@ def test_invalid_input_is_422_naming_the_field(api, body: dict[str, Any], field:
     assert message.startswith(f"{field}: "), message
 
 
+@pytest.mark.parametrize("raw", [b'{"flights": [', b"carrier=UA", b""], ids=["truncated", "form", "empty"])
+def test_a_body_that_is_not_json_is_422(api, raw: bytes) -> None:  # type: ignore[no-untyped-def]
+    r = httpx.post(f"{api.url}/predict", content=raw, headers={"Content-Type": "application/json"}, timeout=10)
+    assert r.status_code == 422, r.text
+    message = r.json()["message"]
+    assert message.startswith("body: ") and "JSON" in message, message
+
+
 def test_unknown_flight_keys_are_flagged_not_failed(api) -> None:  # type: ignore[no-untyped-def]
     q = {"carrier": "ZZ", "flight_number": 9999, "origin": "QQQ", "dest": "XXX",
          "scheduled_departure": "2013-12-30T09:00:00-05:00", "tailnum": "N00000"}

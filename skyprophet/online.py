@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import hiredis
 import numpy as np
+from redis import exceptions as redis_errors
 
 from skyprophet.config import FEATURE_SERVICE
 from skyprophet.keys import as_of_day_of, carrier_origin_id, flight_id, route_id
@@ -25,7 +27,7 @@ from skyprophet.transforms import request_features
 if TYPE_CHECKING:
     import redis
     from feast import FeatureService, FeatureStore
-
+    from feast.feature_view_projection import FeatureViewProjection
 
 
 @dataclass
@@ -79,11 +81,14 @@ class FlightFeatures:
     stale: list[str] = field(default_factory=list)
 
 
+def projection_names(p: FeatureViewProjection) -> list[str]:
+    """Full names of a projection's features: ``<view or alias>__<feature>``, in order."""
+    return [f"{p.name_to_use()}{SEP}{f.name}" for f in p.features]
+
+
 def model_feature_names(service: FeatureService) -> list[str]:
-    """The model's inputs: every feature of the service, ``<view or alias>__<feature>``, in order."""
-    return [
-        f"{p.name_to_use()}{SEP}{f.name}" for p in service.feature_view_projections for f in p.features
-    ]
+    """The model's inputs: every feature of the service, by full name, in order."""
+    return [n for p in service.feature_view_projections for n in projection_names(p)]
 
 
 def _memo(cache: dict[Any, Any], key: Any, make: Callable[[Any], Any], keep: Callable[[Any], bool] | None = None) -> Any:
@@ -142,16 +147,13 @@ class _Wire:
         self._lock = threading.Lock()  # the service reads on its event loop; warm-up on a thread
 
     def roundtrip(self, payload: bytes, replies: int) -> list[Any]:
-        import hiredis
-        from redis.exceptions import ConnectionError, ResponseError, TimeoutError
-
         with self._lock:
             conn = self._conn
             try:
                 conn.send_packed_command([payload], check_health=False)  # connects if needed
                 sock = conn._sock
                 if sock is None:
-                    raise ConnectionError("not connected to Redis")
+                    raise redis_errors.ConnectionError("not connected to Redis")
                 reader = hiredis.Reader()
                 out: list[Any] = []
                 while len(out) < replies:
@@ -160,15 +162,15 @@ class _Wire:
                         try:
                             data = sock.recv(65536)
                         except socket.timeout as exc:
-                            raise TimeoutError(f"Timeout reading from Redis: {exc}") from exc
+                            raise redis_errors.TimeoutError(f"Timeout reading from Redis: {exc}") from exc
                         except OSError as exc:
-                            raise ConnectionError(f"Error reading from Redis: {exc}") from exc
+                            raise redis_errors.ConnectionError(f"Error reading from Redis: {exc}") from exc
                         if not data:
-                            raise ConnectionError("Redis closed the connection")
+                            raise redis_errors.ConnectionError("Redis closed the connection")
                         reader.feed(data)
                         continue
                     if isinstance(reply, Exception):
-                        raise ResponseError(str(reply))
+                        raise redis_errors.ResponseError(str(reply))
                     out.append(reply)
                 return out
             except BaseException:
@@ -198,7 +200,7 @@ class RedisReader:
             fv = store.get_feature_view(p.name)
             keys = sorted((k, p.join_key_map.get(k, k)) for k in fv.join_keys)
             fields = [_mmh3(f"{fv.name}:{f.name}") for f in p.features] + [f"_ts:{fv.name}".encode()]
-            names = [f"{p.name_to_use()}{SEP}{f.name}" for f in p.features]
+            names = projection_names(p)
             self._views.append((keys, names, fields, b"".join(_resp_bulk(f) for f in fields)))
         self._keys: dict[tuple[int, tuple[str, ...]], bytes] = {}
         self._wire = _Wire(client)
@@ -277,13 +279,14 @@ class OnlineFeatures:
             raise ValueError("one on-demand view (request features) is supported")
         # Registered by feature_repo, derived from the service: its views + on-demand inputs.
         self._inputs = store.get_feature_service(f"{service_name}{ONLINE_SUFFIX}")
-        # per input view, in the service's order: its maximum age in seconds (None: no limit)
+        # per input view, in the service's order: its features' full names and its maximum age
+        # in seconds (None: no limit)
+        self._view_names = [projection_names(p) for p in self._inputs.feature_view_projections]
         self._ttl_s: list[float | None] = []
-        names: list[str] = []
         for p in self._inputs.feature_view_projections:
             ttl = store.get_feature_view(p.name).ttl
             self._ttl_s.append(ttl.total_seconds() if ttl else None)
-            names += [f"{p.name_to_use()}{SEP}{f.name}" for f in p.features]
+        names = [n for view in self._view_names for n in view]
         # the on-demand view's name and its input from the plane view
         self._odfv: tuple[str, str] | None = None
         if odfv:
@@ -298,8 +301,7 @@ class OnlineFeatures:
             features=self._inputs, entity_rows=rows, full_feature_names=True
         ).to_dict(include_event_timestamps=True)
         out = []
-        for p in self._inputs.feature_view_projections:
-            names = [f"{p.name_to_use()}{SEP}{f.name}" for f in p.features]
+        for names in self._view_names:
             # A view's features are written together, so they share one event timestamp.
             out.append(ViewRows(names, [list(v) for v in zip(*(resp[n] for n in names), strict=True)],
                                 [int(s) for s in resp[names[0] + "__ts"]]))

@@ -11,10 +11,10 @@ at or before it (the as-of rule of DESIGN.md):
 Rolling tables sit on a fixed grid (``--grid-minutes``, 15 by default). Dense views (airline,
 origin operations) have a row at every grid point; the carrier at its airport has one at every
 grid point while its 2-hour window holds a departure (and one when it empties); sparse views
-(flight number, plane) have a row wherever their value changes plus a daily heartbeat while they are active; the route's
-whole-history view has a row per UTC midnight. Static tables (airports, planes, route distance)
-are reference data with a single old timestamp. So the latest row at or before a grid-aligned T
-is exact and never older than the view's ttl.
+(flight number, plane) have a row wherever their value changes plus a daily heartbeat while
+they are active; the route's whole-history view has a row per UTC midnight. Static tables
+(airports, planes, route distance) are reference data with a single old timestamp. So the
+latest row at or before a grid-aligned T is exact and never older than the view's ttl.
 
 Every time-varying table also carries ``as_of_day``, the UTC date of its row, which is a join
 key of its view: the point-in-time join then compares a flight only with the rows of its own
@@ -355,13 +355,18 @@ def _runs(codes: np.ndarray, first: np.ndarray, counts: np.ndarray, step: int = 
     return np.repeat(codes, counts), np.repeat(first, counts) + offsets * step
 
 
+def _segments(c: np.ndarray, apart: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First and last index of each run of events sorted by (key ``c``, time): a run ends where
+    the key changes or ``apart`` (one flag per consecutive pair) says the next event is separate."""
+    first = np.flatnonzero(np.r_[True, (c[1:] != c[:-1]) | apart])
+    return first, np.r_[first[1:] - 1, len(c) - 1]
+
+
 def _active_days(codes: np.ndarray, times: np.ndarray, active_for: int, end: int) -> tuple[np.ndarray, np.ndarray]:
     """Day boundaries d (UTC midnight) with an event in (d - active_for, d]."""
     order = np.lexsort((times, codes))
     c, t = codes[order], times[order]
-    new = np.r_[True, (c[1:] != c[:-1]) | (t[1:] - t[:-1] >= active_for)]
-    idx = np.flatnonzero(new)
-    last = np.r_[idx[1:] - 1, len(t) - 1]
+    idx, last = _segments(c, t[1:] - t[:-1] >= active_for)
     d0 = ceil_grid(t[idx], DAY)
     n = np.maximum(0, (np.minimum(t[last] + active_for, end + 1) - d0 + DAY - 1) // DAY)
     return _runs(c[idx], d0, n)
@@ -438,8 +443,7 @@ def _window_view(
         # points come out unique and in (key, time) order without sorting them.
         order = np.lexsort((times, codes))
         c, lo, hi = codes[order], ceil_grid(times[order], step), ceil_grid(times[order] + window, step)
-        new = np.r_[True, (c[1:] != c[:-1]) | (lo[1:] > hi[:-1])]
-        first, last = np.flatnonzero(new), np.r_[np.flatnonzero(new)[1:] - 1, len(c) - 1]
+        first, last = _segments(c, lo[1:] > hi[:-1])
         qc, qt = _runs(c[first], lo[first], (hi[last] - lo[first]) // step + 1, step)
         keep = (qt <= end) & (qt >= band[0]) & (qt < band[1])
         qc, qt = qc[keep], qt[keep]

@@ -16,13 +16,15 @@ import json
 import logging
 import time
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from pipelines.train import TrainParams, fit_booster, vocabularies
-from pipelines.training_set import LABEL, build, read_canonical
-from skyprophet.config import get_settings
+from pipelines.training_set import LABEL, TrainingSet, build, read_canonical
+from skyprophet.config import Settings, get_settings
 from skyprophet.model import ModelSpec, encode_frame
 from skyprophet.store import open_store
 
@@ -35,6 +37,33 @@ GRID: dict[str, list[float]] = {
     "max_depth": [-1, 6, 8],
     "min_data_in_leaf": [200, 500],
 }
+
+
+@dataclass
+class OctoberData:
+    """The train and validation windows of the current service, encoded for LightGBM.
+
+    Only these two windows are built: the test months are never read.
+    """
+
+    params: TrainParams
+    training_set: TrainingSet
+    spec: ModelSpec
+    train: tuple[np.ndarray, np.ndarray]
+    validation: tuple[np.ndarray, np.ndarray]
+
+    @classmethod
+    def load(cls, settings: Settings) -> OctoberData:
+        params = TrainParams.load(settings.params_path)
+        windows = [w for w in params.windows if w.name != "test"]
+        ts = build(open_store(settings), read_canonical(settings.raw_dir), windows, params.feature_service,
+                   params.lead_minutes, params.label_delay_minutes, require=("train", "validation"))
+        spec = ModelSpec(ts.service_name, params.lead_minutes, ts.feature_names, 0.5, vocabularies(ts))
+        return cls(params, ts, spec, *(cls.encoded(ts.part(n), spec) for n in ("train", "validation")))
+
+    @staticmethod
+    def encoded(frame: pd.DataFrame, spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:
+        return encode_frame(frame, spec), frame[LABEL].to_numpy()
 
 
 def _p50_ms(fn: Any, repeats: int = 300) -> float:
@@ -56,13 +85,8 @@ def main(argv: list[str] | None = None) -> None:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     logging.basicConfig(level=logging.WARNING)
     settings = get_settings()
-    params = TrainParams.load(settings.params_path)
-    windows = [w for w in params.windows if w.name != "test"]
-    ts = build(open_store(settings), read_canonical(settings.raw_dir), windows, params.feature_service,
-               params.lead_minutes, params.label_delay_minutes, require=("train", "validation"))
-    spec = ModelSpec(ts.service_name, params.lead_minutes, ts.feature_names, 0.5, vocabularies(ts))
-    xt, xv = encode_frame(ts.part("train"), spec), encode_frame(ts.part("validation"), spec)
-    yt, yv = ts.part("train")[LABEL].to_numpy(), ts.part("validation")[LABEL].to_numpy()
+    october = OctoberData.load(settings)
+    params, spec, (xt, yt), (xv, yv) = october.params, october.spec, october.train, october.validation
     results: list[dict[str, Any]] = []
     for values in itertools.product(*GRID.values()):
         setting = dict(zip(GRID, values))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -184,19 +185,27 @@ def _platt(raw: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
 
-def choose_calibration(raw: np.ndarray, y: np.ndarray, folds: int = 5) -> tuple[tuple[float, float] | None, dict[str, float]]:
-    """Platt scaling if it lowers the Brier score on validation out of fold, else None.
+def out_of_fold(
+    raw: np.ndarray, y: np.ndarray, fit_apply: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray], folds: int = 5
+) -> np.ndarray:
+    """Calibrated probabilities of every row from a map fitted on the other folds.
 
-    Folds are contiguous blocks of the (time-ordered) validation rows, so each fold is
-    calibrated on other days than its own.
+    ``fit_apply(raw_rest, y_rest, raw_block)`` fits on the rest and maps the block. Folds are
+    contiguous blocks of the (time-ordered) validation rows, so each fold is calibrated on
+    other days than its own.
     """
+    oof = np.empty_like(raw)
+    for block in np.array_split(np.arange(len(y)), folds):
+        rest = np.setdiff1d(np.arange(len(y)), block)
+        oof[block] = fit_apply(raw[rest], y[rest], raw[block])
+    return oof
+
+
+def choose_calibration(raw: np.ndarray, y: np.ndarray, folds: int = 5) -> tuple[tuple[float, float] | None, dict[str, float]]:
+    """Platt scaling if it lowers the Brier score on validation out of fold, else None."""
     from skyprophet.model import calibrate
 
-    blocks = np.array_split(np.arange(len(y)), folds)
-    oof = np.empty_like(raw)
-    for block in blocks:
-        rest = np.setdiff1d(np.arange(len(y)), block)
-        oof[block] = calibrate(raw[block], _platt(raw[rest], y[rest]))
+    oof = out_of_fold(raw, y, lambda r, t, q: calibrate(q, _platt(r, t)), folds)
     raw_brier = float(np.mean((raw - y) ** 2))
     cal_brier = float(np.mean((oof - y) ** 2))
     report = {"validation_brier_raw": raw_brier, "validation_brier_platt_oof": cal_brier}

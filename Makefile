@@ -11,7 +11,7 @@ DATA := data
 RAW := $(DATA)/raw/canonical_flights.parquet
 PROCESSED := $(DATA)/processed/plane_recent.parquet
 
-.PHONY: run test env features apply demo model train promote evaluate score tune serve stress-test lint repro compose-config fresh-clone-check bench-features bench-train bench-serving clean
+.PHONY: run test env features apply demo model train promote evaluate score tune october-checks serve stress-test lint repro compose-config fresh-clone-check bench-features bench-train bench-serving clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -65,6 +65,10 @@ score: apply
 ## LightGBM settings scored on the validation month only (reports/bench/tune.json).
 tune: apply
 	$(PY) -m benchmarks.tune_october
+
+## Seed averaging, calibration and candidate inputs, scored on October only (reports/bench/october_checks.json).
+october-checks: apply
+	$(PY) -m benchmarks.october_checks
 
 ## The whole test suite (unit, integration against real SQLite, Redis, Feast registry).
 PYTEST_ARGS ?=

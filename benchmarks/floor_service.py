@@ -59,8 +59,8 @@ def create_app() -> FastAPI:
         keys = req.flights[0].keys()
         row = keys.entity_row(keys.sched_dep_epoch_s - app.state.lead_s)
         pipe = app.state.redis.pipeline(transaction=False)
-        for view, (join_keys, _, fields, _) in enumerate(reader._views):
-            pipe.hmget(reader._key(view, join_keys, row), fields)
+        for view, plan in enumerate(reader._views):
+            pipe.hmget(reader._key(view, plan.join_keys, row), plan.fields)
         pipe.execute()
         p = app.state.booster.predict(np.full((1, app.state.width), np.nan), num_threads=1)
         return {"delay_probability": float(p[0])}

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import hiredis
 import numpy as np
@@ -178,6 +178,16 @@ class _Wire:
                 raise
 
 
+class _ViewPlan(NamedTuple):
+    """How one projection is read: built once per reader."""
+
+    join_keys: list[tuple[str, str]]  # (stored key, entity-row column), sorted as Feast stores them
+    names: list[str]  # full feature names
+    fields: list[bytes]  # HMGET fields: the features' hashes, then the view's timestamp
+    head: bytes  # RESP header of an HMGET of this many fields
+    packed: bytes  # the fields, RESP-encoded: an HMGET is head + key + packed
+
+
 class RedisReader:
     """Reads Feast's Redis layout directly: every view of every flight in one round trip.
 
@@ -194,14 +204,13 @@ class RedisReader:
         self.client = client
         self.project = store.config.project.encode("utf-8")
         self.key_version = store.config.entity_key_serialization_version
-        # per projection: (join keys [(stored key, entity-row column)], full feature names, HMGET fields, packed)
-        self._views: list[tuple[list[tuple[str, str]], list[str], list[bytes], bytes]] = []
+        self._views: list[_ViewPlan] = []
         for p in service.feature_view_projections:
             fv = store.get_feature_view(p.name)
             keys = sorted((k, p.join_key_map.get(k, k)) for k in fv.join_keys)
             fields = [_mmh3(f"{fv.name}:{f.name}") for f in p.features] + [f"_ts:{fv.name}".encode()]
-            names = projection_names(p)
-            self._views.append((keys, names, fields, b"".join(_resp_bulk(f) for f in fields)))
+            head = b"*%d\r\n$5\r\nHMGET\r\n" % (len(fields) + 2)
+            self._views.append(_ViewPlan(keys, projection_names(p), fields, head, b"".join(_resp_bulk(f) for f in fields)))
         self._keys: dict[tuple[int, tuple[str, ...]], bytes] = {}
         self._wire = _Wire(client)
         self._values: dict[bytes, Any] = {}
@@ -231,10 +240,9 @@ class RedisReader:
         # One HMGET per distinct (view, entity key): flights of a batch share carriers, airports, days.
         commands: list[bytes] = []
         slots: list[list[int]] = []  # per view: each row's position among the view's distinct keys
-        for view, (join_keys, _, fields, packed) in enumerate(self._views):
+        for view, (join_keys, _, _, head, packed) in enumerate(self._views):
             seen: dict[bytes, int] = {}
             where = []
-            head = b"*%d\r\n$5\r\nHMGET\r\n" % (len(fields) + 2)
             for row in rows:
                 k = self._key(view, join_keys, row)
                 at = seen.get(k)
@@ -247,7 +255,7 @@ class RedisReader:
         out: list[ViewRows] = []
         start = 0
         value, seconds = self._value, self._seconds
-        for (_, names, _, _), where in zip(self._views, slots, strict=True):
+        for (_, names, _, _, _), where in zip(self._views, slots, strict=True):
             distinct = max(where) + 1 if where else 0
             decoded = [([value(raw) for raw in reply[:-1]], seconds(reply[-1])) for reply in replies[start : start + distinct]]
             start += distinct

@@ -156,16 +156,15 @@ def bodies() -> dict[str, Any]:
     from serving.schemas import FlightQuery
     from skyprophet.keys import flight_query
 
-    flights = pd.read_parquet(get_settings().raw_dir / "canonical_flights.parquet")
-    t = flights["sched_dep_utc"] - pd.Timedelta(minutes=120)
+    settings = get_settings()
+    flights = pd.read_parquet(settings.raw_dir / "canonical_flights.parquet")
+    t = flights["sched_dep_utc"] - pd.Timedelta(minutes=settings.lead_minutes)
     lo = pd.Timestamp(MATERIALIZED)
     near = flights[(t >= lo) & (t < lo + pd.Timedelta(minutes=15)) & flights["tailnum"].notna()]
     later = flights[(t >= lo)].head(100)
 
     one: Any = next(near.itertuples())
-    keys = FlightQuery.model_validate(flight_query(one)).keys()
-    row = {**keys.entity_row(keys.sched_dep_epoch_s - 7200), "sched_dep_epoch_s": keys.sched_dep_epoch_s,
-           "utc_offset_min": keys.utc_offset_min}
+    row = FlightQuery.model_validate(flight_query(one)).keys().request_row(settings.lead_minutes)
     feast_body = {
         "feature_service": FEATURE_SERVICE,
         "entities": {k: [v] for k, v in row.items()},

@@ -47,11 +47,7 @@ def create_app() -> FastAPI:
     @app.post("/predict")
     def predict(req: PredictRequest) -> dict[str, Any]:
         spec: ModelSpec = app.state.spec
-        rows = []
-        for f in req.flights:
-            keys = f.keys()
-            rows.append({**keys.entity_row(keys.sched_dep_epoch_s - 60 * spec.lead_minutes),
-                         "sched_dep_epoch_s": keys.sched_dep_epoch_s, "utc_offset_min": keys.utc_offset_min})
+        rows = [f.keys().request_row(spec.lead_minutes) for f in req.flights]
         df = app.state.store.get_online_features(features=app.state.service, entity_rows=rows, full_feature_names=True).to_df()
         x = pd.DataFrame(encode_frame(df, spec), columns=spec.feature_names)
         p = app.state.model.predict(x)

@@ -71,6 +71,12 @@ class FlightKeys:
             "as_of_day": as_of_day_of(as_of_epoch_s),
         }
 
+    def request_row(self, lead_minutes: int) -> dict[str, Any]:
+        """The entity row at T = scheduled - lead plus the on-demand view's request values: what
+        Feast's ``get_online_features`` needs to serve the whole feature service."""
+        row = self.entity_row(self.sched_dep_epoch_s - 60 * lead_minutes)
+        return {**row, "sched_dep_epoch_s": self.sched_dep_epoch_s, "utc_offset_min": self.utc_offset_min}
+
 
 @dataclass
 class FlightFeatures:

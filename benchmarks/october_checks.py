@@ -30,28 +30,28 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.tune_october import OctoberData, _p50_ms
-from pipelines.train import TrainParams, _platt, fit_booster, out_of_fold, vocabularies
-from pipelines.training_set import TrainingSet, read_canonical
+from pipelines.build_features import BIG, _minutes
+from pipelines.train import TrainParams, fit_booster, out_of_fold, platt_out_of_fold, vocabularies
+from pipelines.training_set import TrainingSet
 from skyprophet.config import get_settings
 from skyprophet.keys import ROW_ID
-from skyprophet.model import ModelSpec, calibrate
+from skyprophet.model import ModelSpec
 
 PENDING_LOOKBACK = 360  # minutes
-_KEY_STRIDE = 10**8  # > any minute since the epoch in the data: key * stride + minute sorts by key, then time
 _NEVER = np.iinfo(np.int64).max
 ROW_ID_SOURCE = "flight_row_id"  # the canonical table's row id, carried as the training set's ROW_ID
 
 
 def _utc_minutes(ts: pd.Series) -> np.ndarray:
     """Minutes since the epoch; a missing time (never departed) is "never"."""
-    minutes = ts.astype("datetime64[us, UTC]").astype("int64").to_numpy() // 60_000_000
-    return np.where(ts.isna().to_numpy(), _NEVER, minutes)
+    minutes = _minutes(ts)
+    return np.where(minutes < 0, _NEVER, minutes)
 
 
 def _keyed(keys: pd.Series, minutes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-row key codes, and every row's ``code * stride + minute`` sorted with its order."""
+    """Per-row key codes, and every row's ``code * BIG + minute`` sorted with its order."""
     codes = pd.factorize(keys)[0].astype(np.int64)
-    keyed = codes * _KEY_STRIDE + minutes
+    keyed = codes * BIG + minutes
     order = np.argsort(keyed, kind="stable")
     return codes, keyed[order], order
 
@@ -62,8 +62,8 @@ def aircraft_pending(flights: pd.DataFrame, lead: int) -> pd.DataFrame:
     sched, actual = _utc_minutes(f["sched_dep_utc"]), _utc_minutes(f["actual_dep_utc"])
     codes, keyed, order = _keyed(f["tailnum"].astype(str), sched)
     t = sched - lead
-    lo = np.searchsorted(keyed, codes * _KEY_STRIDE + t - PENDING_LOOKBACK, side="right")
-    hi = np.searchsorted(keyed, codes * _KEY_STRIDE + t, side="right")
+    lo = np.searchsorted(keyed, codes * BIG + t - PENDING_LOOKBACK, side="right")
+    hi = np.searchsorted(keyed, codes * BIG + t, side="right")
     count = np.zeros(len(f), dtype=np.int64)
     overdue = np.full(len(f), np.nan)
     for k in range(int((hi - lo).max(initial=0))):
@@ -78,7 +78,7 @@ def scheduled_around(flights: pd.DataFrame) -> pd.DataFrame:
     """Departures scheduled at the flight's origin in (s - 30, s + 30] and in (s - 120, s], s = its own."""
     sched = _utc_minutes(flights["sched_dep_utc"])
     codes, keyed, _ = _keyed(flights["origin"].astype(str), sched)
-    base = codes * _KEY_STRIDE + sched
+    base = codes * BIG + sched
 
     def between(a: int, b: int) -> np.ndarray:
         return np.searchsorted(keyed, base + b, side="right") - np.searchsorted(keyed, base + a, side="right")
@@ -134,7 +134,7 @@ class Checks:
         explain_ms = float(np.median([_p50_ms(lambda b=b: b.predict(row, pred_contrib=True, num_threads=1)) for b in boosters]))
         calibration = {
             "none": _mean([_scores(y, r) for r in raws]),
-            "platt (out of fold)": _mean([_scores(y, out_of_fold(r, y, lambda a, t, q: calibrate(q, _platt(a, t)))) for r in raws]),
+            "platt (out of fold)": _mean([_scores(y, platt_out_of_fold(r, y)) for r in raws]),
             "isotonic (out of fold)": _mean([_scores(y, out_of_fold(r, y, _isotonic)) for r in raws]),
         }
         averaging = {"1 booster": {**calibration["none"], "explain_ms": explain_ms}}
@@ -147,7 +147,7 @@ class Checks:
         """The service's inputs plus ``names``, one booster per seed."""
         o = self.october
         ts = o.training_set
-        values = compute(read_canonical(get_settings().raw_dir), o.params.lead_minutes).reindex(ts.frame[ROW_ID].to_numpy())
+        values = compute(o.flights, o.params.lead_minutes).reindex(ts.frame[ROW_ID].to_numpy())
         frame = ts.frame.assign(**{n: values[n].to_numpy() for n in names})
         wider = TrainingSet(frame, ts.feature_names + names, ts.service_name, ts.lead_minutes, ts.cancelled_excluded)
         spec = ModelSpec(ts.service_name, ts.lead_minutes, wider.feature_names, 0.5, vocabularies(wider))

@@ -47,6 +47,7 @@ class OctoberData:
     """
 
     params: TrainParams
+    flights: pd.DataFrame  # the canonical flight table the training set was built from
     training_set: TrainingSet
     spec: ModelSpec
     train: tuple[np.ndarray, np.ndarray]
@@ -56,10 +57,11 @@ class OctoberData:
     def load(cls, settings: Settings) -> OctoberData:
         params = TrainParams.load(settings.params_path)
         windows = [w for w in params.windows if w.name != "test"]
-        ts = build(open_store(settings), read_canonical(settings.raw_dir), windows, params.feature_service,
+        flights = read_canonical(settings.raw_dir)
+        ts = build(open_store(settings), flights, windows, params.feature_service,
                    params.lead_minutes, params.label_delay_minutes, require=("train", "validation"))
         spec = ModelSpec(ts.service_name, params.lead_minutes, ts.feature_names, 0.5, vocabularies(ts))
-        return cls(params, ts, spec, *(cls.encoded(ts.part(n), spec) for n in ("train", "validation")))
+        return cls(params, flights, ts, spec, *(cls.encoded(ts.part(n), spec) for n in ("train", "validation")))
 
     @staticmethod
     def encoded(frame: pd.DataFrame, spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:

@@ -34,7 +34,7 @@ from pipelines.training_set import (
     windows_from,
 )
 from skyprophet.config import FEATURE_SERVICE, Settings
-from skyprophet.model import ModelSpec, encode_frame, probabilities
+from skyprophet.model import ModelSpec, calibrate, encode_frame, probabilities
 from skyprophet.tracking import CANDIDATE, connect, experiment_id
 
 if TYPE_CHECKING:
@@ -201,11 +201,14 @@ def out_of_fold(
     return oof
 
 
+def platt_out_of_fold(raw: np.ndarray, y: np.ndarray, folds: int = 5) -> np.ndarray:
+    """Platt-calibrated probabilities of every row, each fold's from a fit on the others."""
+    return out_of_fold(raw, y, lambda r, t, q: calibrate(q, _platt(r, t)), folds)
+
+
 def choose_calibration(raw: np.ndarray, y: np.ndarray, folds: int = 5) -> tuple[tuple[float, float] | None, dict[str, float]]:
     """Platt scaling if it lowers the Brier score on validation out of fold, else None."""
-    from skyprophet.model import calibrate
-
-    oof = out_of_fold(raw, y, lambda r, t, q: calibrate(q, _platt(r, t)), folds)
+    oof = platt_out_of_fold(raw, y, folds)
     raw_brier = float(np.mean((raw - y) ** 2))
     cal_brier = float(np.mean((oof - y) ** 2))
     report = {"validation_brier_raw": raw_brier, "validation_brier_platt_oof": cal_brier}

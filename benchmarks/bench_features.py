@@ -30,7 +30,7 @@ from typing import Any
 
 import pandas as pd
 
-from skyprophet.config import FEATURE_SERVICE, PROJECT_ROOT, get_settings
+from skyprophet.core.config import CANONICAL_FLIGHTS, FEATURE_SERVICE, PROJECT_ROOT, get_settings
 
 SHIFT = pd.Timedelta(weeks=53)
 SWEEP_DAYS = (1, 7, 30, 90)
@@ -38,7 +38,7 @@ STAGES = ("feature_build", "apply", "materialize", "historical_retrieval", "trai
 SCALE_STAGES = ("feature_build", "apply", "materialize", "training_set_chunked")
 
 
-def _peak_mb() -> float:
+def peak_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return round(int(line.split()[1]) / 1024, 1)
@@ -52,7 +52,7 @@ def replicate(src: Path, dst: Path, factor: int) -> None:
     """
     shutil.rmtree(dst, ignore_errors=True)
     (dst / "raw").mkdir(parents=True, exist_ok=True)
-    flights = pd.read_parquet(src / "raw" / "canonical_flights.parquet")
+    flights = pd.read_parquet(src / "raw" / CANONICAL_FLIGHTS)
     weather = pd.read_parquet(src / "raw" / "weather.parquet")
     th = pd.to_datetime(weather["time_hour"], utc=True, format="ISO8601")
     fl, wx = [], []
@@ -63,7 +63,7 @@ def replicate(src: Path, dst: Path, factor: int) -> None:
             f[c] = f[c] + k * SHIFT
         fl.append(f)
         wx.append(weather.assign(time_hour=(th + k * SHIFT).dt.strftime("%Y-%m-%dT%H:%M:%SZ")))
-    pd.concat(fl, ignore_index=True).to_parquet(dst / "raw" / "canonical_flights.parquet")
+    pd.concat(fl, ignore_index=True).to_parquet(dst / "raw" / CANONICAL_FLIGHTS)
     pd.concat(wx, ignore_index=True).to_parquet(dst / "raw" / "weather.parquet")
     for name in ("planes", "airports"):
         (dst / "raw" / f"{name}.parquet").write_bytes((src / "raw" / f"{name}.parquet").read_bytes())
@@ -84,9 +84,9 @@ def _last_row(data_dir: Path) -> Any:
 
 def _labelled_entity_rows(data_dir: Path, lead_minutes: int) -> pd.DataFrame:
     """Entity rows of every labelled (not cancelled) flight of ``data_dir``."""
-    from skyprophet.keys import entity_frame
+    from skyprophet.core.keys import entity_frame
 
-    flights = pd.read_parquet(data_dir / "raw" / "canonical_flights.parquet")
+    flights = pd.read_parquet(data_dir / "raw" / CANONICAL_FLIGHTS)
     return entity_frame(flights[~flights["cancelled"]], lead_minutes=lead_minutes)
 
 
@@ -100,21 +100,21 @@ def stage(name: str, data_dir: Path, days: int | None) -> dict[str, Any]:
 
     from pipelines import build_features
     from pipelines.feature_store import apply, materialize
-    from skyprophet.store import configure_offline, open_store, repo_config
+    from skyprophet.adapters.store import configure_offline, open_store, repo_config
 
     settings = get_settings().model_copy(update={"data_dir": data_dir})
     out: dict[str, Any] = {}
     if name == "feature_build":
         t = time.perf_counter()
-        out["rows"] = sum(build_features.run(data_dir).values())
+        out["rows"] = sum(build_features.run(settings).values())
     elif name == "apply":
         store = open_store(settings, online="sqlite")
         t = time.perf_counter()
-        out["objects"] = len(apply(store, data_dir / "processed"))
+        out["objects"] = len(apply(store, settings))
     elif name == "materialize":  # the operational command: incremental from an empty store
         store = open_store(settings, online="sqlite")
         t = time.perf_counter()
-        out["chunks"] = sum(materialize(store, _last_row(data_dir), show_progress=False).values())
+        out["chunks"] = sum(materialize(store, _last_row(data_dir), chunk=settings.materialize_chunk, show_progress=False).values())
     elif name in ("sweep_chunked", "sweep_feast_default"):
         assert days is not None
         end = _last_row(data_dir)
@@ -152,7 +152,7 @@ def stage(name: str, data_dir: Path, days: int | None) -> dict[str, Any]:
     else:
         raise ValueError(name)
     out["seconds"] = round(time.perf_counter() - t, 2)
-    out["peak_rss_mb"] = _peak_mb()
+    out["peak_rss_mb"] = peak_mb()
     return out
 
 

@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from skyprophet.config import FEATURE_SERVICE, PROJECT_ROOT, get_settings
+from skyprophet.core.config import FEATURE_SERVICE, PROJECT_ROOT, get_settings
 
 MATERIALIZED = datetime(2013, 12, 30, 12, 0, tzinfo=timezone.utc)
 REDIS_DB = 13
@@ -125,7 +125,7 @@ def prepare(work: Path) -> dict[str, str]:
     import redis
 
     from pipelines.feature_store import apply, materialize
-    from skyprophet.store import open_store
+    from skyprophet.adapters.store import open_store
 
     settings = get_settings()
     data = work / "data"
@@ -136,9 +136,9 @@ def prepare(work: Path) -> dict[str, str]:
     redis.Redis.from_url(redis_url).flushdb()
     s = settings.model_copy(update={"data_dir": data, "redis_url": redis_url})
     store = open_store(s, online="redis")
-    apply(store, s.processed_dir)
+    apply(store, s)
     materialize(store, MATERIALIZED, start=MATERIALIZED - timedelta(days=2), chunk=timedelta(days=1), show_progress=False)
-    from skyprophet.store import redis_connection_string
+    from skyprophet.adapters.store import redis_connection_string
 
     (work / "feature_store.yaml").write_text(
         f"project: skyprophet\nprovider: local\nregistry: {data / 'registry.db'}\noffline_store:\n  type: duckdb\n"
@@ -154,10 +154,10 @@ def prepare(work: Path) -> dict[str, str]:
 def bodies() -> dict[str, Any]:
     """Request bodies from real flights whose prediction time follows the materialization."""
     from serving.schemas import FlightQuery
-    from skyprophet.keys import flight_query
+    from skyprophet.core.keys import flight_query
 
     settings = get_settings()
-    flights = pd.read_parquet(settings.raw_dir / "canonical_flights.parquet")
+    flights = pd.read_parquet(settings.canonical_path)
     t = flights["sched_dep_utc"] - pd.Timedelta(minutes=settings.lead_minutes)
     lo = pd.Timestamp(MATERIALIZED)
     near = flights[(t >= lo) & (t < lo + pd.Timedelta(minutes=15)) & flights["tailnum"].notna()]

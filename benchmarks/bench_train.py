@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_features import _peak_mb, median_of
-from skyprophet.config import PROJECT_ROOT, get_settings
+from benchmarks.bench_features import median_of, peak_mb
+from skyprophet.core.config import PROJECT_ROOT, get_settings
 
 TARGETS = {"roc_auc": (">=", 0.76), "pr_auc": (">=", 0.52), "brier": ("<=", 0.136), "f1": (">=", 0.49)}
 LEAK_ROC = 0.80
@@ -34,10 +34,12 @@ def stage(name: str, work: Path) -> dict[str, Any]:
     warnings.simplefilter("ignore")
     import pandas as pd
 
-    from pipelines.train import TrainParams, fit_booster, vocabularies
-    from pipelines.training_set import LABEL, TrainingSet, build, read_canonical
-    from skyprophet.model import ModelSpec, encode_frame
-    from skyprophet.store import open_store
+    from pipelines.params import TrainParams
+    from pipelines.train import fit_booster, untuned_spec
+    from pipelines.training_set import LABEL, TrainingSet, build
+    from skyprophet.adapters.parquet import read_canonical
+    from skyprophet.core.model import encode_frame
+    from skyprophet.adapters.store import open_store
 
     settings = get_settings()
     params = TrainParams.load(settings.params_path)
@@ -45,7 +47,7 @@ def stage(name: str, work: Path) -> dict[str, Any]:
     cache = work / "training_set.parquet"
     if name == "training_set":
         store = open_store(settings, online="sqlite")
-        canonical = read_canonical(settings.raw_dir)
+        canonical = read_canonical(settings.canonical_path)
         t = time.perf_counter()
         ts = build(store, canonical, params.windows, params.feature_service, params.lead_minutes, params.label_delay_minutes)
         out["seconds"] = round(time.perf_counter() - t, 2)
@@ -57,7 +59,7 @@ def stage(name: str, work: Path) -> dict[str, Any]:
         frame = pd.read_parquet(cache)
         names = json.loads((work / "feature_names.json").read_text())
         ts = TrainingSet(frame, names, params.feature_service, params.lead_minutes, 0)
-        spec = ModelSpec(ts.service_name, params.lead_minutes, names, 0.5, vocabularies(ts))
+        spec = untuned_spec(ts)
         xt, xv = encode_frame(ts.part("train"), spec), encode_frame(ts.part("validation"), spec)
         yt, yv = ts.part("train")[LABEL].to_numpy(), ts.part("validation")[LABEL].to_numpy()
         t = time.perf_counter()
@@ -68,7 +70,7 @@ def stage(name: str, work: Path) -> dict[str, Any]:
         out["trees"] = booster.num_trees()
     else:
         raise ValueError(name)
-    out["peak_rss_mb"] = _peak_mb()
+    out["peak_rss_mb"] = peak_mb()
     return out
 
 

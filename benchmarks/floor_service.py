@@ -17,16 +17,16 @@ import numpy as np
 from fastapi import FastAPI
 
 from serving.schemas import PredictRequest
-from skyprophet.config import get_settings
+from skyprophet.core.config import get_settings
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     import redis
 
-    from skyprophet.online import OnlineFeatures, RedisReader
-    from skyprophet.store import open_store
-    from skyprophet.tracking import alias_version, connect, load_version
+    from skyprophet.adapters.online import OnlineFeatures, RedisReader
+    from skyprophet.adapters.store import open_store
+    from skyprophet.adapters.tracking import alias_version, connect, load_version
 
     settings = get_settings()
     client = connect(settings)

@@ -16,8 +16,8 @@ import pandas as pd
 from fastapi import FastAPI
 
 from serving.schemas import PredictRequest
-from skyprophet.config import get_settings
-from skyprophet.model import ModelSpec, encode_frame
+from skyprophet.core.config import get_settings
+from skyprophet.core.model import ModelSpec, encode_frame
 
 
 @asynccontextmanager
@@ -25,8 +25,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     import mlflow
     from mlflow.models import get_model_info
 
-    from skyprophet.store import open_store
-    from skyprophet.tracking import connect
+    from skyprophet.adapters.store import open_store
+    from skyprophet.adapters.tracking import connect
 
     settings = get_settings()
     connect(settings)

@@ -23,19 +23,20 @@ import argparse
 import json
 import logging
 import warnings
+from dataclasses import replace
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from benchmarks.tune_october import OctoberData, _p50_ms
-from pipelines.build_features import BIG, _minutes
-from pipelines.train import TrainParams, fit_booster, out_of_fold, platt_out_of_fold, vocabularies
+from benchmarks.tune_october import OctoberData, p50_ms
+from pipelines.build_features import BIG, epoch_minutes
+from pipelines.train import fit_booster, out_of_fold, platt_out_of_fold, untuned_spec
 from pipelines.training_set import TrainingSet
-from skyprophet.config import get_settings
-from skyprophet.keys import ROW_ID
-from skyprophet.model import ModelSpec
+from skyprophet.core.config import get_settings
+from skyprophet.core.keys import ROW_ID
+from skyprophet.core.model import ModelSpec
 
 PENDING_LOOKBACK = 360  # minutes
 _NEVER = np.iinfo(np.int64).max
@@ -44,7 +45,7 @@ ROW_ID_SOURCE = "flight_row_id"  # the canonical table's row id, carried as the 
 
 def _utc_minutes(ts: pd.Series) -> np.ndarray:
     """Minutes since the epoch; a missing time (never departed) is "never"."""
-    minutes = _minutes(ts)
+    minutes = epoch_minutes(ts)
     return np.where(minutes < 0, _NEVER, minutes)
 
 
@@ -120,7 +121,7 @@ class Checks:
 
     def fit(self, spec: ModelSpec, train: tuple[np.ndarray, np.ndarray], validation: tuple[np.ndarray, np.ndarray], seed: int) -> Any:
         params = self.october.params
-        trial = TrainParams(**{**params.__dict__, "lightgbm": {**params.lightgbm, "seed": seed}})
+        trial = replace(params, lightgbm={**params.lightgbm, "seed": seed})
         return fit_booster(*train, *validation, spec, trial, self.num_threads)
 
     def reference(self) -> dict[str, Any]:
@@ -131,7 +132,7 @@ class Checks:
         raws = [np.asarray(b.predict(x, num_threads=self.num_threads)) for b in boosters]
         logits = [np.asarray(b.predict(x, raw_score=True, num_threads=self.num_threads)) for b in boosters]
         row = x[:1]
-        explain_ms = float(np.median([_p50_ms(lambda b=b: b.predict(row, pred_contrib=True, num_threads=1)) for b in boosters]))
+        explain_ms = float(np.median([p50_ms(lambda b=b: b.predict(row, pred_contrib=True, num_threads=1)) for b in boosters]))
         calibration = {
             "none": _mean([_scores(y, r) for r in raws]),
             "platt (out of fold)": _mean([_scores(y, platt_out_of_fold(r, y)) for r in raws]),
@@ -150,7 +151,7 @@ class Checks:
         values = compute(o.flights, o.params.lead_minutes).reindex(ts.frame[ROW_ID].to_numpy())
         frame = ts.frame.assign(**{n: values[n].to_numpy() for n in names})
         wider = TrainingSet(frame, ts.feature_names + names, ts.service_name, ts.lead_minutes, ts.cancelled_excluded)
-        spec = ModelSpec(ts.service_name, ts.lead_minutes, wider.feature_names, 0.5, vocabularies(wider))
+        spec = untuned_spec(wider)
         train, validation = (OctoberData.encoded(wider.part(n), spec) for n in ("train", "validation"))
         y = validation[1]
         return _mean([_scores(y, np.asarray(self.fit(spec, train, validation, s).predict(validation[0], num_threads=self.num_threads)))

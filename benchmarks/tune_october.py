@@ -16,17 +16,19 @@ import json
 import logging
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from pipelines.train import TrainParams, fit_booster, vocabularies
-from pipelines.training_set import LABEL, TrainingSet, build, read_canonical
-from skyprophet.config import Settings, get_settings
-from skyprophet.model import ModelSpec, encode_frame
-from skyprophet.store import open_store
+from pipelines.params import TrainParams
+from pipelines.train import fit_booster, untuned_spec
+from pipelines.training_set import LABEL, TrainingSet, build
+from skyprophet.adapters.parquet import read_canonical
+from skyprophet.core.config import Settings, get_settings
+from skyprophet.core.model import ModelSpec, encode_frame
+from skyprophet.adapters.store import open_store
 
 # Depth is a cost lever: TreeSHAP's cost per tree grows with leaves x depth squared.
 # A first sweep (lr 0.05-0.15, 15-63 leaves, depth -1/6) chose lr 0.1, 31 leaves, depth 6, whose
@@ -57,10 +59,10 @@ class OctoberData:
     def load(cls, settings: Settings) -> OctoberData:
         params = TrainParams.load(settings.params_path)
         windows = [w for w in params.windows if w.name != "test"]
-        flights = read_canonical(settings.raw_dir)
+        flights = read_canonical(settings.canonical_path)
         ts = build(open_store(settings), flights, windows, params.feature_service,
                    params.lead_minutes, params.label_delay_minutes, require=("train", "validation"))
-        spec = ModelSpec(ts.service_name, params.lead_minutes, ts.feature_names, 0.5, vocabularies(ts))
+        spec = untuned_spec(ts)
         return cls(params, flights, ts, spec, *(cls.encoded(ts.part(n), spec) for n in ("train", "validation")))
 
     @staticmethod
@@ -68,7 +70,7 @@ class OctoberData:
         return encode_frame(frame, spec), frame[LABEL].to_numpy()
 
 
-def _p50_ms(fn: Any, repeats: int = 300) -> float:
+def p50_ms(fn: Any, repeats: int = 300) -> float:
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -92,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     results: list[dict[str, Any]] = []
     for values in itertools.product(*GRID.values()):
         setting = dict(zip(GRID, values))
-        trial = TrainParams(**{**params.__dict__, "lightgbm": {**params.lightgbm, **setting}})
+        trial = replace(params, lightgbm={**params.lightgbm, **setting})
         t0 = time.perf_counter()
         booster = fit_booster(xt, yt, xv, yv, spec, trial, args.num_threads)
         p = np.asarray(booster.predict(xv, num_threads=args.num_threads))
@@ -104,8 +106,8 @@ def main(argv: list[str] | None = None) -> None:
             "validation_roc_auc": round(float(roc_auc_score(yv, p)), 4),
             "validation_pr_auc": round(float(average_precision_score(yv, p)), 4),
             "seconds": round(time.perf_counter() - t0, 1),
-            "predict_ms": _p50_ms(lambda: booster.predict(row, num_threads=1)),
-            "explain_ms": _p50_ms(lambda: booster.predict(row, pred_contrib=True, num_threads=1)),
+            "predict_ms": p50_ms(lambda: booster.predict(row, num_threads=1)),
+            "explain_ms": p50_ms(lambda: booster.predict(row, pred_contrib=True, num_threads=1)),
         })
         print(json.dumps(results[-1]), flush=True)  # noqa: T201 - progress of a long sweep
     results.sort(key=lambda r: r["validation_logloss"])

@@ -1,34 +1,27 @@
-"""Data sources: the parquet tables written by ``pipelines.build_features`` and the request."""
+"""Data sources: the parquet tables written by ``pipelines.build_features``, and the request.
+
+File sources are made for a folder (``parquet_source``), so the definitions read no settings;
+the request source is the same everywhere.
+"""
+
+from pathlib import Path
 
 from feast import FileSource, RequestSource
 from feast.data_format import ParquetFormat
 from feast.field import Field
 from feast.types import Int64
 
-from skyprophet.config import get_settings
 
-_PROCESSED = get_settings().processed_dir
-
-
-def _parquet(name: str) -> FileSource:
+def parquet_source(processed_dir: Path, name: str) -> FileSource:
+    """The table ``<processed_dir>/<name>.parquet``, time-stamped by ``event_ts``."""
     return FileSource(
         name=name,
-        path=str(_PROCESSED / f"{name}.parquet"),
+        path=str(Path(processed_dir).resolve() / f"{name}.parquet"),
         file_format=ParquetFormat(),
         timestamp_field="event_ts",
         description=f"data/processed/{name}.parquet from pipelines.build_features",
     )
 
-
-airline_stats_source = _parquet("airline_stats")
-origin_ops_source = _parquet("origin_ops")
-airport_static_source = _parquet("airport_static")
-flight_history_source = _parquet("flight_history")
-route_history_source = _parquet("route_history")
-plane_static_source = _parquet("plane_static")
-plane_recent_source = _parquet("plane_recent")
-carrier_origin_recent_source = _parquet("carrier_origin_recent")
-route_static_source = _parquet("route_static")
 
 flight_request = RequestSource(
     name="flight_request",

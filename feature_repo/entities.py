@@ -46,3 +46,5 @@ day = Entity(
     description="UTC date of the prediction time T (YYYY-MM-DD): the time bucket of every "
     "time-varying view, so a point-in-time join only scans T's own day.",
 )
+
+ENTITIES = [airline, airport, flight, plane, route, carrier_origin, day]

@@ -7,27 +7,16 @@ online, so a published service never changes: new inputs make a new version.
 - ``flight_delay_v2``: v1 plus the carrier's last 3 hours, the carrier's last 2 hours at the
   origin and the route's distance (chosen on October; see README).
 
-Each ``<service>_online`` is derived from its service, not written again: the same views, with
-the on-demand view replaced by its source features, for online reads that compute request
-features themselves after applying each view's ttl.
+``feature_services(views, calendar)`` makes them all. Each ``<service>_online`` is derived from
+its service, not written again: the same views, with the on-demand view replaced by its source
+features, for online reads that compute request features themselves after applying each view's ttl.
 """
 
 from typing import Any
 
-from feast import FeatureService
+from feast import FeatureService, OnDemandFeatureView
 
-from feature_repo.feature_views import (
-    airline_stats,
-    airport_static,
-    carrier_origin_recent,
-    flight_history,
-    origin_ops,
-    plane_recent,
-    plane_static,
-    route_history,
-    route_static,
-)
-from feature_repo.on_demand import flight_calendar
+from feature_repo.feature_views import FeatureViews
 
 # A join-key map replaces the view's whole key list, so the day bucket is mapped explicitly.
 _ORIGIN_NOW = {"airport": "origin", "as_of_day": "as_of_day"}
@@ -35,16 +24,7 @@ _ORIGIN = {"airport": "origin"}
 _DEST = {"airport": "dest"}
 
 _V1_AIRLINE = [f"{k}_{w}" for w in ("1d", "7d") for k in ("deps", "delayed_share", "mean_delay")]
-_V1_VIEWS: list[Any] = [
-    airline_stats[_V1_AIRLINE],
-    origin_ops.with_join_key_map(_ORIGIN_NOW),
-    airport_static.with_name("origin_airport").with_join_key_map(_ORIGIN),
-    airport_static.with_name("dest_airport").with_join_key_map(_DEST),
-    flight_history,
-    route_history,
-    plane_static,
-    plane_recent[["prev_dep_delay"]],
-]
+
 
 def _with_odfv_sources(views: list[Any], odfvs: list[Any]) -> list[Any]:
     """``views`` with every on-demand source feature added to its view's projection."""
@@ -60,28 +40,39 @@ def _with_odfv_sources(views: list[Any], odfvs: list[Any]) -> list[Any]:
     return out
 
 
-def _versioned(version: int, views: list[Any], description: str) -> tuple[FeatureService, FeatureService]:
+def _versioned(
+    version: int, views: list[Any], calendar: OnDemandFeatureView, description: str
+) -> tuple[FeatureService, FeatureService]:
     """``flight_delay_v<version>`` (views + request features) and its derived online service."""
     name = f"flight_delay_v{version}"
-    service = FeatureService(name=name, features=[*views, flight_calendar], description=description,
+    service = FeatureService(name=name, features=[*views, calendar], description=description,
                              tags={"version": str(version)})
     online = FeatureService(
         name=f"{name}_online",
-        features=_with_odfv_sources(views, [flight_calendar]),
+        features=_with_odfv_sources(views, [calendar]),
         description=f"Derived from {name} for online reads: its views plus the inputs of its on-demand view.",
         tags={"version": str(version), "derived_from": name},
     )
     return service, online
 
 
-_V2_VIEWS: list[Any] = [
-    airline_stats,
-    *_V1_VIEWS[1:],
-    carrier_origin_recent,
-    route_static,
-]
-
-flight_delay_v1, flight_delay_v1_online = _versioned(1, _V1_VIEWS, "Inputs of the first delay model (2 h lead).")
-flight_delay_v2, flight_delay_v2_online = _versioned(
-    2, _V2_VIEWS, "v1 plus the carrier's last 3 h, the carrier's last 2 h at the origin and the route's distance (2 h lead)."
-)
+def feature_services(v: FeatureViews, calendar: OnDemandFeatureView) -> list[FeatureService]:
+    """Every published service, each followed by its online twin: v1, v1_online, v2, v2_online."""
+    v1_views: list[Any] = [
+        v.airline_stats[_V1_AIRLINE],
+        v.origin_ops.with_join_key_map(_ORIGIN_NOW),
+        v.airport_static.with_name("origin_airport").with_join_key_map(_ORIGIN),
+        v.airport_static.with_name("dest_airport").with_join_key_map(_DEST),
+        v.flight_history,
+        v.route_history,
+        v.plane_static,
+        v.plane_recent[["prev_dep_delay"]],
+    ]
+    v2_views: list[Any] = [v.airline_stats, *v1_views[1:], v.carrier_origin_recent, v.route_static]
+    return [
+        *_versioned(1, v1_views, calendar, "Inputs of the first delay model (2 h lead)."),
+        *_versioned(
+            2, v2_views, calendar,
+            "v1 plus the carrier's last 3 h, the carrier's last 2 h at the origin and the route's distance (2 h lead).",
+        ),
+    ]

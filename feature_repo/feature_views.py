@@ -2,23 +2,30 @@
 
 Dense views have a row at every grid point, so their ttl is the grid step (+1 min); sparse views
 have a row at every change and a heartbeat at every UTC midnight while active, so their ttl
-is one day. Offline retrieval nulls a value older than the ttl; ``skyprophet.online`` does the
-same online, where Feast does not.
+is one day. Offline retrieval nulls a value older than the ttl; ``skyprophet.adapters.online``
+does the same online, where Feast does not.
+
+The views are made by ``feature_views(processed_dir, grid_minutes)``: the folder of their
+tables and the grid step are arguments, not settings read on import.
 """
 
+from dataclasses import dataclass, fields
 from datetime import timedelta
+from pathlib import Path
 
-from feast import FeatureView, Field
+from feast import FeatureView, Field, FileSource
 from feast.types import Float64, Int64, String
 
-from feature_repo import data_sources as src
+from feature_repo.data_sources import parquet_source
 from feature_repo.entities import airline, airport, carrier_origin, day, flight, plane, route
-from skyprophet.config import get_settings
 
-_GRID = timedelta(minutes=get_settings().grid_minutes)
-DENSE_TTL = _GRID + timedelta(minutes=1)
 # Whole days: the DuckDB store cannot add a timedelta mixing days and seconds.
 SPARSE_TTL = timedelta(days=1)
+
+
+def dense_ttl(grid_minutes: int) -> timedelta:
+    """The ttl of a view with a row at every grid point: one grid step and a minute."""
+    return timedelta(minutes=grid_minutes + 1)
 
 
 def _f(name: str, dtype: object, rule: str) -> Field:
@@ -34,15 +41,6 @@ def _dep_window(label: str, what: str) -> list[Field]:
     ]
 
 
-airline_stats = FeatureView(
-    name="airline_stats",
-    entities=[airline, day],
-    ttl=DENSE_TTL,
-    schema=_dep_window("1d", "the carrier") + _dep_window("7d", "the carrier") + _dep_window("3h", "the carrier"),
-    source=src.airline_stats_source,
-    description="Carrier's recent departures; a row per carrier per grid point.",
-)
-
 _WX = "latest hourly observation labelled H with H + 1 h <= g (it arrives an hour late), if H + 1 h >= g - 2 h"
 _WEATHER = {
     "temp": "Temperature (F)",
@@ -55,99 +53,145 @@ _WEATHER = {
     "pressure": "Sea-level pressure (mb)",
     "visib": "Visibility (miles)",
 }
-
-origin_ops = FeatureView(
-    name="origin_ops",
-    entities=[airport, day],
-    ttl=DENSE_TTL,
-    schema=[
-        _f("sched_deps_1h", Int64, "Flights (cancelled included) scheduled to leave in (g - 1 h, g], g = latest grid point <= T."),
-        *_dep_window("2h", "the airport"),
-        _f("backlog_3h", Int64, "Flights scheduled in (g - 3 h, g] that had not departed by g (cancelled included)."),
-        _f("late_backlog_3h", Int64, "Flights scheduled in (g - 3 h, g - 15 min] that had not departed by g."),
-        *[_f(f"wx_{name}", Float64, f"{what}: {_WX}.") for name, what in _WEATHER.items()],
-    ],
-    source=src.origin_ops_source,
-    description="Departure airport's schedule pressure, recent departures and weather; a row per airport per grid point.",
-)
-
 _STATIC = "Static reference data, valid at any T"
-airport_static = FeatureView(
-    name="airport_static",
-    entities=[airport],
-    ttl=timedelta(0),
-    schema=[
-        _f("lat", Float64, f"Latitude. {_STATIC}."),
-        _f("lon", Float64, f"Longitude. {_STATIC}."),
-        _f("alt", Float64, f"Elevation (ft). {_STATIC}."),
-    ],
-    source=src.airport_static_source,
-    description="Airport location; used for both origin and destination.",
-)
 
-flight_history = FeatureView(
-    name="flight_history",
-    entities=[flight, day],
-    ttl=SPARSE_TTL,
-    schema=_dep_window("28d", "this flight number"),
-    source=src.flight_history_source,
-    description="The flight number's last 28 days; a row per change plus a daily heartbeat while active.",
-)
 
-route_history = FeatureView(
-    name="route_history",
-    entities=[route, day],
-    ttl=SPARSE_TTL,
-    schema=[
-        _f("deps_hist", Int64, "Count of the route's departures with actual departure <= m, m = latest UTC midnight <= T."),
-        _f("delayed_share_hist", Float64, "Share delayed > 15 min of the route's departures with actual departure <= m."),
-        _f("mean_delay_hist", Float64, "Mean departure delay (min) of the route's departures with actual departure <= m."),
-    ],
-    source=src.route_history_source,
-    description="The route's whole past as of the last UTC midnight; a row per route and day.",
-)
+@dataclass(frozen=True)
+class FeatureViews:
+    """Every feature view of the repo, by name."""
 
-carrier_origin_recent = FeatureView(
-    name="carrier_origin_recent",
-    entities=[carrier_origin, day],
-    ttl=DENSE_TTL,  # no row within a grid step means an empty window: null, as the empty row says
-    schema=_dep_window("2h", "the carrier at the airport"),
-    source=src.carrier_origin_recent_source,
-    description="The carrier's last 2 hours at the flight's origin; a row per grid point while any, and one (null) when it empties.",
-)
+    airline_stats: FeatureView
+    origin_ops: FeatureView
+    airport_static: FeatureView
+    flight_history: FeatureView
+    route_history: FeatureView
+    carrier_origin_recent: FeatureView
+    route_static: FeatureView
+    plane_static: FeatureView
+    plane_recent: FeatureView
 
-route_static = FeatureView(
-    name="route_static",
-    entities=[route],
-    ttl=timedelta(0),
-    schema=[_f("distance", Float64, f"Distance (miles), the schedule's most frequent for the route. {_STATIC}.")],
-    source=src.route_static_source,
-    description="Route distance.",
-)
+    def all(self) -> list[FeatureView]:
+        return [getattr(self, f.name) for f in fields(self)]
 
-plane_static = FeatureView(
-    name="plane_static",
-    entities=[plane],
-    ttl=timedelta(0),
-    schema=[
-        _f("year_built", Float64, f"Year of manufacture. {_STATIC}."),
-        _f("seats", Int64, f"Seats. {_STATIC}."),
-        _f("engines", Int64, f"Engines. {_STATIC}."),
-        _f("manufacturer", String, f"Manufacturer. {_STATIC}."),
-    ],
-    source=src.plane_static_source,
-    description="Aircraft attributes from the FAA registry.",
-)
 
-plane_recent = FeatureView(
-    name="plane_recent",
-    entities=[plane, day],
-    ttl=SPARSE_TTL,
-    schema=[
-        _f("prev_dep_delay", Float64, "Delay (min) of the aircraft's latest departure with actual departure <= g; "
-           "null a day after 7 days without one."),
-        _f("prev_dep_ts", Int64, "When that departure left (seconds since the epoch); input of minutes_since_prev_dep."),
-    ],
-    source=src.plane_recent_source,
-    description="The aircraft's previous departure; a row per departure plus a daily heartbeat for 7 days.",
-)
+def feature_views(processed_dir: Path, grid_minutes: int) -> FeatureViews:
+    """The views over the tables in ``processed_dir``, dense ones with the grid step's ttl."""
+    grid_ttl = dense_ttl(grid_minutes)
+
+    def src(name: str) -> FileSource:
+        return parquet_source(processed_dir, name)
+
+    airline_stats = FeatureView(
+        name="airline_stats",
+        entities=[airline, day],
+        ttl=grid_ttl,
+        schema=_dep_window("1d", "the carrier") + _dep_window("7d", "the carrier") + _dep_window("3h", "the carrier"),
+        source=src("airline_stats"),
+        description="Carrier's recent departures; a row per carrier per grid point.",
+    )
+
+    origin_ops = FeatureView(
+        name="origin_ops",
+        entities=[airport, day],
+        ttl=grid_ttl,
+        schema=[
+            _f("sched_deps_1h", Int64, "Flights (cancelled included) scheduled to leave in (g - 1 h, g], g = latest grid point <= T."),
+            *_dep_window("2h", "the airport"),
+            _f("backlog_3h", Int64, "Flights scheduled in (g - 3 h, g] that had not departed by g (cancelled included)."),
+            _f("late_backlog_3h", Int64, "Flights scheduled in (g - 3 h, g - 15 min] that had not departed by g."),
+            *[_f(f"wx_{name}", Float64, f"{what}: {_WX}.") for name, what in _WEATHER.items()],
+        ],
+        source=src("origin_ops"),
+        description="Departure airport's schedule pressure, recent departures and weather; a row per airport per grid point.",
+    )
+
+    airport_static = FeatureView(
+        name="airport_static",
+        entities=[airport],
+        ttl=timedelta(0),
+        schema=[
+            _f("lat", Float64, f"Latitude. {_STATIC}."),
+            _f("lon", Float64, f"Longitude. {_STATIC}."),
+            _f("alt", Float64, f"Elevation (ft). {_STATIC}."),
+        ],
+        source=src("airport_static"),
+        description="Airport location; used for both origin and destination.",
+    )
+
+    flight_history = FeatureView(
+        name="flight_history",
+        entities=[flight, day],
+        ttl=SPARSE_TTL,
+        schema=_dep_window("28d", "this flight number"),
+        source=src("flight_history"),
+        description="The flight number's last 28 days; a row per change plus a daily heartbeat while active.",
+    )
+
+    route_history = FeatureView(
+        name="route_history",
+        entities=[route, day],
+        ttl=SPARSE_TTL,
+        schema=[
+            _f("deps_hist", Int64, "Count of the route's departures with actual departure <= m, m = latest UTC midnight <= T."),
+            _f("delayed_share_hist", Float64, "Share delayed > 15 min of the route's departures with actual departure <= m."),
+            _f("mean_delay_hist", Float64, "Mean departure delay (min) of the route's departures with actual departure <= m."),
+        ],
+        source=src("route_history"),
+        description="The route's whole past as of the last UTC midnight; a row per route and day.",
+    )
+
+    carrier_origin_recent = FeatureView(
+        name="carrier_origin_recent",
+        entities=[carrier_origin, day],
+        ttl=grid_ttl,  # no row within a grid step means an empty window: null, as the empty row says
+        schema=_dep_window("2h", "the carrier at the airport"),
+        source=src("carrier_origin_recent"),
+        description="The carrier's last 2 hours at the flight's origin; a row per grid point while any, and one (null) when it empties.",
+    )
+
+    route_static = FeatureView(
+        name="route_static",
+        entities=[route],
+        ttl=timedelta(0),
+        schema=[_f("distance", Float64, f"Distance (miles), the schedule's most frequent for the route. {_STATIC}.")],
+        source=src("route_static"),
+        description="Route distance.",
+    )
+
+    plane_static = FeatureView(
+        name="plane_static",
+        entities=[plane],
+        ttl=timedelta(0),
+        schema=[
+            _f("year_built", Float64, f"Year of manufacture. {_STATIC}."),
+            _f("seats", Int64, f"Seats. {_STATIC}."),
+            _f("engines", Int64, f"Engines. {_STATIC}."),
+            _f("manufacturer", String, f"Manufacturer. {_STATIC}."),
+        ],
+        source=src("plane_static"),
+        description="Aircraft attributes from the FAA registry.",
+    )
+
+    plane_recent = FeatureView(
+        name="plane_recent",
+        entities=[plane, day],
+        ttl=SPARSE_TTL,
+        schema=[
+            _f("prev_dep_delay", Float64, "Delay (min) of the aircraft's latest departure with actual departure <= g; "
+               "null a day after 7 days without one."),
+            _f("prev_dep_ts", Int64, "When that departure left (seconds since the epoch); input of minutes_since_prev_dep."),
+        ],
+        source=src("plane_recent"),
+        description="The aircraft's previous departure; a row per departure plus a daily heartbeat for 7 days.",
+    )
+    return FeatureViews(
+        airline_stats=airline_stats,
+        origin_ops=origin_ops,
+        airport_static=airport_static,
+        flight_history=flight_history,
+        route_history=route_history,
+        carrier_origin_recent=carrier_origin_recent,
+        route_static=route_static,
+        plane_static=plane_static,
+        plane_recent=plane_recent,
+    )

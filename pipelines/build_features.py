@@ -28,10 +28,9 @@ the cut-off.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-
-import time
 import logging
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -39,10 +38,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines._progress import SILENT, Steps
-from pipelines.ingest import write_if_changed
-from skyprophet.config import get_settings
-from skyprophet.keys import as_of_day, carrier_origin_id, flight_id, route_id
+from skyprophet.adapters.parquet import read_canonical, write_if_changed
+from skyprophet.adapters.progress import SILENT, Steps
+from skyprophet.core.config import Settings
+from skyprophet.core.errors import NoData
+from skyprophet.core.keys import as_of_day, carrier_origin_id, flight_id, route_id
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class Events:
         return self.actual >= 0
 
 
-def _minutes(ts: pd.Series) -> np.ndarray:
+def epoch_minutes(ts: pd.Series) -> np.ndarray:
     """UTC timestamps -> int64 minutes since the epoch (-1 for null)."""
     out = np.full(len(ts), -1, dtype=np.int64)
     ok = ts.notna().to_numpy()
@@ -113,8 +113,8 @@ def _per_pair(a: pd.Series, b: pd.Series, key: Callable[[pd.Series, pd.Series], 
 
 def load_events(canonical: pd.DataFrame, until_min: int | None) -> Events:
     """Canonical flights -> Events, keeping only what was known at ``until_min``."""
-    sched = _minutes(canonical["sched_dep_utc"])
-    actual = _minutes(canonical["actual_dep_utc"])
+    sched = epoch_minutes(canonical["sched_dep_utc"])
+    actual = epoch_minutes(canonical["actual_dep_utc"])
     delay = canonical["dep_delay_min"].to_numpy(dtype="float64").copy()
     keep = np.ones(len(canonical), dtype=bool)
     if until_min is not None:
@@ -289,7 +289,7 @@ WEATHER_MAX_AGE = 120  # minutes: an hourly observation stays valid for two hour
 
 def weather_timeline(weather: pd.DataFrame, origins: np.ndarray, until_min: int | None) -> Timeline:
     """The weather observations of ``origins`` by the time they become available (label + 1 h)."""
-    avail = _minutes(pd.to_datetime(weather["time_hour"], utc=True, format="ISO8601")) + 60
+    avail = epoch_minutes(pd.to_datetime(weather["time_hour"], utc=True, format="ISO8601")) + 60
     stations = weather["origin"].astype(str).to_numpy()
     values = weather[list(WEATHER_COLUMNS)].astype("float64").to_numpy()
     keep = np.isin(stations, origins)
@@ -594,7 +594,7 @@ def build_tables(
     until_min = None if until is None else int(pd.Timestamp(until).tz_convert("UTC").timestamp() // 60)
     ev = load_events(canonical, until_min)
     if len(ev.sched) == 0:
-        raise ValueError("no flights at or before the cut-off")
+        raise NoData("no flights at or before the cut-off")
     known = np.concatenate([ev.sched, ev.actual[ev.departed]])
     start = int(floor_grid(int(known.min()), DAY))
     end = int(ceil_grid(np.array([known.max()]), step)[0]) + DAY
@@ -628,7 +628,7 @@ def _time_ordered(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def run(
-    data_dir: Path | None = None,
+    settings: Settings,
     out_dir: Path | None = None,
     until: datetime | None = None,
     grid_minutes: int | None = None,
@@ -637,21 +637,23 @@ def run(
     """Build the feature tables from ``data/raw`` into ``data/processed``.
 
     Args:
-        data_dir: project data folder holding ``raw/`` (default: settings).
-        out_dir: where the tables go (default: ``<data_dir>/processed``).
+        settings: the data folder holding ``raw/``, and the default grid step.
+        out_dir: where the tables go (default: ``settings.processed_dir``).
         until: build only from events at or before this instant (timezone-aware).
         grid_minutes: grid step of the rolling tables (default: settings).
         steps: progress display (none by default).
 
     Returns:
         Row count of every table written.
+
+    Raises:
+        MissingData: ingest has not run.
+        NoData: no flight at or before ``until``.
     """
-    settings = get_settings()
-    data_dir = data_dir or settings.data_dir
-    out_dir = out_dir or data_dir / "processed"
-    raw = data_dir / "raw"
+    out_dir = out_dir or settings.processed_dir
+    raw = settings.raw_dir
     tables = build_tables(
-        pd.read_parquet(raw / "canonical_flights.parquet"),
+        read_canonical(settings.canonical_path),
         pd.read_parquet(raw / "weather.parquet"),
         pd.read_parquet(raw / "planes.parquet"),
         pd.read_parquet(raw / "airports.parquet"),
@@ -674,8 +676,3 @@ def run(
             advance(1)
     return counts
 
-
-if __name__ == "__main__":  # python -m pipelines.build_features ...: the same as `skyprophet features build ...`
-    from skyprophet.cli import run_module
-
-    run_module(__spec__.name)

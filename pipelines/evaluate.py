@@ -13,91 +13,17 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 
-from pipelines import _metrics
-from pipelines.training_set import LABEL, TrainingSet, Window, build, parse_window, read_canonical
-from skyprophet.config import Settings
-from skyprophet.model import encode_frame, probabilities
-from skyprophet.tracking import (
-    CANDIDATE,
-    PRODUCTION,
-    LoadedModel,
-    ModelNotFound,
-    alias_version,
-    connect,
-    latest_version,
-    load_version,
-)
+from pipelines import quality
+from pipelines.params import TrainParams, Window
+from pipelines.rescoring import Scorer, resolve_version, run_windows
+from skyprophet.adapters.tracking import PRODUCTION, alias_version, connect
+from skyprophet.core.config import Settings
 
 if TYPE_CHECKING:
-    from feast import FeatureStore
     from mlflow import MlflowClient
 
 log = logging.getLogger(__name__)
-
-
-class Scorer:
-    """Scores registered versions on named windows, building each (service, lead) set once."""
-
-    def __init__(self, settings: Settings, client: MlflowClient, store: FeatureStore | None = None):
-        from skyprophet.store import open_store
-
-        self.settings = settings
-        self.client = client
-        self.store = store or open_store(settings, online="sqlite")
-        self.canonical = read_canonical(settings.raw_dir)
-        self._sets: dict[tuple[str, int, tuple[Window, ...]], TrainingSet] = {}
-
-    def rows(self, service: str, lead: int, windows: list[Window]) -> TrainingSet:
-        key = (service, lead, tuple(windows))
-        if key not in self._sets:
-            names = tuple(w.name for w in windows)
-            self._sets[key] = build(self.store, self.canonical, windows, service, lead, require=names)
-        return self._sets[key]
-
-    def score(self, model: LoadedModel, windows: list[Window]) -> dict[str, dict[str, float]]:
-        """Metrics of ``model`` at its stored threshold on each window."""
-        ts = self.rows(model.spec.feature_service, model.spec.lead_minutes, windows)
-        out = {}
-        for w in windows:
-            y, p = self.predict(model, ts, w.name)
-            out[w.name] = _metrics.classification_metrics(y, p, model.spec.threshold)
-        return out
-
-    def predict(self, model: LoadedModel, ts: TrainingSet, window: str) -> tuple[np.ndarray, np.ndarray]:
-        """Labels and probabilities of ``model`` on one window of a built set."""
-        part = ts.part(window)
-        return part[LABEL].to_numpy(), probabilities(model.booster, encode_frame(part, model.spec), model.spec, num_threads=2)
-
-    def load(self, version: str) -> LoadedModel:
-        return load_version(self.client, self.settings.model_name, version)
-
-
-def run_windows(client: MlflowClient, run_id: str | None, fallback: list[Window]) -> list[Window]:
-    """The validation and test windows a model was trained with (from its run), else ``fallback``."""
-    params = client.get_run(run_id).data.params if run_id else {}
-    out = []
-    for w in fallback:
-        text = params.get(f"split_{w.name}")
-        out.append(parse_window(w.name, text) if text else w)
-    return out
-
-
-def resolve_version(client: MlflowClient, name: str, version: str | None) -> str:
-    """``version`` checked to exist, or the ``candidate`` alias, or the newest version."""
-    if version is not None:
-        from mlflow.exceptions import MlflowException
-
-        try:
-            client.get_model_version(name, version)
-        except MlflowException:
-            raise ModelNotFound(f"{name} has no version {version}") from None
-        return version
-    found = alias_version(client, name, CANDIDATE) or latest_version(client, name)
-    if found is None:
-        raise ModelNotFound(f"no version of {name} is registered: run `make train` first")
-    return found
 
 
 def _baseline_metrics(client: MlflowClient, run_id: str | None) -> dict[str, dict[str, float]]:
@@ -108,7 +34,7 @@ def _baseline_metrics(client: MlflowClient, run_id: str | None) -> dict[str, dic
     if not base_id:
         return {}
     m = client.get_run(base_id).data.metrics
-    return {s: {k: m[f"{s}_{k}"] for k in _metrics.METRICS if f"{s}_{k}" in m} for s in ("validation", "test")}
+    return {s: {k: m[f"{s}_{k}"] for k in quality.METRICS if f"{s}_{k}" in m} for s in ("validation", "test")}
 
 
 @dataclass
@@ -134,14 +60,12 @@ def evaluate(
     Returns:
         The report written to ``reports/model/metrics.json`` and the printed table.
     """
-    from pipelines.train import TrainParams
-
     client = client or connect(settings)
     name = settings.model_name
     version = resolve_version(client, name, version)
     scorer = Scorer(settings, client)
     model = scorer.load(version)
-    default = [w for w in TrainParams.load(settings.params_path).windows if w.name != "train"]
+    default = TrainParams.load(settings.params_path).windows_named("validation", "test")
     windows = windows or run_windows(client, model.run_id, default)
     scores = scorer.score(model, windows)
     rows = scorer.rows(model.spec.feature_service, model.spec.lead_minutes, windows)  # built by score, cached
@@ -171,7 +95,7 @@ def evaluate(
     # Curve data of the test window for `dvc plots show` (the PNGs are in the MLflow run).
     plots = out.parent / "plots"
     plots.mkdir(exist_ok=True)
-    for curve, table in _metrics.curve_tables(*scorer.predict(model, rows, "test")).items():
+    for curve, table in quality.curve_tables(*scorer.predict(model, rows, "test")).items():
         table.to_csv(plots / f"{curve}.csv", index=False, float_format="%.6g")
     return Evaluation(report, render(report))
 
@@ -183,14 +107,9 @@ def render(report: dict[str, Any]) -> str:
         rows.append(("baseline (logreg)", report["baseline"]["test"]))
     if "production" in report:
         rows.append((f"production v{report['production']['version']}", report["production"]["test"]))
-    head = f"{'test ' + report['windows']['test']:<22}" + "".join(f"{m:>11}" for m in _metrics.METRICS)
+    head = f"{'test ' + report['windows']['test']:<22}" + "".join(f"{m:>11}" for m in quality.METRICS)
     lines = [head, "-" * len(head)]
     for label, m in rows:
-        lines.append(f"{label:<22}" + "".join(f"{m.get(k, float('nan')):>11.4f}" for k in _metrics.METRICS))
+        lines.append(f"{label:<22}" + "".join(f"{m.get(k, float('nan')):>11.4f}" for k in quality.METRICS))
     return "\n".join(lines)
 
-
-if __name__ == "__main__":  # python -m pipelines.evaluate ...: the same as `skyprophet evaluate ...`
-    from skyprophet.cli import run_module
-
-    run_module(__spec__.name)

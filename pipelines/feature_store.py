@@ -10,6 +10,7 @@ ended, or at ``end - ttl`` the first time (older rows are expired at ``end`` any
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,11 @@ from typing import TYPE_CHECKING, Any
 import pyarrow.parquet as pq
 from rich.progress import Progress
 
-from skyprophet.config import get_settings
+from skyprophet.adapters.parquet import read_canonical
+from skyprophet.core.config import Settings
+from skyprophet.core.errors import NoData
+from skyprophet.core.features import FlightFeatures
+from skyprophet.core.keys import FlightKeys
 
 if TYPE_CHECKING:
     from feast import FeatureStore, FeatureView
@@ -26,11 +31,12 @@ log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-def apply(store: FeatureStore, processed_dir: Path | None = None) -> list[str]:
-    """Register every object of ``feature_repo`` (sources under ``processed_dir``)."""
-    from feature_repo.repo import objects
+def apply(store: FeatureStore, settings: Settings, processed_dir: Path | None = None) -> list[str]:
+    """Register every object of ``feature_repo``: sources under ``processed_dir`` (default:
+    ``settings.processed_dir``), dense views with ``settings.grid_minutes``' ttl."""
+    from feature_repo.definitions import objects
 
-    objs = objects(processed_dir or get_settings().processed_dir)
+    objs = objects(processed_dir or settings.processed_dir, settings.grid_minutes)
     names = {(type(o).__name__, o.name) for o in objs}
     registered: list[Any] = [
         *store.list_feature_services(),
@@ -86,18 +92,26 @@ def materialize(
     store: FeatureStore,
     end: datetime,
     *,
+    chunk: timedelta,
     start: datetime | None = None,
     incremental: bool = True,
     views: list[str] | None = None,
-    chunk: timedelta | None = None,
     show_progress: bool = True,
 ) -> dict[str, int]:
     """Load the online store up to ``end``, one bounded chunk at a time.
 
+    Args:
+        store: the feature store.
+        end: load values up to this instant.
+        start: from here instead of where each view's last run ended.
+        incremental: start each view after its last run (else at its source's first row).
+        views: only these views (default: all).
+        chunk: the time span of one ``store.materialize`` call (``Settings.materialize_chunk``).
+        show_progress: draw a progress bar.
+
     Returns:
         Number of chunks materialized per view.
     """
-    chunk = chunk or timedelta(days=get_settings().materialize_chunk_days)
     fvs = [fv for fv in store.list_feature_views() if views is None or fv.name in views]
     plan: dict[str, list[tuple[datetime, datetime]]] = {}
     for fv in fvs:
@@ -118,28 +132,31 @@ def materialize(
     return done
 
 
-def sample_flight(data_dir: Path, after: datetime) -> Any:
+def sample_flight(canonical_path: Path, after: datetime) -> Any:
     """The first canonical flight scheduled at or after ``after`` (a real row of the data)."""
-    import pandas as pd
-
-    flights = pd.read_parquet(data_dir / "raw" / "canonical_flights.parquet")
+    flights = read_canonical(canonical_path)
     later = flights[(flights["sched_dep_utc"] >= after) & flights["tailnum"].notna()]
     if later.empty:
-        raise ValueError(f"no flight scheduled after {after.isoformat()}")
+        raise NoData(f"no flight scheduled after {after.isoformat()}")
     return later.iloc[0]
 
 
-def demo(store: FeatureStore, after: datetime) -> None:
-    """Materialize up to a real flight's prediction time T and print its online features."""
-    from rich.console import Console
-    from rich.table import Table
+@dataclass
+class Demo:
+    """A real flight, the instant its features were read as of, and what the online store gave."""
 
-    from skyprophet.online import FlightKeys, OnlineFeatures
+    keys: FlightKeys
+    as_of: datetime
+    features: FlightFeatures
 
-    settings = get_settings()
-    row = sample_flight(settings.data_dir, after)
+
+def demo(store: FeatureStore, settings: Settings, after: datetime) -> Demo:
+    """Materialize up to a real flight's prediction time T and read its online features."""
+    from skyprophet.adapters.online import OnlineFeatures
+
+    row = sample_flight(settings.canonical_path, after)
     t = row["sched_dep_utc"].to_pydatetime() - timedelta(minutes=settings.lead_minutes)
-    materialize(store, t)
+    materialize(store, t, chunk=settings.materialize_chunk)
     keys = FlightKeys(
         carrier=row["carrier"],
         flight_number=int(row["flight_number"]),
@@ -149,18 +166,5 @@ def demo(store: FeatureStore, after: datetime) -> None:
         utc_offset_min=int(row["utc_offset_min"]),
         tailnum=row["tailnum"],
     )
-    got = OnlineFeatures(store, lead_minutes=settings.lead_minutes).read([keys])[0]
-    table = Table(title=f"{keys.carrier}{keys.flight_number} {keys.origin}->{keys.dest} "
-                  f"scheduled {row['sched_dep_utc']:%Y-%m-%d %H:%M} UTC, features as of {t:%H:%M} UTC")
-    table.add_column("feature")
-    table.add_column("value", justify="right")
-    for name, value in got.values.items():
-        table.add_row(name, "null" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value))
-    Console().print(table)
-    Console().print(f"missing: {len(got.missing)}, stale: {got.stale or 'none'}")
+    return Demo(keys, t, OnlineFeatures(store, lead_minutes=settings.lead_minutes).read([keys])[0])
 
-
-if __name__ == "__main__":  # python -m pipelines.feature_store ...: the same as `skyprophet features apply|materialize|demo ...`
-    from skyprophet.cli import run_module
-
-    run_module(__spec__.name)

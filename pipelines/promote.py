@@ -12,27 +12,17 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pipelines.evaluate import Scorer, resolve_version, run_windows
-from pipelines.train import TrainParams
-from skyprophet.config import Settings
-from skyprophet.tracking import (
-    CANDIDATE,
-    PRODUCTION,
-    ModelNotFound,
-    alias_version,
-    connect,
-    latest_version,
-)
+from pipelines.params import TrainParams
+from pipelines.rescoring import Scorer, resolve_version, run_windows
+from skyprophet.adapters.tracking import CANDIDATE, PRODUCTION, alias_version, connect, latest_version
+from skyprophet.core.config import Settings
+from skyprophet.core.errors import ModelNotFound, PromotionRefused
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 log = logging.getLogger(__name__)
 GATED = ("roc_auc", "pr_auc")
-
-
-class PromotionRefused(RuntimeError):
-    """The candidate is worse than production on the gate's metrics."""
 
 
 @dataclass
@@ -82,7 +72,7 @@ def promote(
 
     scorer = Scorer(settings, client)
     cand_model = scorer.load(version)
-    default = [w for w in TrainParams.load(settings.params_path).windows if w.name == "test"]
+    default = TrainParams.load(settings.params_path).windows_named("test")
     test = [w for w in run_windows(client, cand_model.run_id, default) if w.name == "test"]
     cand = scorer.score(cand_model, test)["test"]
     prod = scorer.score(scorer.load(current), test)["test"]
@@ -102,8 +92,3 @@ def _move(client: MlflowClient, name: str, version: str, reason: str) -> None:
     client.set_registered_model_alias(name, PRODUCTION, version)
     client.set_model_version_tag(name, version, "promotion", reason)
 
-
-if __name__ == "__main__":  # python -m pipelines.promote ...: the same as `skyprophet promote ...`
-    from skyprophet.cli import run_module
-
-    run_module(__spec__.name)

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from skyprophet.config import FEATURE_SERVICE
-from skyprophet.keys import ROW_ID, TIMESTAMP
+from skyprophet.core.config import FEATURE_SERVICE
+from skyprophet.core.keys import ROW_ID, TIMESTAMP
 
 if TYPE_CHECKING:
     from collections.abc import Callable

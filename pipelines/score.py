@@ -16,12 +16,13 @@ from typing import Any
 import pandas as pd
 
 from pipelines.retrieval import historical_features
-from pipelines.training_set import TrainingSetError, local_departure, read_canonical, resolve_service
-from skyprophet.config import Settings
-from skyprophet.keys import ROW_ID, entity_frame, flight_id
-from skyprophet.model import contributions, encode_frame, encode_rows, probabilities, top_factors
-from skyprophet.online import FlightKeys
-from skyprophet.tracking import PRODUCTION, LoadedModel, connect, load_by_alias
+from pipelines.training_set import local_departure, resolve_service
+from skyprophet.adapters.parquet import read_canonical
+from skyprophet.adapters.tracking import PRODUCTION, LoadedModel, connect, load_by_alias
+from skyprophet.core.config import Settings
+from skyprophet.core.errors import InvalidInput, NoData
+from skyprophet.core.keys import ROW_ID, FlightKeys, entity_frame
+from skyprophet.core.model import contributions, encode_frame, encode_rows, probabilities, top_factors
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +40,16 @@ def score_day(settings: Settings, day: date, alias: str = PRODUCTION, out: Path 
         The path written.
 
     Raises:
-        TrainingSetError: no flight is scheduled that day.
+        NoData: no flight is scheduled that day.
         ModelNotFound: the alias points at nothing.
     """
-    from skyprophet.store import open_store
+    from skyprophet.adapters.store import open_store
 
     model = load_by_alias(connect(settings), settings.model_name, alias)
-    canonical = read_canonical(settings.raw_dir)
+    canonical = read_canonical(settings.canonical_path)
     flights = canonical[local_departure(canonical).dt.date == day]
     if flights.empty:
-        raise TrainingSetError(f"no flights are scheduled on {day.isoformat()}")
+        raise NoData(f"no flights are scheduled on {day.isoformat()}")
     store = open_store(settings, online="sqlite")
     entities = entity_frame(flights, model.spec.lead_minutes)
     features = historical_features(store, entities, resolve_service(store, model.spec.feature_service))
@@ -112,8 +113,8 @@ def score_flight(
         ModelNotFound: the alias points at nothing.
         TrackingUnavailable: the tracking store does not answer.
     """
-    from skyprophet.online import OnlineFeatures
-    from skyprophet.store import open_store
+    from skyprophet.adapters.online import OnlineFeatures
+    from skyprophet.adapters.store import open_store
 
     model = load_by_alias(connect(settings), settings.model_name, alias)
     spec = model.spec
@@ -138,17 +139,12 @@ def score_flight(
         x = encode_frame(features, spec)
         missing = [name for name, v in values.items() if v is None or (isinstance(v, float) and pd.isna(v))]
     else:
-        raise ValueError(f"source must be 'offline' or 'online', got {source!r}")
+        raise InvalidInput(f"source must be 'offline' or 'online', got {source!r}")
     p = float(probabilities(model.booster, x, spec, num_threads=1)[0])
     contrib = contributions(model.booster, x, spec, num_threads=1)[0]
     return FlightScore(
-        flight_id=flight_id(flight.carrier, flight.flight_number), model=model, source=source, as_of=as_of,
+        flight_id=flight.flight_id, model=model, source=source, as_of=as_of,
         probability=p, delayed=p >= spec.threshold, top_factors=top_factors(spec, values, contrib, top),
         missing=missing, stale=stale,
     )
 
-
-if __name__ == "__main__":  # python -m pipelines.score ...: the same as `skyprophet score ...`
-    from skyprophet.cli import run_module
-
-    run_module(__spec__.name)

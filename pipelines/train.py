@@ -11,31 +11,26 @@ the ``candidate`` alias moved to it. Nothing is registered when any step fails.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from pipelines import _metrics
-from pipelines._progress import SILENT, Steps
-from pipelines.training_set import (
-    LABEL,
-    TrainingSet,
-    TrainingSetError,
-    Window,
-    build,
-    read_canonical,
-    windows_from,
-)
-from skyprophet.config import FEATURE_SERVICE, Settings
-from skyprophet.model import ModelSpec, calibrate, encode_frame, probabilities
-from skyprophet.tracking import CANDIDATE, connect, experiment_id
+from pipelines import quality
+from pipelines.params import TrainParams
+from pipelines.training_set import LABEL, TrainingSet, build
+from skyprophet.adapters.parquet import read_canonical
+from skyprophet.adapters.progress import SILENT, Steps
+from skyprophet.adapters.tracking import CANDIDATE, connect, experiment_id
+from skyprophet.core.config import Settings
+from skyprophet.core.errors import TrainingSetError
+from skyprophet.core.model import ModelSpec, calibrate, encode_frame, probabilities
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -45,53 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BASELINE_COLUMNS = ("carrier", "month", "dest", "day_of_week")
-
-
-@dataclass
-class TrainParams:
-    """Everything that decides a model, from params.yaml (and command-line overrides)."""
-
-    windows: list[Window]
-    lead_minutes: int = 120
-    label_delay_minutes: float = 15
-    feature_service: str = FEATURE_SERVICE
-    lightgbm: dict[str, Any] = field(default_factory=dict)
-    num_boost_round: int = 3000
-    early_stopping_rounds: int = 100
-    monotone_increasing: list[str] = field(default_factory=list)
-
-    @classmethod
-    def load(cls, path: Path) -> TrainParams:
-        if not path.exists():
-            raise TrainingSetError(f"parameters file {path} does not exist")
-        p = yaml.safe_load(path.read_text()) or {}
-        training = p.get("training", {})
-        return cls(
-            windows=windows_from(p.get("split", {})),
-            lead_minutes=int(p.get("lead_minutes", 120)),
-            label_delay_minutes=float(p.get("label_delay_minutes", 15)),
-            feature_service=str(p.get("feature_service", FEATURE_SERVICE)),
-            lightgbm=dict(p.get("lightgbm", {})),
-            num_boost_round=int(training.get("num_boost_round", 3000)),
-            early_stopping_rounds=int(training.get("early_stopping_rounds", 100)),
-            monotone_increasing=list(training.get("monotone_increasing", [])),
-        )
-
-    def window(self, name: str) -> Window:
-        return next(w for w in self.windows if w.name == name)
-
-    def flat(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "lead_minutes": self.lead_minutes,
-            "label_delay_minutes": self.label_delay_minutes,
-            "feature_service": self.feature_service,
-            "num_boost_round": self.num_boost_round,
-            "early_stopping_rounds": self.early_stopping_rounds,
-            "monotone_increasing": ",".join(self.monotone_increasing),
-        }
-        out.update({f"split_{w.name}": str(w) for w in self.windows})
-        out.update({f"lgb_{k}": v for k, v in self.lightgbm.items()})
-        return out
+SPLITS = ("train", "validation", "test")
 
 
 @dataclass
@@ -118,7 +67,7 @@ def data_version(paths: list[Path]) -> str:
 
 
 def input_files(settings: Settings) -> list[Path]:
-    return [settings.raw_dir / "canonical_flights.parquet", *sorted(settings.processed_dir.glob("*.parquet"))]
+    return [settings.canonical_path, *sorted(settings.processed_dir.glob("*.parquet"))]
 
 
 def service_version(name: str, store: FeatureStore) -> str:
@@ -138,6 +87,12 @@ def vocabularies(ts: TrainingSet) -> dict[str, list[str]]:
             values = train[name].dropna()
             out[name] = sorted({str(v) for v in values if str(v)})
     return out
+
+
+def untuned_spec(ts: TrainingSet) -> ModelSpec:
+    """The spec a booster is fitted with: the set's inputs and vocabularies, no calibration yet,
+    threshold 0.5 until one is chosen on validation."""
+    return ModelSpec(ts.service_name, ts.lead_minutes, ts.feature_names, 0.5, vocabularies(ts))
 
 
 def fit_booster(
@@ -249,14 +204,173 @@ def _requirements(*dists: str) -> list[str]:
     return [f"{d}=={version(d)}" for d in dists]
 
 
-def _log_figures(mlflow: Any, figures: dict[str, Any]) -> None:
-    for name, fig in figures.items():
-        mlflow.log_figure(fig, f"plots/{name}.png")
-
-
 def _labels(ts: TrainingSet, name: str, shuffle: np.random.Generator | None) -> np.ndarray:
     y = ts.part(name)[LABEL].to_numpy().astype(int)
     return shuffle.permutation(y) if shuffle is not None and name != "test" else y
+
+
+@dataclass
+class Fitted:
+    """The booster and its spec, with what was learnt about it on the splits."""
+
+    booster: lgb.Booster
+    spec: ModelSpec
+    x: dict[str, np.ndarray]  # encoded inputs by split
+    y: dict[str, np.ndarray]  # labels by split (train and validation permuted when shuffled)
+    p_validation: np.ndarray
+    p_test: np.ndarray
+    metrics: dict[str, dict[str, float]]  # "validation", "test" at the stored threshold
+    calibration_report: dict[str, float]
+    fit_seconds: float
+
+
+def fit_model(ts: TrainingSet, params: TrainParams, threads: int, shuffle_labels: bool, steps: Steps = SILENT) -> Fitted:
+    """LightGBM on the train window, early-stopped on validation; then calibration (if it helps
+    out of fold), the F1-optimal threshold on validation, and the scores of both windows."""
+    spec0 = untuned_spec(ts)
+    x = {n: encode_frame(ts.part(n), spec0) for n in SPLITS}
+    rng = np.random.default_rng(int(params.lightgbm.get("seed", 0))) if shuffle_labels else None
+    y = {n: _labels(ts, n, rng) for n in SPLITS}
+
+    t0 = time.perf_counter()
+    booster = fit_booster(x["train"], y["train"], x["validation"], y["validation"], spec0, params, threads, steps)
+    fit_seconds = time.perf_counter() - t0
+    with steps.step("calibration, threshold and test scores"):
+        raw_val = np.asarray(booster.predict(x["validation"], num_threads=threads))
+        calibration, cal_report = choose_calibration(raw_val, y["validation"])
+        calibrated = replace(spec0, calibration=calibration)
+        p_val = probabilities(booster, x["validation"], calibrated, threads)
+        spec = replace(calibrated, threshold=quality.f1_optimal_threshold(y["validation"], p_val))
+        p_test = probabilities(booster, x["test"], spec, threads)
+        metrics = {
+            "validation": quality.classification_metrics(y["validation"], p_val, spec.threshold),
+            "test": quality.classification_metrics(y["test"], p_test, spec.threshold),
+        }
+    return Fitted(booster, spec, x, y, p_val, p_test, metrics, cal_report, fit_seconds)
+
+
+@dataclass
+class Baseline:
+    """The original SkyProphet model fitted on the same rows, and its scores."""
+
+    model: Any
+    metrics: dict[str, dict[str, float]]  # "baseline_validation", "baseline_test"
+    p_test: np.ndarray
+
+
+def fit_baseline_model(ts: TrainingSet, y: dict[str, np.ndarray], steps: Steps = SILENT) -> Baseline:
+    """The baseline on the train window, its threshold chosen on validation, scored on both windows."""
+    with steps.step("baseline: one-hot logistic regression"):
+        base = fit_baseline(ts.part("train"), y["train"])
+        b_val = base.predict_proba(baseline_frame(ts.part("validation")))[:, 1]
+        b_thr = quality.f1_optimal_threshold(y["validation"], b_val)
+        b_test = base.predict_proba(baseline_frame(ts.part("test")))[:, 1]
+        metrics = {
+            "baseline_validation": quality.classification_metrics(y["validation"], b_val, b_thr),
+            "baseline_test": quality.classification_metrics(y["test"], b_test, b_thr),
+        }
+    return Baseline(base, metrics, b_test)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What both MLflow runs of a training share: the experiment, tags and parameters."""
+
+    experiment_id: str
+    tags: dict[str, str]
+    params: dict[str, Any]
+    rows: dict[str, int]  # of the training set, by split (and cancelled flights left out)
+
+
+def run_context(settings: Settings, store: FeatureStore, params: TrainParams, ts: TrainingSet, exp_id: str,
+                shuffle_labels: bool) -> RunContext:
+    """Tags (feature service and its version, data version) and parameters (params.yaml, row counts)."""
+    dv = data_version(input_files(settings))
+    tags = {
+        "feature_service": ts.service_name,
+        "feature_service_version": service_version(ts.service_name, store),
+        "data_version": dv,
+        "shuffled_labels": str(shuffle_labels).lower(),
+    }
+    rows = ts.rows()
+    common = {**params.flat(), **{f"rows_{k}": v for k, v in rows.items()}, "data_version": dv}
+    return RunContext(exp_id, tags, common, rows)
+
+
+def log_baseline_run(ctx: RunContext, baseline: Baseline) -> str:
+    """The baseline's MLflow run (parameters, scores, the sklearn model); returns its id."""
+    import mlflow
+    import mlflow.sklearn
+
+    with mlflow.start_run(experiment_id=ctx.experiment_id, run_name="baseline-logreg") as run:
+        mlflow.set_tags({**ctx.tags, "role": "baseline"})
+        mlflow.log_params({**ctx.params, "model": "onehot(" + ",".join(BASELINE_COLUMNS) + ") + LogisticRegression(balanced)"})
+        for split in ("validation", "test"):
+            mlflow.log_metrics({f"{split}_{k}": v for k, v in baseline.metrics[f"baseline_{split}"].items()})
+        mlflow.sklearn.log_model(baseline.model, name="model", pip_requirements=_requirements("scikit-learn", "pandas", "numpy"))
+    return str(run.info.run_id)
+
+
+def log_model_run(
+    ctx: RunContext, fitted: Fitted, baseline: Baseline, baseline_run_id: str, threads: int, registered_name: str | None
+) -> tuple[str, str | None]:
+    """The model's MLflow run: parameters, scores beside the baseline's, plots, the spec and the
+    booster with its signature (registered under ``registered_name`` when given).
+
+    Returns:
+        The run id and the registered version (None when not registered).
+    """
+    import mlflow
+    import mlflow.lightgbm
+    from mlflow.models import infer_signature
+
+    booster, spec, y = fitted.booster, fitted.spec, fitted.y
+    with mlflow.start_run(experiment_id=ctx.experiment_id, run_name=f"lightgbm-{spec.feature_service}") as run:
+        mlflow.set_tags({**ctx.tags, "role": "model", "baseline_run_id": baseline_run_id})
+        mlflow.log_params(
+            {
+                **ctx.params,
+                "num_threads": threads,
+                "best_iteration": booster.best_iteration,
+                "num_features": len(spec.feature_names),
+                "calibration": "platt" if spec.calibration else "none",
+            }
+        )
+        for split in ("validation", "test"):
+            mlflow.log_metrics({f"{split}_{k}": v for k, v in fitted.metrics[split].items()})
+            mlflow.log_metrics({f"baseline_{split}_{k}": v for k, v in baseline.metrics[f"baseline_{split}"].items()})
+        mlflow.log_metrics({**fitted.calibration_report, **{f"rows_{k}": float(v) for k, v in ctx.rows.items()}})
+        curves = {"validation": (y["validation"], fitted.p_validation), "test": (y["test"], fitted.p_test),
+                  "baseline test": (y["test"], baseline.p_test)}
+        figures = {
+            "roc": quality.roc_figure(curves),
+            "pr": quality.pr_figure(curves),
+            "calibration": quality.calibration_figure({k: v for k, v in curves.items() if k != "baseline test"}),
+            "feature_importance": quality.importance_figure(spec.feature_names, booster.feature_importance("gain")),
+        }
+        for name, fig in figures.items():
+            mlflow.log_figure(fig, f"plots/{name}.png")
+        mlflow.log_dict(spec.to_dict(), "model_spec.json")
+        example = pd.DataFrame(fitted.x["test"][:5], columns=spec.feature_names)
+        info = mlflow.lightgbm.log_model(
+            booster,
+            name="model",
+            signature=infer_signature(example, booster.predict(example.to_numpy(), num_threads=threads)),
+            input_example=example,
+            metadata={"skyprophet": spec.to_dict()},
+            registered_model_name=registered_name,
+            pip_requirements=_requirements("lightgbm", "numpy", "pandas"),
+        )
+    version = str(info.registered_model_version) if registered_name else None
+    return str(run.info.run_id), version
+
+
+def register_candidate(client: MlflowClient, settings: Settings, version: str, ctx: RunContext, fitted: Fitted, run_id: str) -> None:
+    """Tag the registered version (data, features, test ROC AUC, run) and move ``candidate`` to it."""
+    tags = {**ctx.tags, "test_roc_auc": f"{fitted.metrics['test']['roc_auc']:.4f}", "run_id": run_id}
+    for k, v in tags.items():
+        client.set_model_version_tag(settings.model_name, version, k, v)
+    client.set_registered_model_alias(settings.model_name, CANDIDATE, version)
 
 
 def run(
@@ -289,124 +403,48 @@ def run(
         TrackingUnavailable: the tracking store does not answer.
         TrainingSetError: unknown feature service, empty window, missing inputs.
     """
-    import mlflow
-    import mlflow.lightgbm
-    import mlflow.sklearn
-    from mlflow.models import infer_signature
+    from skyprophet.adapters.store import open_store
 
-    from skyprophet.store import open_store
-
-    seconds: dict[str, float] = {}
     client = client or connect(settings)
     exp_id = experiment_id(client, settings)
     store = store or open_store(settings, online="sqlite")
-    canonical = read_canonical(settings.raw_dir)
+    canonical = read_canonical(settings.canonical_path)
 
     t0 = time.perf_counter()
     ts = build(store, canonical, params.windows, params.feature_service, params.lead_minutes, params.label_delay_minutes, steps=steps)
-    seconds["training_set"] = time.perf_counter() - t0
-    rows = ts.rows()
-    log.info("training set: %s", rows)
+    seconds = {"training_set": time.perf_counter() - t0}
+    log.info("training set: %s", ts.rows())
 
     threads = int(num_threads or params.lightgbm.get("num_threads", 2))
-    spec0 = ModelSpec(ts.service_name, params.lead_minutes, ts.feature_names, 0.5, vocabularies(ts))
-    x = {n: encode_frame(ts.part(n), spec0) for n in ("train", "validation", "test")}
-    rng = np.random.default_rng(int(params.lightgbm.get("seed", 0))) if shuffle_labels else None
-    y = {n: _labels(ts, n, rng) for n in ("train", "validation", "test")}
-
+    fitted = fit_model(ts, params, threads, shuffle_labels, steps)
+    seconds["lightgbm"] = fitted.fit_seconds
     t0 = time.perf_counter()
-    booster = fit_booster(x["train"], y["train"], x["validation"], y["validation"], spec0, params, threads, steps)
-    seconds["lightgbm"] = time.perf_counter() - t0
-    with steps.step("calibration, threshold and test scores"):
-        raw_val = np.asarray(booster.predict(x["validation"], num_threads=threads))
-        calibration, cal_report = choose_calibration(raw_val, y["validation"])
-        spec1 = ModelSpec(spec0.feature_service, spec0.lead_minutes, spec0.feature_names, 0.5, spec0.categories, calibration)
-        p_val = probabilities(booster, x["validation"], spec1, threads)
-        spec = ModelSpec(**{**spec1.__dict__, "threshold": _metrics.f1_optimal_threshold(y["validation"], p_val)})
-        p_test = probabilities(booster, x["test"], spec, threads)
-        metrics = {
-            "validation": _metrics.classification_metrics(y["validation"], p_val, spec.threshold),
-            "test": _metrics.classification_metrics(y["test"], p_test, spec.threshold),
-        }
-
-    t0 = time.perf_counter()
-    with steps.step("baseline: one-hot logistic regression"):
-        base = fit_baseline(ts.part("train"), y["train"])
-        b_val = base.predict_proba(baseline_frame(ts.part("validation")))[:, 1]
-        b_thr = _metrics.f1_optimal_threshold(y["validation"], b_val)
-        b_test = base.predict_proba(baseline_frame(ts.part("test")))[:, 1]
-        metrics["baseline_validation"] = _metrics.classification_metrics(y["validation"], b_val, b_thr)
-        metrics["baseline_test"] = _metrics.classification_metrics(y["test"], b_test, b_thr)
+    baseline = fit_baseline_model(ts, fitted.y, steps)
     seconds["baseline"] = time.perf_counter() - t0
 
     with steps.step("MLflow: log both runs, register the model"):
-        dv = data_version(input_files(settings))
-        tags = {
-            "feature_service": ts.service_name,
-            "feature_service_version": service_version(ts.service_name, store),
-            "data_version": dv,
-            "shuffled_labels": str(shuffle_labels).lower(),
-        }
-        common = {**params.flat(), **{f"rows_{k}": v for k, v in rows.items()}, "data_version": dv}
-
-        with mlflow.start_run(experiment_id=exp_id, run_name="baseline-logreg") as brun:
-            mlflow.set_tags({**tags, "role": "baseline"})
-            mlflow.log_params({**common, "model": "onehot(" + ",".join(BASELINE_COLUMNS) + ") + LogisticRegression(balanced)"})
-            for split in ("validation", "test"):
-                mlflow.log_metrics({f"{split}_{k}": v for k, v in metrics[f"baseline_{split}"].items()})
-            mlflow.sklearn.log_model(base, name="model", pip_requirements=_requirements("scikit-learn", "pandas", "numpy"))
-        baseline_run_id = brun.info.run_id
-
-        version: str | None = None
-        with mlflow.start_run(experiment_id=exp_id, run_name=f"lightgbm-{ts.service_name}") as mrun:
-            mlflow.set_tags({**tags, "role": "model", "baseline_run_id": baseline_run_id})
-            mlflow.log_params(
-                {
-                    **common,
-                    "num_threads": threads,
-                    "best_iteration": booster.best_iteration,
-                    "num_features": len(spec.feature_names),
-                    "calibration": "platt" if spec.calibration else "none",
-                }
-            )
-            for split in ("validation", "test"):
-                mlflow.log_metrics({f"{split}_{k}": v for k, v in metrics[split].items()})
-                mlflow.log_metrics({f"baseline_{split}_{k}": v for k, v in metrics[f"baseline_{split}"].items()})
-            mlflow.log_metrics({**cal_report, **{f"rows_{k}": float(v) for k, v in rows.items()}})
-            curves = {"validation": (y["validation"], p_val), "test": (y["test"], p_test), "baseline test": (y["test"], b_test)}
-            _log_figures(
-                mlflow,
-                {
-                    "roc": _metrics.roc_figure(curves),
-                    "pr": _metrics.pr_figure(curves),
-                    "calibration": _metrics.calibration_figure({k: v for k, v in curves.items() if k != "baseline test"}),
-                    "feature_importance": _metrics.importance_figure(spec.feature_names, booster.feature_importance("gain")),
-                },
-            )
-            mlflow.log_dict(spec.to_dict(), "model_spec.json")
-            example = pd.DataFrame(x["test"][:5], columns=spec.feature_names)
-            info = mlflow.lightgbm.log_model(
-                booster,
-                name="model",
-                signature=infer_signature(example, booster.predict(example.to_numpy(), num_threads=threads)),
-                input_example=example,
-                metadata={"skyprophet": spec.to_dict()},
-                registered_model_name=settings.model_name if register else None,
-                pip_requirements=_requirements("lightgbm", "numpy", "pandas"),
-            )
-            if register:
-                version = str(info.registered_model_version)
-                for k, v in {**tags, "test_roc_auc": f"{metrics['test']['roc_auc']:.4f}", "run_id": mrun.info.run_id}.items():
-                    client.set_model_version_tag(settings.model_name, version, k, v)
-                client.set_registered_model_alias(settings.model_name, CANDIDATE, version)
+        ctx = run_context(settings, store, params, ts, exp_id, shuffle_labels)
+        baseline_run_id = log_baseline_run(ctx, baseline)
+        run_id, version = log_model_run(ctx, fitted, baseline, baseline_run_id, threads, settings.model_name if register else None)
+        if version is not None:
+            register_candidate(client, settings, version, ctx, fitted, run_id)
+    metrics = {**fitted.metrics, **baseline.metrics}
     log.info(
         "model: test ROC AUC %.4f, PR AUC %.4f (baseline %.4f); registered version %s",
         metrics["test"]["roc_auc"], metrics["test"]["pr_auc"], metrics["baseline_test"]["roc_auc"], version,
     )
-    return TrainResult(mrun.info.run_id, baseline_run_id, version, spec, metrics, rows, booster.best_iteration, seconds)
+    return TrainResult(run_id, baseline_run_id, version, fitted.spec, metrics, ctx.rows, fitted.booster.best_iteration, seconds)
 
 
-if __name__ == "__main__":  # python -m pipelines.train ...: the same as `skyprophet train ...`
-    from skyprophet.cli import run_module
-
-    run_module(__spec__.name)
+def write_summary(settings: Settings, result: TrainResult) -> Path:
+    """``reports/model/train.json``: what a training produced (DVC's train stage output) and where
+    to find it in MLflow."""
+    summary = settings.reports_dir / "model" / "train.json"
+    summary.parent.mkdir(parents=True, exist_ok=True)
+    summary.write_text(json.dumps({
+        "model": settings.model_name, "version": result.version, "run_id": result.run_id,
+        "baseline_run_id": result.baseline_run_id, "best_iteration": result.best_iteration,
+        "feature_service": result.spec.feature_service, "lead_minutes": result.spec.lead_minutes,
+        "rows": result.rows, "test": result.metrics["test"], "validation": result.metrics["validation"],
+    }, indent=2) + "\n")
+    return summary

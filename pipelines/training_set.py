@@ -1,24 +1,24 @@
 """Labelled, point-in-time training sets: flights -> entity rows at T -> the feature service.
 
 Shared by training, evaluation, promotion and the benchmark, so that every model is scored on
-rows built one way. Splits are ranges of local scheduled months ("YYYY-MM", inclusive).
+rows built one way. Splits are the month windows of ``pipelines.params``.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from pipelines._progress import SILENT, Steps
+from pipelines.params import Window
 from pipelines.retrieval import historical_features
-from skyprophet.config import FEATURE_SERVICE
-from skyprophet.keys import entity_frame
-from skyprophet.online import model_feature_names
+from skyprophet.adapters.progress import SILENT, Steps
+from skyprophet.core.config import FEATURE_SERVICE
+from skyprophet.core.errors import TrainingSetError
+from skyprophet.core.features import model_feature_names
+from skyprophet.core.keys import entity_frame
 
 if TYPE_CHECKING:
     from feast import FeatureService, FeatureStore
@@ -26,47 +26,6 @@ if TYPE_CHECKING:
 LABEL = "label"
 SPLIT = "split"
 LOCAL_MONTH = "local_month"
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-
-
-class TrainingSetError(ValueError):
-    """A training set cannot be built as asked (bad window, unknown service, no rows)."""
-
-
-@dataclass(frozen=True)
-class Window:
-    """A named range of local scheduled months, both ends included."""
-
-    name: str
-    first: str
-    last: str
-
-    def __post_init__(self) -> None:
-        for m in (self.first, self.last):
-            if not _MONTH.match(m):
-                raise TrainingSetError(f"{self.name} window: {m!r} is not a YYYY-MM month")
-        if self.first > self.last:
-            raise TrainingSetError(f"{self.name} window: {self.first} is after {self.last}")
-
-    def __str__(self) -> str:
-        return f"{self.first}..{self.last}"
-
-
-def windows_from(split: dict[str, Any]) -> list[Window]:
-    """``[train, validation, test]`` windows from params' ``split`` mapping."""
-    out = []
-    for name in ("train", "validation", "test"):
-        if name not in split:
-            raise TrainingSetError(f"split: the {name!r} window is missing")
-        first, last = (str(x) for x in split[name])
-        out.append(Window(name, first, last))
-    return out
-
-
-def parse_window(name: str, text: str) -> Window:
-    """A window from ``YYYY-MM..YYYY-MM`` (or one month)."""
-    first, _, last = text.partition("..")
-    return Window(name, first, last or first)
 
 
 def resolve_service(store: FeatureStore, name: str) -> FeatureService:
@@ -174,11 +133,3 @@ def build(
 def _span(canonical: pd.DataFrame) -> str:
     months = local_month(canonical)
     return f"{months.min()}..{months.max()}" if len(months) else "no flights"
-
-
-def read_canonical(raw_dir: Path) -> pd.DataFrame:
-    """The canonical flight table written by ingest."""
-    path = raw_dir / "canonical_flights.parquet"
-    if not path.exists():
-        raise TrainingSetError(f"{path} is missing: run `make features` (ingest) first")
-    return pd.read_parquet(path)

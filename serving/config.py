@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from skyprophet.config import Settings
+from skyprophet.core.config import Settings
 
 PLACEHOLDER_TOKEN = "changethis"
 

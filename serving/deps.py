@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from serving.config import ServingSettings
 from serving.inference import FeatureLookup, ModelHolder
 from serving.metrics import Metrics
-from skyprophet.tracking import LoadedModel
+from skyprophet.adapters.tracking import LoadedModel
 
 
 async def get_settings(request: Request) -> ServingSettings:

@@ -16,9 +16,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from skyprophet.model import contributions, encode_rows, probabilities
-from skyprophet.online import FlightFeatures, FlightKeys, OnlineFeatures
-from skyprophet.tracking import LoadedModel, alias_version, connect, load_version
+from skyprophet.adapters.online import OnlineFeatures
+from skyprophet.adapters.tracking import LoadedModel, alias_version, connect, load_version
+from skyprophet.core.errors import first_line
+from skyprophet.core.features import FlightFeatures
+from skyprophet.core.keys import FlightKeys
+from skyprophet.core.model import contributions, encode_rows, probabilities
 
 if TYPE_CHECKING:
     import redis
@@ -57,7 +60,7 @@ class ModelHolder:
                 model = load_version(self._client, name, version, alias)
             except Exception as exc:  # the registry being down must not stop the service
                 self._client = None
-                self.last_error = f"model registry: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                self.last_error = f"model registry: {first_line(exc)}"
                 log.warning("model refresh failed: %s", self.last_error)
                 return False
             previous = self.current.version if self.current else None

@@ -39,26 +39,20 @@ def redis_client(settings: ServingSettings) -> Any:
     )
 
 
-def _record_model(app: FastAPI) -> None:
-    model = app.state.models.current
-    if model is not None:
-        app.state.metrics.model_version.labels(model.name, model.alias or "").set(int(model.version))
-
-
 async def _refresh_forever(app: FastAPI) -> None:
     settings: ServingSettings = app.state.settings
     while True:
         await asyncio.sleep(settings.model_refresh_s)
         try:
             await asyncio.to_thread(sync_model, app.state.models, app.state.lookup)
-            _record_model(app)
+            app.state.metrics.record_model(app.state.models.current)
         except Exception:  # keep refreshing whatever happens once
             log.exception("model refresh failed")
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    from skyprophet.store import open_store
+    from skyprophet.adapters.store import open_store
 
     settings: ServingSettings = app.state.settings
     store = await asyncio.to_thread(lambda: open_store(settings, online=settings.online_store, registry_ttl_s=60))
@@ -66,7 +60,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.lookup = FeatureLookup(store, client)
     app.state.models = ModelHolder(settings)
     await asyncio.to_thread(sync_model, app.state.models, app.state.lookup)
-    _record_model(app)
+    app.state.metrics.record_model(app.state.models.current)
     task = asyncio.create_task(_refresh_forever(app))
     try:
         yield

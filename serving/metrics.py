@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
+
+if TYPE_CHECKING:
+    from skyprophet.adapters.tracking import LoadedModel
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -29,6 +32,11 @@ class Metrics:
         self.stale = Counter("skyprophet_stale_features", "feature values older than their ttl in scored flights", registry=r)
         self.model_version = Gauge("skyprophet_model_version", "registered version of the loaded model",
                                    ["name", "alias"], registry=r, multiprocess_mode="max")
+
+    def record_model(self, model: LoadedModel | None) -> None:
+        """The loaded model's version in ``skyprophet_model_version`` (nothing while none is loaded)."""
+        if model is not None:
+            self.model_version.labels(model.name, model.alias or "").set(int(model.version))
 
     def render(self) -> bytes:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

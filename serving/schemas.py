@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from skyprophet.online import FlightKeys
+from skyprophet.core.keys import FlightKeys
 
 
 class FlightQuery(BaseModel):

@@ -1,10 +1,11 @@
 """The ``skyprophet`` command: every pipeline stage, the server, one-flight predictions, benchmarks.
 
-Each subcommand calls the stage's own function in ``pipelines`` (``python -m pipelines.<stage>``
+The top layer: it reads the settings and passes them down to the stage functions in
+``pipelines`` (and to the server's app factory); nothing imports it (``python -m skyprophet``
 runs the same command). Heavy imports (Feast, MLflow, LightGBM) happen inside the commands that
-need them, so ``skyprophet --help`` answers at once. A user error (bad option, unknown feature
-service, unreachable tracking store, refused promotion, ...) prints one line and exits non-zero;
-a traceback means a bug.
+need them, so ``skyprophet --help`` answers at once. A user error (any ``SkyProphetError``: bad
+option, unknown feature service, unreachable tracking store, refused promotion, ...) prints one
+line and exits non-zero; a traceback means a bug.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import typer
 
 from typer._click.exceptions import UsageError  # typer 0.2x carries its own click; this is not click's
 
+from skyprophet.core.errors import InvalidInput, SkyProphetError, first_line
+
 log = logging.getLogger("skyprophet")
 
 app = typer.Typer(
@@ -38,23 +41,6 @@ app.add_typer(bench_app, name="bench")
 
 Online = Literal["sqlite", "redis"]
 NOISY = ("feast", "mlflow", "alembic", "urllib3", "httpx")
-
-
-class UserError(Exception):
-    """A problem with the command's input or environment: reported in one line, no traceback."""
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    """The exception types that are the user's to fix (imported late: some modules are heavy)."""
-    from pydantic import ValidationError
-
-    from pipelines.ingest import SchemaError
-    from pipelines.promote import PromotionRefused
-    from pipelines.training_set import TrainingSetError
-    from skyprophet.tracking import ModelNotFound, TrackingUnavailable
-
-    return (UserError, SchemaError, PromotionRefused, TrainingSetError, ModelNotFound, TrackingUnavailable, FileNotFoundError,
-            ValidationError)
 
 
 def _setup_logging(heavy: bool = True) -> None:
@@ -80,18 +66,25 @@ def _aware(text: str, option: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise UserError(f"{option}: not an ISO 8601 date-time: {text!r}") from None
+        raise InvalidInput(f"{option}: not an ISO 8601 date-time: {text!r}") from None
     if value.tzinfo is None:
-        raise UserError(f"{option}: needs a UTC offset, e.g. 2013-12-30T08:00-05:00 (got {text!r})")
+        raise InvalidInput(f"{option}: needs a UTC offset, e.g. 2013-12-30T08:00-05:00 (got {text!r})")
     return value
 
 
-def _store(online: Online | None = None) -> Any:
-    """The feature store of the settings, with the online store chosen on the command line if given."""
-    from skyprophet.config import get_settings
-    from skyprophet.store import open_store
+def _settings(data_dir: Path | None = None) -> Any:
+    """The settings of this run (environment, ``.env``), with the data folder given on the command line."""
+    from skyprophet.core.config import get_settings
 
-    return open_store(get_settings(), online=online)
+    settings = get_settings()
+    return settings if data_dir is None else settings.model_copy(update={"data_dir": data_dir})
+
+
+def _store(settings: Any, online: Online | None = None) -> Any:
+    """The feature store of the settings, with the online store chosen on the command line if given."""
+    from skyprophet.adapters.store import open_store
+
+    return open_store(settings, online=online)
 
 
 # ---------------------------------------------------------------- data and features
@@ -106,7 +99,7 @@ def ingest(
     from pipelines.ingest import run
 
     _setup_logging(heavy=False)
-    run(source_dir, data_dir)
+    run(_settings(data_dir), source_dir)
 
 
 @features_app.command("build")
@@ -117,16 +110,13 @@ def features_build(
     out_dir: Annotated[Path | None, typer.Option(help="where the tables go (default: <data-dir>/processed)")] = None,
 ) -> None:
     """Build the time-stamped feature tables from data/raw into data/processed."""
-    from pipelines._progress import console_steps
     from pipelines.build_features import run
+    from skyprophet.adapters.progress import console_steps
 
     cutoff = None if until is None else _aware(until, "--until")
     _setup_logging(heavy=False)
-    try:
-        with console_steps() as steps:
-            run(data_dir, out_dir, cutoff, grid_minutes, steps=steps)
-    except ValueError as exc:  # e.g. no flight before the cut-off
-        raise UserError(str(exc)) from None
+    with console_steps() as steps:
+        run(_settings(data_dir), out_dir, cutoff, grid_minutes, steps=steps)
 
 
 @features_app.command("apply")
@@ -135,7 +125,8 @@ def features_apply(online: Annotated[Online | None, typer.Option(help="online st
     from pipelines.feature_store import apply
 
     _setup_logging()
-    names = apply(_store(online))
+    settings = _settings()
+    names = apply(_store(settings, online), settings)
     log.info("applied %d objects", len(names))
 
 
@@ -152,7 +143,8 @@ def features_materialize(
     end_at = _aware(end, "--end")
     start_at = None if start is None else _aware(start, "--start")
     _setup_logging()
-    done = materialize(_store(online), end_at, start=start_at, incremental=not full)
+    settings = _settings()
+    done = materialize(_store(settings, online), end_at, chunk=settings.materialize_chunk, start=start_at, incremental=not full)
     log.info("materialized %s", done)
 
 
@@ -162,11 +154,26 @@ def features_demo(
     online: Annotated[Online | None, typer.Option(help="online store (default: SKYPROPHET_ONLINE_STORE)")] = None,
 ) -> None:
     """Materialize up to a real flight's prediction time and print its online features."""
+    from rich.console import Console
+    from rich.table import Table
+
     from pipelines.feature_store import demo
 
     after_at = _aware(after, "--after")
     _setup_logging()
-    demo(_store(online), after_at)
+    settings = _settings()
+    got = demo(_store(settings, online), settings, after_at)
+    keys = got.keys
+    sched = datetime.fromtimestamp(keys.sched_dep_epoch_s, tz=got.as_of.tzinfo)
+    table = Table(title=f"{keys.flight_id} {keys.origin}->{keys.dest} "
+                  f"scheduled {sched:%Y-%m-%d %H:%M} UTC, features as of {got.as_of:%H:%M} UTC")
+    table.add_column("feature")
+    table.add_column("value", justify="right")
+    for name, value in got.features.values.items():
+        table.add_row(name, _shown(value))
+    console = Console()
+    console.print(table)
+    console.print(f"missing: {len(got.features.missing)}, stale: {got.features.stale or 'none'}")
 
 
 # ---------------------------------------------------------------- model
@@ -177,7 +184,7 @@ Window = Annotated[str | None, typer.Option(metavar="YYYY-MM[..YYYY-MM]")]
 
 def _override(windows: list[Any], given: dict[str, str | None]) -> list[Any]:
     """``windows`` with those named in ``given`` replaced by the month ranges given for them."""
-    from pipelines.training_set import parse_window
+    from pipelines.params import parse_window
 
     return [parse_window(w.name, text) if (text := given.get(w.name)) else w for w in windows]
 
@@ -196,13 +203,13 @@ def train(
     skip_if_production: Annotated[bool, typer.Option("--skip-if-production", help="do nothing when a production model exists")] = False,
 ) -> None:
     """Train LightGBM and the baseline on point-in-time features; log both to MLflow; register the model."""
-    from pipelines._progress import console_steps
-    from pipelines.train import TrainParams, run
-    from skyprophet.config import get_settings
-    from skyprophet.tracking import PRODUCTION, alias_version, connect
+    from pipelines.params import TrainParams
+    from pipelines.train import run, write_summary
+    from skyprophet.adapters.progress import console_steps
+    from skyprophet.adapters.tracking import PRODUCTION, alias_version, connect
 
     _setup_logging()
-    settings = get_settings()
+    settings = _settings()
     params = TrainParams.load(params_file or settings.params_path)
     if feature_service:
         params.feature_service = feature_service
@@ -216,16 +223,7 @@ def train(
     with console_steps() as steps:
         result = run(settings, params, num_threads=num_threads, shuffle_labels=shuffle_labels, register=not no_register,
                      client=client, steps=steps)
-    # What this training produced, for DVC (the train stage's output) and for people: where to find it in MLflow.
-    summary = settings.reports_dir / "model" / "train.json"
-    summary.parent.mkdir(parents=True, exist_ok=True)
-    summary.write_text(json.dumps({
-        "model": settings.model_name, "version": result.version, "run_id": result.run_id,
-        "baseline_run_id": result.baseline_run_id, "best_iteration": result.best_iteration,
-        "feature_service": result.spec.feature_service, "lead_minutes": result.spec.lead_minutes,
-        "rows": result.rows, "test": result.metrics["test"], "validation": result.metrics["validation"],
-    }, indent=2) + "\n")
-    log.info("wrote %s", summary)
+    log.info("wrote %s", write_summary(settings, result))
 
 
 @app.command()
@@ -236,14 +234,13 @@ def evaluate(
 ) -> None:
     """Compare a version with the baseline and production; write reports/model/metrics.json."""
     from pipelines.evaluate import evaluate as run
-    from pipelines.train import TrainParams
-    from skyprophet.config import get_settings
+    from pipelines.params import TrainParams
 
     _setup_logging()
-    settings = get_settings()
+    settings = _settings()
     windows = None  # the model's own
     if test or validation:
-        base = [w for w in TrainParams.load(settings.params_path).windows if w.name != "train"]
+        base = TrainParams.load(settings.params_path).windows_named("validation", "test")
         windows = _override(base, {"validation": validation, "test": test})
     result = run(settings, version, windows)
     typer.echo(result.table)
@@ -258,11 +255,10 @@ def promote(
 ) -> None:
     """Move the production alias to a version if it is at least as good on the test split."""
     from pipelines.promote import promote as run
-    from skyprophet.config import get_settings
-    from skyprophet.tracking import PRODUCTION, alias_version, connect
+    from skyprophet.adapters.tracking import PRODUCTION, alias_version, connect
 
     _setup_logging()
-    settings = get_settings()
+    settings = _settings()
     client = connect(settings)
     if skip_if_production and alias_version(client, settings.model_name, PRODUCTION):
         log.info("%s@%s exists; nothing to promote", settings.model_name, PRODUCTION)
@@ -278,14 +274,13 @@ def score(
 ) -> None:
     """Score every flight scheduled on a local day into parquet (offline point-in-time features)."""
     from pipelines.score import score_day
-    from skyprophet.config import get_settings
 
     try:
         when = date.fromisoformat(day)
     except ValueError:
-        raise UserError(f"--date: not a YYYY-MM-DD date: {day!r}") from None
+        raise InvalidInput(f"--date: not a YYYY-MM-DD date: {day!r}") from None
     _setup_logging()
-    score_day(get_settings(), when, alias, out)
+    score_day(_settings(), when, alias, out)
 
 
 # ---------------------------------------------------------------- serving
@@ -310,7 +305,6 @@ def predict(
     """Score one flight with the production model and print the probability, decision and top reasons."""
     from pipelines.score import score_flight
     from serving.schemas import FlightQuery
-    from skyprophet.config import get_settings
 
     query = FlightQuery.model_validate({  # the API's own rules for each field
         "carrier": carrier, "flight_number": flight_number, "origin": origin, "dest": dest,
@@ -318,7 +312,7 @@ def predict(
     })
 
     _setup_logging()
-    result = score_flight(get_settings(), query.keys(), alias=alias, source=source, top=top)
+    result = score_flight(_settings(), query.keys(), alias=alias, source=source, top=top)
     _print_prediction(result, query, as_json)
 
 
@@ -326,13 +320,15 @@ def _print_prediction(result: Any, query: Any, as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    factors = [{**f, "value": _plain(f["value"])} for f in result.top_factors]
+    from skyprophet.core.features import nan_to_none
+
+    factors = [{**f, "value": nan_to_none(f["value"])} for f in result.top_factors]
     if as_json:
         typer.echo(json.dumps({
             "flight_id": result.flight_id, "delay_probability": round(result.probability, 6), "delayed": result.delayed,
             "threshold": result.model.spec.threshold, "top_factors": factors, "missing_features": result.missing,
             "stale_features": result.stale, "features_as_of": result.as_of.isoformat(), "source": result.source,
-            "model": {"name": result.model.name, "version": result.model.version, "alias": result.model.alias},
+            "model": result.model.ref(),
         }, indent=2))
         return
     console = Console()
@@ -348,21 +344,15 @@ def _print_prediction(result: Any, query: Any, as_json: bool) -> None:
     table.add_column("value", justify="right")
     table.add_column("contribution", justify="right")
     for f in factors:
-        v = f["value"]
-        table.add_row(f["feature"], "missing" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v),
-                      f"{f['contribution']:+.3f}")
+        table.add_row(f["feature"], _shown(f["value"], "missing"), f"{f['contribution']:+.3f}")
     console.print(table)
     if result.missing or result.stale:
         console.print(f"missing: {', '.join(result.missing) or 'none'}; stale: {', '.join(result.stale) or 'none'}")
 
 
-def _plain(value: Any) -> Any:
-    """A JSON-ready feature value: numpy scalars unwrapped, NaN as None."""
-    import math
-
-    if hasattr(value, "item"):
-        value = value.item()
-    return None if isinstance(value, float) and math.isnan(value) else value
+def _shown(value: Any, absent: str = "null") -> str:
+    """A feature value in a table: floats to 4 significant digits, ``absent`` for none."""
+    return absent if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 @app.command()
@@ -395,7 +385,7 @@ def _bench(module: str, ctx: typer.Context) -> None:
     try:
         bench = importlib.import_module(f"benchmarks.{module}")
     except ModuleNotFoundError:
-        raise UserError("the benchmarks ship with the source checkout, not with the installed package") from None
+        raise InvalidInput("the benchmarks ship with the source checkout, not with the installed package") from None
     bench.main(ctx.args)
 
 
@@ -430,8 +420,7 @@ def _one_line(exc: BaseException) -> str:
 
     if isinstance(exc, ValidationError):
         return "; ".join(f"--{'-'.join(str(p) for p in e['loc']).replace('_', '-')}: {e['msg']}" for e in exc.errors())
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return first_line(exc)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -444,26 +433,16 @@ def main(argv: list[str] | None = None) -> None:
         _fail(exc.ctx.command_path.removeprefix("skyprophet").strip() if exc.ctx else command, exc.format_message(), 2)
     except typer.Abort:
         _fail(command, "aborted", 130)
+    except SkyProphetError as exc:
+        _fail(command, _one_line(exc), 1, exc.kind)
     except Exception as exc:
-        if isinstance(exc, _user_errors()):
-            _fail(command, _one_line(exc), 1, "refused" if type(exc).__name__ == "PromotionRefused" else "error")
+        from pydantic import ValidationError  # settings or a flight's fields, as the user gave them
+
+        if isinstance(exc, ValidationError):
+            _fail(command, _one_line(exc), 1)
         raise
     if isinstance(code, int) and code:
         raise SystemExit(code)
-
-
-def run_module(module: str) -> None:
-    """``python -m pipelines.<stage> ARGS`` runs the stage's command with ARGS."""
-    prefix = {
-        "pipelines.ingest": ["ingest"],
-        "pipelines.build_features": ["features", "build"],
-        "pipelines.feature_store": ["features"],
-        "pipelines.train": ["train"],
-        "pipelines.evaluate": ["evaluate"],
-        "pipelines.promote": ["promote"],
-        "pipelines.score": ["score"],
-    }[module]
-    main([*prefix, *sys.argv[1:]])
 
 
 if __name__ == "__main__":

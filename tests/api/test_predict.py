@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skyprophet.keys import entity_frame, flight_query
+from skyprophet.core.keys import entity_frame, flight_query
 from tests.api.conftest import MATERIALIZED
 from tests.conftest import historical
 
@@ -68,13 +68,13 @@ def test_batch_keeps_order_and_explains(api, upcoming: pd.DataFrame) -> None:  #
 def test_explanations_add_up_to_the_score(api, upcoming: pd.DataFrame, api_settings) -> None:  # type: ignore[no-untyped-def]
     """Factors are LightGBM's contributions (in the calibrated log-odds when Platt scaling is on),
     and bias + all contributions give back the served probability."""
-    from skyprophet.tracking import connect, load_by_alias
+    from skyprophet.adapters.tracking import connect, load_by_alias
 
     model = load_by_alias(connect(api_settings), api_settings.model_name)
     row = next(iter(upcoming.itertuples()))
     r = post(api, {"flights": [_query(row)], "explain": True, "debug": True})
     p = r.json()["predictions"][0]
-    from skyprophet.model import encode_rows
+    from skyprophet.core.model import encode_rows
 
     x = encode_rows([p["features"]], model.spec)
     contrib = model.booster.predict(x, pred_contrib=True)[0]
@@ -136,7 +136,7 @@ def test_unknown_flight_keys_are_flagged_not_failed(api) -> None:  # type: ignor
 
 
 def api_feature_names(api) -> list[str]:  # type: ignore[no-untyped-def]
-    from skyprophet.tracking import connect, load_by_alias
+    from skyprophet.adapters.tracking import connect, load_by_alias
 
     return load_by_alias(connect(api.settings), api.settings.model_name).spec.feature_names
 

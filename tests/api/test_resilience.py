@@ -13,7 +13,7 @@ import httpx
 import pytest
 import redis
 
-from skyprophet.tracking import PRODUCTION, connect
+from skyprophet.adapters.tracking import PRODUCTION, connect
 from tests.api.conftest import free_port, start_server
 from tests.api.test_predict import GOOD
 

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skyprophet.config import PROJECT_ROOT, Settings
-from skyprophet.keys import entity_frame, flight_query
+from skyprophet.core.config import PROJECT_ROOT, Settings
+from skyprophet.core.keys import entity_frame, flight_query
 from tests.conftest import historical
 
 pytestmark = pytest.mark.integration

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from skyprophet.config import FEATURE_SERVICE
-from skyprophet.keys import ROW_ID, entity_frame
+from skyprophet.core.config import FEATURE_SERVICE
+from skyprophet.core.keys import ROW_ID, entity_frame
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from skyprophet.config import PROJECT_ROOT
+from skyprophet.core.config import PROJECT_ROOT
 
 pytestmark = pytest.mark.integration
 SECRETS = {"REDIS_PASSWORD": "r-secret", "POSTGRES_PASSWORD": "p-secret", "SKYPROPHET_ADMIN_TOKEN": "a-secret"}

@@ -11,10 +11,10 @@ import pytest
 
 from pipelines import build_features
 from pipelines.feature_store import apply
-from skyprophet.config import FEATURE_SERVICE, Settings
-from skyprophet.keys import ROW_ID, TIMESTAMP, entity_frame
-from skyprophet.online import model_feature_names
-from skyprophet.store import open_store
+from skyprophet.core.config import FEATURE_SERVICE, Settings
+from skyprophet.core.keys import ROW_ID, TIMESTAMP, entity_frame
+from skyprophet.adapters.online import model_feature_names
+from skyprophet.adapters.store import open_store
 from tests.conftest import historical
 
 pytestmark = pytest.mark.integration
@@ -128,10 +128,10 @@ def test_brute_force_rolling_features(  # type: ignore[no-untyped-def]
 def test_truncation_invariance(settings: Settings, tmp_path: Path, canonical: pd.DataFrame) -> None:
     t0 = datetime(2013, 6, 15, 13, 7, tzinfo=timezone.utc)
     trunc_dir = tmp_path / "processed_until"
-    build_features.run(settings.data_dir, trunc_dir, until=t0)
+    build_features.run(settings, trunc_dir, until=t0)
     full = open_store(settings, online="sqlite", data_dir=settings.data_dir)
     cut = open_store(settings, online="sqlite", data_dir=tmp_path)
-    apply(cut, trunc_dir)
+    apply(cut, settings, trunc_dir)
     flights = canonical[(canonical["sched_dep_utc"] - pd.Timedelta(hours=2) <= t0)]
     # weight the sample towards the last days before the cut-off, where a leak would show
     near = flights[flights["sched_dep_utc"] > t0 - pd.Timedelta(days=2)]

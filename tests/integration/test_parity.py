@@ -13,10 +13,10 @@ import pytest
 import redis
 
 from pipelines.feature_store import apply, materialize
-from skyprophet.config import Settings
-from skyprophet.keys import TIMESTAMP, entity_frame
-from skyprophet.online import FlightKeys, OnlineFeatures
-from skyprophet.store import open_store
+from skyprophet.core.config import Settings
+from skyprophet.core.keys import TIMESTAMP, entity_frame
+from skyprophet.adapters.online import FlightKeys, OnlineFeatures
+from skyprophet.adapters.store import open_store
 from tests.conftest import historical
 
 pytestmark = pytest.mark.integration
@@ -53,7 +53,7 @@ def _norm(v: Any) -> Any:
 
 def _check_parity(settings: Settings, online: str, tmp: Path, canonical: pd.DataFrame) -> int:
     store = open_store(settings, online=online, data_dir=tmp)
-    apply(store, settings.processed_dir)
+    apply(store, settings)
     readers = [OnlineFeatures(store)]
     if online == "redis":  # the service's direct pipelined reader must agree too
         readers.append(OnlineFeatures(store, redis_client=redis.Redis.from_url(settings.redis_url)))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from pipelines.evaluate import evaluate
-from pipelines.promote import PromotionRefused, promote
-from skyprophet.tracking import CANDIDATE, PRODUCTION, connect, load_by_alias
+from pipelines.promote import promote
+from skyprophet.core.errors import PromotionRefused
+from skyprophet.adapters.tracking import CANDIDATE, PRODUCTION, connect, load_by_alias
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from skyprophet.config import PROJECT_ROOT
+from skyprophet.core.config import PROJECT_ROOT
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,8 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from skyprophet.model import encode_frame, probabilities
-from skyprophet.tracking import connect, load_version
+from skyprophet.core.model import encode_frame, probabilities
+from skyprophet.adapters.tracking import connect, load_version
 
 pytestmark = [pytest.mark.model, pytest.mark.integration]
 

@@ -14,14 +14,14 @@ import random
 import pandas as pd
 from locust import FastHttpUser, between, task
 
-from skyprophet.config import get_settings
-from skyprophet.keys import flight_query
+from skyprophet.core.config import get_settings
+from skyprophet.core.keys import flight_query
 
 START = pd.Timestamp(os.environ.get("SKYPROPHET_STRESS_FROM", "2013-12-30T12:00:00+00:00"))
 
 
 def _schedule() -> list[dict[str, object]]:
-    flights = pd.read_parquet(get_settings().raw_dir / "canonical_flights.parquet")
+    flights = pd.read_parquet(get_settings().canonical_path)
     sched = flights["sched_dep_utc"]
     day = flights[(sched >= START + pd.Timedelta(hours=2)) & (sched < START + pd.Timedelta(hours=26))]
     return [flight_query(r) for r in day.itertuples()]

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-import yaml
+from pathlib import Path
 
-from feature_repo.feature_services import flight_delay_v1, flight_delay_v1_online, flight_delay_v2, flight_delay_v2_online
-from skyprophet.config import FEATURE_SERVICE, PARAMS_FILE
-from skyprophet.online import model_feature_names
+import yaml
+from feast import FeatureService
+
+from feature_repo.definitions import objects
+from skyprophet.core.config import FEATURE_SERVICE, PARAMS_FILE
+from skyprophet.core.features import model_feature_names
+
+# The definitions need no data: sources only name their files.
+_SERVICES = {o.name: o for o in objects(Path("/nonexistent/processed"), 15) if isinstance(o, FeatureService)}
+flight_delay_v1, flight_delay_v1_online = _SERVICES["flight_delay_v1"], _SERVICES["flight_delay_v1_online"]
+flight_delay_v2, flight_delay_v2_online = _SERVICES["flight_delay_v2"], _SERVICES["flight_delay_v2_online"]
 
 V2_ADDED = {
     "airline_stats__deps_3h", "airline_stats__delayed_share_3h", "airline_stats__mean_delay_3h",
@@ -27,7 +35,22 @@ def test_v1_keeps_its_43_inputs_and_v2_adds_seven() -> None:
     assert [n for n in v2 if n in set(v1)] == v1  # v1's inputs keep their order in v2
 
 
+def test_the_repo_publishes_exactly_these_services() -> None:
+    assert sorted(_SERVICES) == ["flight_delay_v1", "flight_delay_v1_online", "flight_delay_v2", "flight_delay_v2_online"]
+
+
 def test_online_services_add_only_the_request_features_inputs() -> None:
     for service, online in ((flight_delay_v1, flight_delay_v1_online), (flight_delay_v2, flight_delay_v2_online)):
         served = {n for n in model_feature_names(service) if not n.startswith("flight_calendar__")}
         assert set(model_feature_names(online)) - served == {"plane_recent__prev_dep_ts"}
+
+
+def test_definitions_are_made_afresh_for_each_folder(tmp_path: Path) -> None:
+    # Feast's on-demand decorator moves its function to __main__: a second repo in the same
+    # process (tests, benchmarks, a second data folder) must still find the UDF's source.
+    again = objects(tmp_path / "processed", 30)
+    odfv = next(o for o in again if o.name == "flight_calendar")
+    assert odfv.feature_transformation.udf_string.startswith("def flight_calendar(")
+    views = {o.name: o for o in again if type(o).__name__ == "FeatureView"}
+    assert views["airline_stats"].ttl.total_seconds() == 31 * 60  # this grid step, not the first one's
+    assert views["airline_stats"].batch_source.path == str((tmp_path / "processed" / "airline_stats.parquet").resolve())

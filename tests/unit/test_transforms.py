@@ -8,7 +8,7 @@ import holidays
 import numpy as np
 import pytest
 
-from skyprophet.transforms import request_features
+from skyprophet.core.transforms import request_features
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,5 @@ async def reload(holder: HolderDep, lookup: FeaturesDep, metrics: MetricsDep) ->
     """Check the alias now and swap the model if it moved."""
     changed = await asyncio.to_thread(sync_model, holder, lookup)
     model = holder.current
-    if model is not None:
-        metrics.model_version.labels(model.name, model.alias or "").set(int(model.version))
+    metrics.record_model(model)
     return {"changed": changed, "version": model.version if model else None, "error": holder.last_error}

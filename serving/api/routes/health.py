@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from serving.deps import FeaturesDep, HolderDep, MetricsDep
+from skyprophet.core.errors import first_line
 
 router = APIRouter(tags=["service"])
 
@@ -46,12 +47,12 @@ async def ready(holder: HolderDep, lookup: FeaturesDep) -> JSONResponse:
     try:
         await asyncio.to_thread(lookup.ping)
     except Exception as exc:  # any failure means not ready
-        problems.append(f"online store: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": "))
+        problems.append(f"online store: {first_line(exc, with_type=True)}")
     model = holder.current
     if model is None:
         problems.append(f"model: {holder.last_error or 'not loaded'}")
     body = {"status": "ready" if not problems else "unavailable", "problems": problems,
-            "model": {"name": model.name, "version": model.version, "alias": model.alias} if model else None}
+            "model": model.ref() if model else None}
     return JSONResponse(body, status_code=503 if problems else 200)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import orjson
@@ -17,14 +16,10 @@ from serving.deps import current_model
 from serving.inference import FeatureLookup, ModelHolder, score
 from serving.metrics import Metrics
 from serving.schemas import PredictRequest, PredictResponse
-from skyprophet.keys import flight_id
-from skyprophet.model import top_factors
+from skyprophet.core.features import nan_to_none
+from skyprophet.core.model import top_factors
 
 router = APIRouter(tags=["predict"])
-
-
-def _json_value(v: Any) -> Any:
-    return None if isinstance(v, float) and math.isnan(v) else v
 
 
 # The body is parsed by the route itself: pydantic-core validates the raw JSON in one pass
@@ -82,7 +77,7 @@ async def predict(request: Request) -> Response:
     for i, (keys, ff) in enumerate(zip(flights, scored.features, strict=True)):
         p = float(scored.probabilities[i])
         item: dict[str, Any] = {
-            "flight_id": flight_id(keys.carrier, keys.flight_number),
+            "flight_id": keys.flight_id,
             "delay_probability": round(p, 6),
             "delayed": p >= spec.threshold,
             "threshold": spec.threshold,
@@ -92,10 +87,10 @@ async def predict(request: Request) -> Response:
         if scored.contributions is not None:
             item["top_factors"] = top_factors(spec, ff.values, scored.contributions[i], settings.top_factors)
         if req.debug:
-            item["features"] = {k: _json_value(v) for k, v in ff.values.items()}
+            item["features"] = {k: nan_to_none(v) for k, v in ff.values.items()}
         metrics.missing.inc(len(ff.missing))
         metrics.stale.inc(len(ff.stale))
         predictions.append(item)
     metrics.flights.inc(len(flights))
-    body = {"model": {"name": model.name, "version": model.version, "alias": model.alias}, "predictions": predictions}
+    body = {"model": model.ref(), "predictions": predictions}
     return Response(orjson.dumps(body), media_type="application/json")

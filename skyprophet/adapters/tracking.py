@@ -13,24 +13,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from skyprophet.model import ModelSpec
+from skyprophet.core.errors import ModelNotFound, TrackingUnavailable, first_line
+from skyprophet.core.model import ModelSpec
 
 if TYPE_CHECKING:
     import lightgbm as lgb
     from mlflow import MlflowClient
 
-    from skyprophet.config import Settings
+    from skyprophet.core.config import Settings
 
 PRODUCTION = "production"
 CANDIDATE = "candidate"
-
-
-class TrackingUnavailable(RuntimeError):
-    """The MLflow tracking store cannot be reached or opened."""
-
-
-class ModelNotFound(LookupError):
-    """The registry has no version under the requested name or alias."""
 
 
 def redact(uri: str) -> str:
@@ -66,8 +59,7 @@ def connect(settings: Settings) -> MlflowClient:
     try:
         client.search_experiments(max_results=1)
     except Exception as exc:  # any failure here means the store is not usable
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise TrackingUnavailable(f"MLflow tracking store unreachable at {redact(uri)}: {reason[:200]}") from exc
+        raise TrackingUnavailable(f"MLflow tracking store unreachable at {redact(uri)}: {first_line(exc)[:200]}") from exc
     return client
 
 
@@ -113,6 +105,10 @@ class LoadedModel:
     run_id: str | None
     booster: lgb.Booster
     spec: ModelSpec
+
+    def ref(self) -> dict[str, str | None]:
+        """Which model answered: ``{name, version, alias}`` (the API's ``model`` object)."""
+        return {"name": self.name, "version": self.version, "alias": self.alias}
 
 
 def load_version(client: MlflowClient, name: str, version: str, alias: str | None = None) -> LoadedModel:

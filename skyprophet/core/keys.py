@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
 import numpy as np
@@ -53,6 +54,41 @@ def as_of_day_of(epoch_s: int) -> str:
     import datetime as _dt
 
     return _dt.datetime.fromtimestamp(epoch_s, tz=_dt.timezone.utc).strftime("%Y-%m-%d")
+
+
+@dataclass(frozen=True)
+class FlightKeys:
+    """One flight's entity keys and request-time values."""
+
+    carrier: str
+    flight_number: int
+    origin: str
+    dest: str
+    sched_dep_epoch_s: int
+    utc_offset_min: int
+    tailnum: str | None = None
+
+    @property
+    def flight_id(self) -> str:
+        return flight_id(self.carrier, self.flight_number)
+
+    def entity_row(self, as_of_epoch_s: int) -> dict[str, Any]:
+        return {
+            "carrier": self.carrier,
+            "origin": self.origin,
+            "dest": self.dest,
+            "flight_id": self.flight_id,
+            "route": route_id(self.origin, self.dest),
+            "carrier_origin": carrier_origin_id(self.carrier, self.origin),
+            "tailnum": self.tailnum or "",
+            "as_of_day": as_of_day_of(as_of_epoch_s),
+        }
+
+    def request_row(self, lead_minutes: int) -> dict[str, Any]:
+        """The entity row at T = scheduled - lead plus the on-demand view's request values: what
+        Feast's ``get_online_features`` needs to serve the whole feature service."""
+        row = self.entity_row(self.sched_dep_epoch_s - 60 * lead_minutes)
+        return {**row, "sched_dep_epoch_s": self.sched_dep_epoch_s, "utc_offset_min": self.utc_offset_min}
 
 
 ROW_ID = "row_id"

@@ -1,7 +1,12 @@
-"""Typed settings shared by the pipelines, the feature store wrapper and the service."""
+"""Typed settings shared by the pipelines, the feature store wrapper and the service.
+
+Only entry points read them (the CLI, the app factory, Feast's repo loader ``feature_repo/repo.py``,
+the benchmarks' ``main``): everything below takes a ``Settings`` as an argument.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -9,11 +14,13 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # skyprophet/core/config.py -> the checkout
 FEATURE_REPO_DIR = PROJECT_ROOT / "feature_repo"
 
 
 PARAMS_FILE = PROJECT_ROOT / "params.yaml"
+# The canonical flight table that ingest writes under ``<data_dir>/raw`` (DESIGN.md's flight table).
+CANONICAL_FLIGHTS = "canonical_flights.parquet"
 # The feature service of the current model (params.yaml's ``feature_service``; a test holds them equal).
 FEATURE_SERVICE = "flight_delay_v2"
 
@@ -59,8 +66,17 @@ class Settings(BaseSettings):
     model_name: str = "flight-delay"
 
     @property
+    def materialize_chunk(self) -> timedelta:
+        """The time span of one materialization call (bounds its memory)."""
+        return timedelta(days=self.materialize_chunk_days)
+
+    @property
     def raw_dir(self) -> Path:
         return self.data_dir / "raw"
+
+    @property
+    def canonical_path(self) -> Path:
+        return self.raw_dir / CANONICAL_FLIGHTS
 
     @property
     def processed_dir(self) -> Path:

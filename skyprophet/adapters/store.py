@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote, urlparse
 
-from skyprophet.config import FEATURE_REPO_DIR, Settings, get_settings
+from skyprophet.core.config import FEATURE_REPO_DIR, Settings
+from skyprophet.core.errors import InvalidInput
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -21,7 +22,7 @@ def redis_connection_string(url: str) -> str:
     """``redis://[:password@]host:port/db`` -> Feast's ``host:port,db=N[,password=...][,ssl=true]``."""
     parsed = urlparse(url)
     if parsed.scheme not in ("redis", "rediss"):
-        raise ValueError(f"REDIS_URL must start with redis:// or rediss://, got {url!r}")
+        raise InvalidInput(f"REDIS_URL must start with redis:// or rediss://, got {url!r}")
     host = parsed.hostname or "127.0.0.1"
     parts = [f"{host}:{parsed.port or 6379}"]
     db = (parsed.path or "/0").lstrip("/") or "0"
@@ -34,7 +35,7 @@ def redis_connection_string(url: str) -> str:
 
 
 def repo_config(
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     online: Literal["sqlite", "redis"] | None = None,
     data_dir: Path | None = None,
@@ -46,7 +47,6 @@ def repo_config(
     from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
     from feast.repo_config import MaterializationConfig, RegistryConfig, RepoConfig
 
-    settings = settings or get_settings()
     # Feast resolves relative paths against the feature repo, not the caller: make them absolute.
     data_dir = (data_dir or settings.data_dir).resolve()
     kind = online or settings.online_store
@@ -90,7 +90,7 @@ def configure_offline(settings: Settings, data_dir: Path) -> None:
 
 
 def open_store(
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     online: Literal["sqlite", "redis"] | None = None,
     data_dir: Path | None = None,
@@ -103,7 +103,6 @@ def open_store(
     """
     from feast import FeatureStore
 
-    settings = settings or get_settings()
     data_dir = (data_dir or settings.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     configure_offline(settings, data_dir)

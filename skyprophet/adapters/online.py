@@ -12,7 +12,6 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -20,81 +19,20 @@ import hiredis
 import numpy as np
 from redis import exceptions as redis_errors
 
-from skyprophet.config import FEATURE_SERVICE
-from skyprophet.keys import as_of_day_of, carrier_origin_id, flight_id, route_id
-from skyprophet.transforms import request_features
+from skyprophet.core.config import FEATURE_SERVICE
+from skyprophet.core.features import ONLINE_SUFFIX, SEP, FlightFeatures, ViewRows, nan_to_none, projection_names, model_feature_names
+from skyprophet.core.keys import FlightKeys
+from skyprophet.core.transforms import request_features
 
 if TYPE_CHECKING:
     import redis
     from feast import FeatureService, FeatureStore
-    from feast.feature_view_projection import FeatureViewProjection
-
-
-@dataclass
-class ViewRows:
-    """One view's stored values for a list of entity rows."""
-
-    names: list[str]  # full feature names
-    values: list[list[Any]]  # per row, in ``names`` order; None where nothing is stored
-    stamps: list[int]  # per row: the stored event timestamp (seconds since the epoch), 0 if none
 
 
 # entity rows -> per view of the online feature service, in its order
 Fetch = Callable[[list[dict[str, Any]]], list[ViewRows]]
 
-SEP = "__"
 CACHE_ENTRIES = 200_000  # per reader, for serialized entity keys and for decoded values
-ONLINE_SUFFIX = "_online"
-
-
-@dataclass(frozen=True)
-class FlightKeys:
-    """One flight's entity keys and request-time values."""
-
-    carrier: str
-    flight_number: int
-    origin: str
-    dest: str
-    sched_dep_epoch_s: int
-    utc_offset_min: int
-    tailnum: str | None = None
-
-    def entity_row(self, as_of_epoch_s: int) -> dict[str, Any]:
-        return {
-            "carrier": self.carrier,
-            "origin": self.origin,
-            "dest": self.dest,
-            "flight_id": flight_id(self.carrier, self.flight_number),
-            "route": route_id(self.origin, self.dest),
-            "carrier_origin": carrier_origin_id(self.carrier, self.origin),
-            "tailnum": self.tailnum or "",
-            "as_of_day": as_of_day_of(as_of_epoch_s),
-        }
-
-    def request_row(self, lead_minutes: int) -> dict[str, Any]:
-        """The entity row at T = scheduled - lead plus the on-demand view's request values: what
-        Feast's ``get_online_features`` needs to serve the whole feature service."""
-        row = self.entity_row(self.sched_dep_epoch_s - 60 * lead_minutes)
-        return {**row, "sched_dep_epoch_s": self.sched_dep_epoch_s, "utc_offset_min": self.utc_offset_min}
-
-
-@dataclass
-class FlightFeatures:
-    """Feature values of one flight, by full feature name, with what was missing or stale."""
-
-    values: dict[str, Any]
-    missing: list[str] = field(default_factory=list)
-    stale: list[str] = field(default_factory=list)
-
-
-def projection_names(p: FeatureViewProjection) -> list[str]:
-    """Full names of a projection's features: ``<view or alias>__<feature>``, in order."""
-    return [f"{p.name_to_use()}{SEP}{f.name}" for f in p.features]
-
-
-def model_feature_names(service: FeatureService) -> list[str]:
-    """The model's inputs: every feature of the service, by full name, in order."""
-    return [n for p in service.feature_view_projections for n in projection_names(p)]
 
 
 def _memo(cache: dict[Any, Any], key: Any, make: Callable[[Any], Any], keep: Callable[[Any], bool] | None = None) -> Any:
@@ -358,4 +296,4 @@ class OnlineFeatures:
         for key, arr in feats.items():
             name = f"{view}{SEP}{key}"
             for ff, v in zip(out, arr.tolist(), strict=True):
-                ff.values[name] = None if v != v else v  # NaN (unknown) is None
+                ff.values[name] = nan_to_none(v)

@@ -1,0 +1,106 @@
+"""The parameters that decide a model (``params.yaml``, DVC-tracked) and the month windows of a split.
+
+Shared by training, evaluation and promotion, so that each reads the file one way. Splits are
+ranges of local scheduled months ("YYYY-MM", inclusive).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from skyprophet.core.config import FEATURE_SERVICE
+from skyprophet.core.errors import TrainingSetError
+
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A named range of local scheduled months, both ends included."""
+
+    name: str
+    first: str
+    last: str
+
+    def __post_init__(self) -> None:
+        for m in (self.first, self.last):
+            if not _MONTH.match(m):
+                raise TrainingSetError(f"{self.name} window: {m!r} is not a YYYY-MM month")
+        if self.first > self.last:
+            raise TrainingSetError(f"{self.name} window: {self.first} is after {self.last}")
+
+    def __str__(self) -> str:
+        return f"{self.first}..{self.last}"
+
+
+def windows_from(split: dict[str, Any]) -> list[Window]:
+    """``[train, validation, test]`` windows from params' ``split`` mapping."""
+    out = []
+    for name in ("train", "validation", "test"):
+        if name not in split:
+            raise TrainingSetError(f"split: the {name!r} window is missing")
+        first, last = (str(x) for x in split[name])
+        out.append(Window(name, first, last))
+    return out
+
+
+def parse_window(name: str, text: str) -> Window:
+    """A window from ``YYYY-MM..YYYY-MM`` (or one month)."""
+    first, _, last = text.partition("..")
+    return Window(name, first, last or first)
+
+
+@dataclass
+class TrainParams:
+    """Everything that decides a model, from params.yaml (and command-line overrides)."""
+
+    windows: list[Window]
+    lead_minutes: int = 120
+    label_delay_minutes: float = 15
+    feature_service: str = FEATURE_SERVICE
+    lightgbm: dict[str, Any] = field(default_factory=dict)
+    num_boost_round: int = 3000
+    early_stopping_rounds: int = 100
+    monotone_increasing: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: Path) -> TrainParams:
+        if not path.exists():
+            raise TrainingSetError(f"parameters file {path} does not exist")
+        p = yaml.safe_load(path.read_text()) or {}
+        training = p.get("training", {})
+        return cls(
+            windows=windows_from(p.get("split", {})),
+            lead_minutes=int(p.get("lead_minutes", 120)),
+            label_delay_minutes=float(p.get("label_delay_minutes", 15)),
+            feature_service=str(p.get("feature_service", FEATURE_SERVICE)),
+            lightgbm=dict(p.get("lightgbm", {})),
+            num_boost_round=int(training.get("num_boost_round", 3000)),
+            early_stopping_rounds=int(training.get("early_stopping_rounds", 100)),
+            monotone_increasing=list(training.get("monotone_increasing", [])),
+        )
+
+    def window(self, name: str) -> Window:
+        return next(w for w in self.windows if w.name == name)
+
+    def flat(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "lead_minutes": self.lead_minutes,
+            "label_delay_minutes": self.label_delay_minutes,
+            "feature_service": self.feature_service,
+            "num_boost_round": self.num_boost_round,
+            "early_stopping_rounds": self.early_stopping_rounds,
+            "monotone_increasing": ",".join(self.monotone_increasing),
+        }
+        out.update({f"split_{w.name}": str(w) for w in self.windows})
+        out.update({f"lgb_{k}": v for k, v in self.lightgbm.items()})
+        return out
+
+    def windows_named(self, *names: str) -> list[Window]:
+        """The windows called ``names``, in the parameters' order (e.g. the evaluation's validation and test)."""
+        return [w for w in self.windows if w.name in names]

@@ -1,0 +1,43 @@
+"""Parquet I/O shared by the pipeline stages: idempotent writes and the canonical flight table."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from skyprophet.core.errors import MissingData
+
+
+def parquet_bytes(df: pd.DataFrame, row_group_size: int | None = None) -> bytes:
+    """``df`` as zstd-compressed parquet, without the index."""
+    buf = io.BytesIO()
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    pq.write_table(table, buf, compression="zstd", row_group_size=row_group_size)
+    return buf.getvalue()
+
+
+def write_if_changed(df: pd.DataFrame, path: Path, row_group_size: int | None = None) -> bool:
+    """Write ``df`` as parquet unless the file already holds exactly these bytes (atomic replace)."""
+    data = parquet_bytes(df, row_group_size)
+    if path.exists() and path.read_bytes() == data:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return True
+
+
+def read_canonical(path: Path) -> pd.DataFrame:
+    """The canonical flight table written by ingest (``Settings.canonical_path``).
+
+    Raises:
+        MissingData: the file is not there.
+    """
+    if not path.exists():
+        raise MissingData(f"{path} is missing: run `make features` (ingest) first")
+    return pd.read_parquet(path)

@@ -11,7 +11,7 @@ DATA := data
 RAW := $(DATA)/raw/canonical_flights.parquet
 PROCESSED := $(DATA)/processed/plane_recent.parquet
 
-.PHONY: run test env features apply demo model train promote evaluate score tune october-checks serve stress-test lint repro compose-config fresh-clone-check bench-features bench-train bench-serving clean
+.PHONY: run test test-unit env features apply demo model train promote evaluate score tune october-checks serve stress-test lint repro compose-config fresh-clone-check bench-features bench-train bench-serving clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -75,6 +75,10 @@ PYTEST_ARGS ?=
 test: env
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+## The fast tier: pure functions and the architecture checks, no data build (well under a minute).
+test-unit: env
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
 ## The API with production settings: 2 workers, uvloop + httptools (chosen by make bench-serving),
 ## no debug options, Prometheus metrics aggregated across workers.
 PORT ?= 8000
@@ -105,10 +109,12 @@ compose-config: env
 fresh-clone-check:
 	bash scripts/fresh_clone_check.sh
 
-## ruff on everything, mypy on the packages (the list is in pyproject.toml).
+## ruff on everything, mypy on the packages (the list is in pyproject.toml), and the layer
+## contracts (import-linter, [tool.importlinter] in pyproject.toml).
 lint: env
 	$(VENV)/bin/ruff check pipelines skyprophet feature_repo serving tests benchmarks
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 bench-features: features
 	$(CLI) bench features

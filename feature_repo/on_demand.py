@@ -6,6 +6,7 @@ is stated in the view's description, one line per feature.
 """
 
 import types
+from collections.abc import Callable
 
 import pandas as pd
 from feast import FeatureView, Field, OnDemandFeatureView
@@ -41,10 +42,11 @@ def flight_calendar_view(plane_recent: FeatureView) -> OnDemandFeatureView:
     )(_fresh(flight_calendar))
 
 
-def _fresh(fn: types.FunctionType) -> types.FunctionType:
+def _fresh(fn: Callable[[pd.DataFrame], pd.DataFrame]) -> types.FunctionType:
     """A new function object of the same code: Feast's decorator moves the function it is given
     into ``__main__`` (for dill), after which its source can no longer be found, so each view
     made in a process gets its own."""
+    assert isinstance(fn, types.FunctionType)
     out = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
     out.__module__, out.__qualname__, out.__doc__ = fn.__module__, fn.__qualname__, fn.__doc__
     out.__annotations__ = dict(fn.__annotations__)

@@ -23,6 +23,11 @@ class ServingSettings(Settings):
     redis_timeout_ms: int = Field(default=250, gt=0)
     top_factors: int = Field(default=5, ge=1)
     allow_debug: bool = True  # "debug" and "as_of" in requests; make serve turns it off
+    max_body_bytes: int = Field(default=1_048_576, gt=0)  # a larger /predict body is refused (413)
+    # A flight whose share of present inputs is below this is flagged unreliable (and refused with
+    # refuse_unreliable) rather than answered as confidently as any other.
+    min_coverage: float = Field(default=0.8, ge=0, le=1)
+    refuse_unreliable: bool = False
 
     @model_validator(mode="after")
     def _no_placeholder_secret(self) -> ServingSettings:

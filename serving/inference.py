@@ -7,8 +7,11 @@ is a LightGBM ``Booster`` on one thread over a numpy matrix in the feature servi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from datetime import datetime
@@ -29,45 +32,83 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
     from serving.config import ServingSettings
+    from serving.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Reload:
+    """The outcome of the latest check of the alias."""
+
+    outcome: str  # "loaded" (swapped in), "unchanged", "failed" (registry unreachable) or "refused" (unusable version)
+    at: float  # when, seconds since the epoch
+    version: str | None = None  # the version the alias pointed at, when known
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in ("loaded", "unchanged")
+
+
+class ModelRefused(Exception):
+    """A registered version that cannot serve: unloadable artifact, unknown feature service, ..."""
+
+
 class ModelHolder:
-    """The model ``name@alias`` points at, refreshed on demand or by the background task."""
+    """The model ``name@alias`` points at, refreshed on demand or by the background task.
+
+    A new version is swapped in only after ``prepare`` accepted it (its feature service is
+    readable and its booster scores); a version that fails is refused and not tried again
+    until the alias moves, and the loaded model keeps serving.
+    """
 
     def __init__(self, settings: ServingSettings):
         self.settings = settings
         self.current: LoadedModel | None = None
         self.last_error: str | None = None
+        self.last_reload: Reload | None = None
+        self._refused: Reload | None = None  # the version refused last, until the alias moves
         self._client: MlflowClient | None = None
         self._lock = threading.Lock()
 
-    def refresh(self) -> bool:
-        """Load the aliased version if it changed; True when the model was swapped."""
+    def refresh(self, prepare: Callable[[LoadedModel], None] = lambda _: None) -> Reload:
+        """Load the aliased version if it changed and ``prepare`` accepts it; the outcome says what happened."""
         with self._lock:
-            name, alias = self.settings.model_name, self.settings.model_alias
-            try:
-                if self._client is None:
-                    self._client = connect(self.settings)
-                version = alias_version(self._client, name, alias)
-                if version is None:
-                    self.last_error = f"no model version is registered as {name}@{alias}"
-                    return False
-                if self.current is not None and self.current.version == version:
-                    self.last_error = None
-                    return False
-                model = load_version(self._client, name, version, alias)
-            except Exception as exc:  # the registry being down must not stop the service
-                self._client = None
-                self.last_error = f"model registry: {first_line(exc)}"
-                log.warning("model refresh failed: %s", self.last_error)
-                return False
-            previous = self.current.version if self.current else None
-            self.current = model  # the swap: one reference assignment
-            self.last_error = None
-            log.info("model %s@%s: version %s -> %s", name, alias, previous, version)
-            return True
+            self.last_reload = self._refresh(prepare)
+            self.last_error = self.last_reload.error
+            return self.last_reload
+
+    def _refresh(self, prepare: Callable[[LoadedModel], None]) -> Reload:
+        name, alias = self.settings.model_name, self.settings.model_alias
+        now = time.time()
+        try:
+            if self._client is None:
+                self._client = connect(self.settings)
+            version = alias_version(self._client, name, alias)
+        except Exception as exc:  # the registry being down must not stop the service
+            self._client = None
+            error = f"model registry: {first_line(exc)}"
+            log.warning("model refresh failed: %s", error)
+            return Reload("failed", now, None, error)
+        if version is None:
+            return Reload("failed", now, None, f"no model version is registered as {name}@{alias}")
+        if self.current is not None and self.current.version == version:
+            return Reload("unchanged", now, version)
+        if self._refused is not None and self._refused.version == version:
+            return self._refused
+        try:
+            model = load_version(self._client, name, version, alias)
+            prepare(model)
+        except Exception as exc:  # whatever the artifact holds, the loaded model keeps serving
+            self._refused = Reload("refused", now, version, f"refused {name} version {version}: {first_line(exc)}")
+            log.warning("%s", self._refused.error)
+            return self._refused
+        previous = self.current.version if self.current else None
+        self.current = model  # the swap: one reference assignment
+        self._refused = None
+        log.info("model %s@%s: version %s -> %s", name, alias, previous, version)
+        return Reload("loaded", now, version)
 
 
 class FeatureLookup:
@@ -98,21 +139,40 @@ class FeatureLookup:
             raise FileNotFoundError(f"SQLite online store {path} does not exist (materialize first)")
 
 
-def sync_model(holder: ModelHolder, lookup: FeatureLookup) -> bool:
-    """Refresh the model and prepare its feature reader before requests need it."""
-    changed = holder.refresh()
-    model = holder.current
-    if model is not None:
-        reader = lookup.reader(model.spec.feature_service, model.spec.lead_minutes)
-        if changed:  # first calls pay for set-up (LightGBM, the Redis connection, lazy imports): not on a request
-            x = np.full((1, len(model.spec.feature_names)), np.nan)
-            probabilities(model.booster, x, model.spec, num_threads=1)
-            model.booster.predict(x, pred_contrib=True, num_threads=1)
-            try:
-                reader.read([FlightKeys("ZZ", 1, "ZZZ", "ZZZ", 86_400, 0)])
-            except Exception as exc:  # the online store may be down at start: /ready says so
-                log.warning("warm-up read failed: %s", exc)
-    return changed
+def prepare_model(model: LoadedModel, lookup: FeatureLookup) -> None:
+    """Check a model can serve before it is swapped in, and pay its first-call costs here
+    (LightGBM, the feature reader, the Redis connection, lazy imports), not on a request.
+
+    Raises:
+        ModelRefused: its feature service is unknown or lacks some of its inputs.
+    """
+    spec = model.spec
+    try:
+        reader = lookup.reader(spec.feature_service, spec.lead_minutes)
+    except Exception as exc:
+        raise ModelRefused(f"feature service {spec.feature_service!r} cannot be read: {first_line(exc)}") from exc
+    unknown = [n for n in spec.feature_names if n not in set(reader.feature_names)]
+    if unknown:
+        raise ModelRefused(f"inputs not in feature service {spec.feature_service!r}: {', '.join(unknown[:5])}")
+    x = np.full((1, len(spec.feature_names)), np.nan)
+    probabilities(model.booster, x, spec, num_threads=1)
+    model.booster.predict(x, pred_contrib=True, num_threads=1)
+    try:
+        reader.read([FlightKeys("ZZ", 1, "ZZZ", "ZZZ", 86_400, 0)])
+    except Exception as exc:  # the online store may be down at start: /ready says so
+        log.warning("warm-up read failed: %s", exc)
+
+
+def sync_model(holder: ModelHolder, lookup: FeatureLookup) -> Reload:
+    """Check the alias; a new version is prepared (and refused if it cannot serve) before the swap."""
+    return holder.refresh(lambda model: prepare_model(model, lookup))
+
+
+async def sync(holder: ModelHolder, lookup: FeatureLookup, metrics: Metrics) -> Reload:
+    """``sync_model`` off the event loop, its outcome recorded in the metrics."""
+    reload = await asyncio.to_thread(sync_model, holder, lookup)
+    metrics.record_reload(reload, holder.current)
+    return reload
 
 
 @dataclass

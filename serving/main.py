@@ -8,19 +8,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from serving import __version__
 from serving.api.routes import admin, health, predict
 from serving.config import ServingSettings, get_serving_settings
-from serving.inference import FeatureLookup, ModelHolder, sync_model
+from serving.inference import FeatureLookup, ModelHolder, sync
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.schemas import PredictRequest
 
@@ -44,8 +44,7 @@ async def _refresh_forever(app: FastAPI) -> None:
     while True:
         await asyncio.sleep(settings.model_refresh_s)
         try:
-            await asyncio.to_thread(sync_model, app.state.models, app.state.lookup)
-            app.state.metrics.record_model(app.state.models.current)
+            await sync(app.state.models, app.state.lookup, app.state.metrics)
         except Exception:  # keep refreshing whatever happens once
             log.exception("model refresh failed")
 
@@ -59,8 +58,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     client = redis_client(settings) if settings.online_store == "redis" else None
     app.state.lookup = FeatureLookup(store, client)
     app.state.models = ModelHolder(settings)
-    await asyncio.to_thread(sync_model, app.state.models, app.state.lookup)
-    app.state.metrics.record_model(app.state.models.current)
+    await sync(app.state.models, app.state.lookup, app.state.metrics)
     task = asyncio.create_task(_refresh_forever(app))
     try:
         yield
@@ -80,15 +78,32 @@ def _where(loc: Any) -> str:
     return out or "body"
 
 
+def _json_safe(value: Any) -> Any:
+    """``value`` as strict JSON can carry it: an error echoes the input, which may be NaN,
+    Infinity or bytes that are not UTF-8 (each of which made the 422 itself fail)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value[:200]).decode("utf-8", errors="replace")
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    return str(value)
+
+
 async def _invalid(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     message = "; ".join(f"{_where(e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in errors[:5])
-    return JSONResponse({"message": message, "detail": jsonable_encoder(errors)}, status_code=422)
+    return JSONResponse({"message": message, "detail": _json_safe(list(errors))}, status_code=422)
 
 
-def _document_request_bodies(app: FastAPI) -> None:
-    """Add the schemas of bodies that routes parse themselves (``/predict``) to the OpenAPI document."""
+def _document_request_bodies(app: FastAPI, settings: ServingSettings) -> None:
+    """Add the schemas of bodies that routes parse themselves (``/predict``) to the OpenAPI document,
+    with this server's own limit on the number of flights."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -96,6 +111,7 @@ def _document_request_bodies(app: FastAPI) -> None:
             return app.openapi_schema
         schema = build()  # FastAPI keeps it as app.openapi_schema
         request = PredictRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+        request["properties"]["flights"]["maxItems"] = settings.max_flights
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(request.pop("$defs", {}))
         components["PredictRequest"] = request
@@ -120,5 +136,5 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(predict.router)
     app.include_router(admin.router)
-    _document_request_bodies(app)
+    _document_request_bodies(app, settings)
     return app

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.multiprocess import MultiProcessCollector
 
 if TYPE_CHECKING:
+    from serving.inference import Reload
     from skyprophet.adapters.tracking import LoadedModel
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -29,12 +30,20 @@ class Metrics:
         self.flights = Counter("skyprophet_predicted_flights", "flights scored", registry=r)
         self.lookups = Counter("skyprophet_feature_lookups", "online feature reads (one per request)", ["outcome"], registry=r)
         self.missing = Counter("skyprophet_missing_features", "feature values missing in scored flights", registry=r)
+        self.unreliable = Counter("skyprophet_unreliable_flights", "flights scored with input coverage below the setting, "
+                                  "by what was done (ok: flagged, refused)", ["status"], registry=r)
         self.stale = Counter("skyprophet_stale_features", "feature values older than their ttl in scored flights", registry=r)
+        self.reloads = Counter("skyprophet_model_reloads", "checks of the model alias, by outcome (loaded, unchanged, "
+                               "failed: registry unreachable, refused: version cannot serve)", ["outcome"], registry=r)
+        self.reload_failing = Gauge("skyprophet_model_reload_failing", "1 while the latest check of the alias failed or "
+                                    "refused a version (the loaded model keeps serving)", registry=r, multiprocess_mode="max")
         self.model_version = Gauge("skyprophet_model_version", "registered version of the loaded model",
                                    ["name", "alias"], registry=r, multiprocess_mode="max")
 
-    def record_model(self, model: LoadedModel | None) -> None:
-        """The loaded model's version in ``skyprophet_model_version`` (nothing while none is loaded)."""
+    def record_reload(self, reload: Reload, model: LoadedModel | None) -> None:
+        """A check of the alias: its outcome, whether it is failing, and the loaded model's version."""
+        self.reloads.labels(reload.outcome).inc()
+        self.reload_failing.set(0 if reload.ok else 1)
         if model is not None:
             self.model_version.labels(model.name, model.alias or "").set(int(model.version))
 

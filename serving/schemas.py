@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from skyprophet.core.keys import FlightKeys
+
+
+def _whole_float_as_int(value: Any) -> Any:
+    """``12.0`` as ``12`` (JSON Schema counts it an integer); anything else is left to strict validation."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 class FlightQuery(BaseModel):
@@ -18,7 +23,8 @@ class FlightQuery(BaseModel):
     })
 
     carrier: str = Field(pattern=r"^[A-Z0-9]{2}$", description="IATA airline code, e.g. UA")
-    flight_number: int = Field(gt=0, le=9999)
+    # Strict input takes no "12" for 12, but JSON Schema's integer includes 12.0: a whole float is one.
+    flight_number: Annotated[int, BeforeValidator(_whole_float_as_int)] = Field(gt=0, le=9999)
     origin: str = Field(pattern=r"^[A-Z]{3}$", description="IATA airport code, e.g. EWR")
     dest: str = Field(pattern=r"^[A-Z]{3}$")
     scheduled_departure: AwareDatetime = Field(description="ISO 8601 with a UTC offset, local to the origin")
@@ -55,9 +61,15 @@ class Factor(BaseModel):
 
 class FlightPrediction(BaseModel):
     flight_id: str
-    delay_probability: float
-    delayed: bool
+    status: Literal["ok", "refused"] = Field(
+        description="refused: the flight's input coverage is below SKYPROPHET_MIN_COVERAGE and the server is set to "
+        "refuse unreliable flights (SKYPROPHET_REFUSE_UNRELIABLE); no probability then")
+    reason: str | None = Field(default=None, description="why the flight was refused")
+    delay_probability: float | None = Field(description="null when refused")
+    delayed: bool | None = Field(description="delay_probability >= threshold; null when refused")
     threshold: float
+    coverage: float = Field(ge=0, le=1, description="share of the model's inputs that were present (neither missing nor stale)")
+    reliable: bool = Field(description="coverage >= SKYPROPHET_MIN_COVERAGE (0.8 by default)")
     missing_features: list[str]
     stale_features: list[str]
     top_factors: list[Factor] | None = None
@@ -73,3 +85,31 @@ class ModelRef(BaseModel):
 class PredictResponse(BaseModel):
     model: ModelRef
     predictions: list[FlightPrediction]
+
+
+class ErrorResponse(BaseModel):
+    """A request the service cannot take (4xx): ``message`` names the problem, ``detail`` lists each one."""
+
+    message: str
+    detail: list[dict[str, Any]]
+
+
+class Unavailable(BaseModel):
+    """A dependency (online store, model) is down (503); retry later."""
+
+    detail: str
+
+
+class ReloadState(BaseModel):
+    outcome: Literal["loaded", "unchanged", "failed", "refused"]
+    at: str
+    version: str | None
+    error: str | None
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "unavailable"]
+    problems: list[str]
+    warnings: list[str] = Field(description="e.g. a failed or refused model reload while the loaded model keeps serving")
+    model: ModelRef | None
+    reload: ReloadState | None

@@ -79,14 +79,24 @@ def experiment_id(client: MlflowClient, settings: Settings) -> str:
     return str(client.create_experiment(settings.experiment_name, artifact_location=settings.mlflow_artifact_root.as_uri()))
 
 
+# What the registry answers when the model or the alias is not there (any other error is its failure).
+_ABSENT = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+
+
 def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
-    """The version ``alias`` points at, or None when the model or the alias does not exist."""
+    """The version ``alias`` points at, or None when the model or the alias does not exist.
+
+    Raises:
+        MlflowException: the registry failed to answer (unreachable, broken): not the same as absent.
+    """
     from mlflow.exceptions import MlflowException
 
     try:
         return str(client.get_model_version_by_alias(name, alias).version)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        if exc.error_code in _ABSENT:
+            return None
+        raise
 
 
 def latest_version(client: MlflowClient, name: str) -> str | None:

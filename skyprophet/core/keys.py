@@ -50,10 +50,17 @@ def as_of_day(ts: pd.Series) -> pd.Series:
 
 
 def as_of_day_of(epoch_s: int) -> str:
-    """``as_of_day`` of one instant given in seconds since the epoch (for online lookups)."""
+    """``as_of_day`` of one instant given in seconds since the epoch (for online lookups).
+
+    Any instant a request can name has a day: before year 1 or after 9999, where ``datetime``
+    stops, numpy's calendar takes over (such a day matches no stored row).
+    """
     import datetime as _dt
 
-    return _dt.datetime.fromtimestamp(epoch_s, tz=_dt.timezone.utc).strftime("%Y-%m-%d")
+    try:
+        return _dt.datetime.fromtimestamp(epoch_s, tz=_dt.timezone.utc).strftime("%Y-%m-%d")
+    except (OverflowError, ValueError, OSError):
+        return str(np.datetime64(int(epoch_s), "s").astype("datetime64[D]"))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -84,13 +85,16 @@ def test_alias_move_under_load_fails_nothing_and_switches(api, small_models) -> 
         _wait_for_version(api.url, v1)
 
 
-def _redis_server(port: int) -> subprocess.Popen[bytes]:
+def _redis_server(port: int, data_dir: Path | None = None) -> subprocess.Popen[bytes]:
+    """A redis-server of the test's own on ``port``; with ``data_dir``, it loads ``dump.rdb`` from there
+    at start and writes it on SAVE (nothing is saved by itself)."""
     exe = shutil.which("redis-server")
     if exe is None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("redis-server is not installed")
         pytest.skip("redis-server is not installed")
-    proc = subprocess.Popen([exe, "--port", str(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"],
+    files = ["--dir", str(data_dir), "--dbfilename", "dump.rdb"] if data_dir is not None else []
+    proc = subprocess.Popen([exe, "--port", str(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1", *files],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     r = redis.Redis(port=port, socket_connect_timeout=0.2)
     deadline = time.monotonic() + 20

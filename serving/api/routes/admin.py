@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter
 
 from serving.deps import AdminDep, FeaturesDep, HolderDep, MetricsDep
-from serving.inference import sync_model
+from serving.inference import sync
 
-router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep],
+                   responses={401: {"description": "no valid admin bearer token"}})
 
 
 @router.post("/reload")
 async def reload(holder: HolderDep, lookup: FeaturesDep, metrics: MetricsDep) -> dict[str, Any]:
-    """Check the alias now and swap the model if it moved."""
-    changed = await asyncio.to_thread(sync_model, holder, lookup)
+    """Check the alias now and swap the model if it moved (a version that cannot serve is refused)."""
+    outcome = await sync(holder, lookup, metrics)
     model = holder.current
-    metrics.record_model(model)
-    return {"changed": changed, "version": model.version if model else None, "error": holder.last_error}
+    return {"changed": outcome.outcome == "loaded", "outcome": outcome.outcome,
+            "version": model.version if model else None, "error": outcome.error}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timezone
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -10,6 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from serving.deps import FeaturesDep, HolderDep, MetricsDep
+from serving.schemas import Readiness
 from skyprophet.core.errors import first_line
 
 router = APIRouter(tags=["service"])
@@ -40,7 +42,7 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", responses={503: {"description": "online store or model unavailable"}})
+@router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness, "description": "online store or model unavailable"}})
 async def ready(holder: HolderDep, lookup: FeaturesDep) -> JSONResponse:
     """200 when the online store answers and a model is loaded, 503 otherwise (with the reasons)."""
     problems = []
@@ -51,8 +53,17 @@ async def ready(holder: HolderDep, lookup: FeaturesDep) -> JSONResponse:
     model = holder.current
     if model is None:
         problems.append(f"model: {holder.last_error or 'not loaded'}")
-    body = {"status": "ready" if not problems else "unavailable", "problems": problems,
-            "model": model.ref() if model else None}
+    reload = holder.last_reload
+    # A failed check of the alias is a warning while a model serves: it keeps serving.
+    warnings = [f"model reload {reload.outcome}: {reload.error}"] if reload is not None and not reload.ok and model else []
+    body = {
+        "status": "ready" if not problems else "unavailable", "problems": problems, "warnings": warnings,
+        "model": model.ref() if model else None,
+        "reload": None if reload is None else {
+            "outcome": reload.outcome, "at": datetime.fromtimestamp(reload.at, timezone.utc).isoformat(),
+            "version": reload.version, "error": reload.error,
+        },
+    }
     return JSONResponse(body, status_code=503 if problems else 200)
 
 

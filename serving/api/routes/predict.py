@@ -15,7 +15,7 @@ from serving.config import ServingSettings
 from serving.deps import current_model
 from serving.inference import FeatureLookup, ModelHolder, score
 from serving.metrics import Metrics
-from serving.schemas import PredictRequest, PredictResponse
+from serving.schemas import ErrorResponse, PredictRequest, PredictResponse, Unavailable
 from skyprophet.core.features import nan_to_none
 from skyprophet.core.model import top_factors
 
@@ -33,24 +33,59 @@ BODY_DOC = {
 }
 
 
+class TooLarge(Exception):
+    """A request body over ``max_body_bytes`` (answered 413)."""
+
+    def __init__(self, limit: int):
+        super().__init__(f"request body over {limit} bytes (SKYPROPHET_MAX_BODY_BYTES)")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, read no further than ``limit`` bytes (``TooLarge`` past it)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def parse_request(body: bytes) -> PredictRequest:
-    """The validated request; a ``RequestValidationError`` (422) naming the fields otherwise."""
+    """The validated request, strictly (no ``0`` for ``false``, no ``"12"`` for ``12``); a
+    ``RequestValidationError`` (422) naming the fields otherwise."""
     try:
-        return PredictRequest.model_validate_json(body)
+        return PredictRequest.model_validate_json(body, strict=True)
     except ValidationError as exc:
         errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
         raise RequestValidationError(errors) from None
 
 
-@router.post(
-    "/predict", response_model=PredictResponse, openapi_extra=BODY_DOC,
-    responses={503: {"description": "online store or model unavailable"}},
-)
+ERRORS = {
+    413: {"model": ErrorResponse, "description": "request body over SKYPROPHET_MAX_BODY_BYTES"},
+    422: {"model": ErrorResponse, "description": "invalid request: the message names each field and problem"},
+    503: {"model": Unavailable, "description": "online store or model unavailable"},
+}
+
+
+@router.post("/predict", response_model=PredictResponse, openapi_extra=BODY_DOC, responses=ERRORS)  # type: ignore[arg-type]
 async def predict(request: Request) -> Response:
-    """Delay probability (departure > 15 min late) for each flight, at the model's threshold."""
-    req = parse_request(await request.body())
+    """Delay probability (departure > 15 min late) for each flight, at the model's threshold.
+
+    Each flight also carries its input coverage and whether it is reliable; with
+    SKYPROPHET_REFUSE_UNRELIABLE an unreliable flight is refused (status and reason, no probability).
+    """
     state = request.app.state
     settings: ServingSettings = state.settings
+    try:
+        req = parse_request(await read_body(request, settings.max_body_bytes))
+    except TooLarge as exc:
+        return JSONResponse({"message": str(exc), "detail": [{"loc": ["body"], "msg": str(exc), "type": "too_large"}]},
+                            status_code=413)
     metrics: Metrics = state.metrics
     holder: ModelHolder = state.models
     lookup: FeatureLookup = state.lookup
@@ -73,23 +108,29 @@ async def predict(request: Request) -> Response:
         return JSONResponse({"detail": f"online feature store unavailable: {type(exc).__name__}"}, status_code=503)
     metrics.lookups.labels("ok").inc()
     spec = model.spec
+    n_inputs = len(spec.feature_names)
     predictions = []
     for i, (keys, ff) in enumerate(zip(flights, scored.features, strict=True)):
-        p = float(scored.probabilities[i])
-        item: dict[str, Any] = {
-            "flight_id": keys.flight_id,
-            "delay_probability": round(p, 6),
-            "delayed": p >= spec.threshold,
-            "threshold": spec.threshold,
-            "missing_features": ff.missing,
-            "stale_features": ff.stale,
-        }
-        if scored.contributions is not None:
-            item["top_factors"] = top_factors(spec, ff.values, scored.contributions[i], settings.top_factors)
+        coverage = 1.0 - len(ff.missing) / n_inputs
+        reliable = coverage >= settings.min_coverage
+        item: dict[str, Any] = {"flight_id": keys.flight_id}
+        if reliable or not settings.refuse_unreliable:
+            p = float(scored.probabilities[i])
+            item.update(status="ok", delay_probability=round(p, 6), delayed=p >= spec.threshold)
+            if scored.contributions is not None:
+                item["top_factors"] = top_factors(spec, ff.values, scored.contributions[i], settings.top_factors)
+        else:
+            item.update(status="refused", delay_probability=None, delayed=None,
+                        reason=f"input coverage {coverage:.0%} is below {settings.min_coverage:.0%}: "
+                               f"{len(ff.missing)} of {n_inputs} inputs missing or stale")
+        item.update(threshold=spec.threshold, coverage=round(coverage, 4), reliable=reliable,
+                    missing_features=ff.missing, stale_features=ff.stale)
         if req.debug:
             item["features"] = {k: nan_to_none(v) for k, v in ff.values.items()}
         metrics.missing.inc(len(ff.missing))
         metrics.stale.inc(len(ff.stale))
+        if not reliable:
+            metrics.unreliable.labels(item["status"]).inc()
         predictions.append(item)
     metrics.flights.inc(len(flights))
     body = {"model": model.ref(), "predictions": predictions}

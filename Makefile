@@ -11,7 +11,7 @@ DATA := data
 RAW := $(DATA)/raw/canonical_flights.parquet
 PROCESSED := $(DATA)/processed/plane_recent.parquet
 
-.PHONY: run test test-unit env features apply demo model train promote evaluate score tune october-checks serve stress-test lint repro compose-config fresh-clone-check bench-features bench-train bench-serving clean
+.PHONY: run test test-unit env features apply demo model train promote evaluate score tune october-checks serve stress-test lint repro compose-config fresh-clone-check bench-features bench-train bench-serving soak clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -122,9 +122,17 @@ bench-features: features
 bench-train: apply
 	$(CLI) bench train
 
+WRK = command -v wrk > /dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
+
 bench-serving: model
-	command -v wrk > /dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
+	$(WRK)
 	$(CLI) bench serving
+
+## Ten minutes at concurrency 8 on /predict (2 workers, Redis): memory growth and p99 drift
+## (reports/bench/soak.json). Not part of make test.
+soak: model
+	$(WRK)
+	$(PY) -m benchmarks.soak
 
 clean:
 	rm -rf $(DATA)/raw $(DATA)/processed $(DATA)/rejects $(DATA)/registry.db $(DATA)/online.db reports mlflow.db mlartifacts

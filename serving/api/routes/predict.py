@@ -113,18 +113,24 @@ async def predict(request: Request) -> Response:
     for i, (keys, ff) in enumerate(zip(flights, scored.features, strict=True)):
         coverage = 1.0 - len(ff.missing) / n_inputs
         reliable = coverage >= settings.min_coverage
-        item: dict[str, Any] = {"flight_id": keys.flight_id}
-        if reliable or not settings.refuse_unreliable:
-            p = float(scored.probabilities[i])
-            item.update(status="ok", delay_probability=round(p, 6), delayed=p >= spec.threshold)
-            if scored.contributions is not None:
-                item["top_factors"] = top_factors(spec, ff.values, scored.contributions[i], settings.top_factors)
-        else:
-            item.update(status="refused", delay_probability=None, delayed=None,
-                        reason=f"input coverage {coverage:.0%} is below {settings.min_coverage:.0%}: "
-                               f"{len(ff.missing)} of {n_inputs} inputs missing or stale")
-        item.update(threshold=spec.threshold, coverage=round(coverage, 4), reliable=reliable,
-                    missing_features=ff.missing, stale_features=ff.stale)
+        answered = reliable or not settings.refuse_unreliable
+        p = float(scored.probabilities[i])
+        item: dict[str, Any] = {
+            "flight_id": keys.flight_id,
+            "status": "ok" if answered else "refused",
+            "delay_probability": round(p, 6) if answered else None,
+            "delayed": p >= spec.threshold if answered else None,
+            "threshold": spec.threshold,
+            "coverage": round(coverage, 4),
+            "reliable": reliable,
+            "missing_features": ff.missing,
+            "stale_features": ff.stale,
+        }
+        if not answered:
+            item["reason"] = (f"input coverage {coverage:.0%} is below {settings.min_coverage:.0%}: "
+                              f"{len(ff.missing)} of {n_inputs} inputs missing or stale")
+        elif scored.contributions is not None:
+            item["top_factors"] = top_factors(spec, ff.values, scored.contributions[i], settings.top_factors)
         if req.debug:
             item["features"] = {k: nan_to_none(v) for k, v in ff.values.items()}
         metrics.missing.inc(len(ff.missing))

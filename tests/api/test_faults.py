@@ -120,14 +120,13 @@ def _serve(api_settings, redis_port: int, api_port: int, metrics_dir: Path) -> s
     )
 
 
-@pytest.fixture(scope="module")
-def served(api_settings, loaded_redis: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:  # type: ignore[no-untyped-def]
+@pytest.fixture()
+def served(api_settings, loaded_redis: str, tmp_path: Path) -> Iterator[Served]:  # type: ignore[no-untyped-def]
     """The production command on a free port, with a Redis of its own holding the API tests' features.
 
-    One per module (starting it takes a while): the Redis test leaves it serving again, and the
-    SIGTERM test, which ends it, comes last.
+    One per test: shared, the SIGTERM test once met a 503 from a server that had just been
+    through the Redis outage.
     """
-    tmp_path = tmp_path_factory.mktemp("served")
     redis_dir = tmp_path / "redis"
     redis_dir.mkdir()
     port = free_port()

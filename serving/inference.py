@@ -66,7 +66,6 @@ class ModelHolder:
     def __init__(self, settings: ServingSettings):
         self.settings = settings
         self.current: LoadedModel | None = None
-        self.last_error: str | None = None
         self.last_reload: Reload | None = None
         self._refused: Reload | None = None  # the version refused last, until the alias moves
         self._client: MlflowClient | None = None
@@ -76,8 +75,12 @@ class ModelHolder:
         """Load the aliased version if it changed and ``prepare`` accepts it; the outcome says what happened."""
         with self._lock:
             self.last_reload = self._refresh(prepare)
-            self.last_error = self.last_reload.error
             return self.last_reload
+
+    @property
+    def last_error(self) -> str | None:
+        """What the latest check of the alias found wrong (None when it went through)."""
+        return self.last_reload.error if self.last_reload is not None else None
 
     def _refresh(self, prepare: Callable[[LoadedModel], None]) -> Reload:
         name, alias = self.settings.model_name, self.settings.model_alias
@@ -151,7 +154,8 @@ def prepare_model(model: LoadedModel, lookup: FeatureLookup) -> None:
         reader = lookup.reader(spec.feature_service, spec.lead_minutes)
     except Exception as exc:
         raise ModelRefused(f"feature service {spec.feature_service!r} cannot be read: {first_line(exc)}") from exc
-    unknown = [n for n in spec.feature_names if n not in set(reader.feature_names)]
+    served = set(reader.feature_names)
+    unknown = [n for n in spec.feature_names if n not in served]
     if unknown:
         raise ModelRefused(f"inputs not in feature service {spec.feature_service!r}: {', '.join(unknown[:5])}")
     x = np.full((1, len(spec.feature_names)), np.nan)

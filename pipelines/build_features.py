@@ -43,22 +43,26 @@ from skyprophet.adapters.progress import SILENT, Steps
 from skyprophet.core.config import Settings
 from skyprophet.core.errors import NoData
 from skyprophet.core.keys import as_of_day, carrier_origin_id, flight_id, route_id
+from skyprophet.core.windows import (
+    AIRLINE_WINDOWS,
+    BACKLOG_WINDOW,
+    CARRIER_ORIGIN_WINDOW,
+    DAY,
+    DELAYED_AFTER_MIN,
+    FLIGHT_WINDOW,
+    LATE_AFTER_MIN,
+    ORIGIN_DEP_WINDOW,
+    ORIGIN_SCHED_WINDOW,
+    PLANE_ACTIVE,
+    WEATHER_COLUMNS,
+    WEATHER_DELAY,
+    WEATHER_MAX_AGE,
+)
 
 log = logging.getLogger(__name__)
 
-DAY = 1440  # minutes
 BIG = np.int64(1) << np.int64(32)  # key stride: entity code * BIG + minute
 STATIC_TS = pd.Timestamp("2000-01-01", tz="UTC")
-DELAYED_AFTER_MIN = 15.0
-
-AIRLINE_WINDOWS = {"1d": DAY, "7d": 7 * DAY, "3h": 180}
-ORIGIN_SCHED_WINDOW = 60
-ORIGIN_DEP_WINDOW = 120
-BACKLOG_WINDOW = 180
-LATE_AFTER_MIN = 15
-FLIGHT_WINDOW = 28 * DAY
-CARRIER_ORIGIN_WINDOW = 120
-PLANE_ACTIVE = 7 * DAY
 PARTITION = 91 * DAY  # time band of the sparse views' build
 
 
@@ -283,13 +287,9 @@ def origin_ops(ev: Events, weather: pd.DataFrame, grid: np.ndarray, step: int, u
     return _dense_view(part, grid)
 
 
-WEATHER_COLUMNS = ("temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib")
-WEATHER_MAX_AGE = 120  # minutes: an hourly observation stays valid for two hours
-
-
 def weather_timeline(weather: pd.DataFrame, origins: np.ndarray, until_min: int | None) -> Timeline:
     """The weather observations of ``origins`` by the time they become available (label + 1 h)."""
-    avail = epoch_minutes(pd.to_datetime(weather["time_hour"], utc=True, format="ISO8601")) + 60
+    avail = epoch_minutes(pd.to_datetime(weather["time_hour"], utc=True, format="ISO8601")) + WEATHER_DELAY
     stations = weather["origin"].astype(str).to_numpy()
     values = weather[list(WEATHER_COLUMNS)].astype("float64").to_numpy()
     keep = np.isin(stations, origins)

@@ -1,0 +1,22 @@
+"""The windows of the time-varying features: one definition for the batch build and the stream.
+
+Minutes throughout. ``pipelines.build_features`` computes them over the whole history at once;
+``pipelines.live_features`` keeps them up to date event by event. A test replays the whole year
+through the second and compares every row with the first.
+"""
+
+DAY = 1440
+DELAYED_AFTER_MIN = 15.0  # a departure is delayed when its delay is above this
+
+AIRLINE_WINDOWS = {"1d": DAY, "7d": 7 * DAY, "3h": 180}
+ORIGIN_SCHED_WINDOW = 60
+ORIGIN_DEP_WINDOW = 120
+BACKLOG_WINDOW = 180
+LATE_AFTER_MIN = 15
+FLIGHT_WINDOW = 28 * DAY
+CARRIER_ORIGIN_WINDOW = 120
+PLANE_ACTIVE = 7 * DAY
+
+WEATHER_COLUMNS = ("temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib")
+WEATHER_DELAY = 60  # an observation labelled hour H is available at H + 1 h
+WEATHER_MAX_AGE = 120  # and stays valid for two hours after that

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote, urlparse
 
@@ -11,6 +12,7 @@ from skyprophet.core.config import FEATURE_REPO_DIR, Settings
 from skyprophet.core.errors import InvalidInput
 
 if TYPE_CHECKING:
+    import pandas as pd
     from feast import FeatureStore
     from feast.repo_config import RepoConfig
 
@@ -107,3 +109,28 @@ def open_store(
     data_dir.mkdir(parents=True, exist_ok=True)
     configure_offline(settings, data_dir)
     return FeatureStore(config=repo_config(settings, online=online, data_dir=data_dir, registry_ttl_s=registry_ttl_s))
+
+
+def online_writer(store: FeatureStore) -> Callable[[str, pd.DataFrame], None]:
+    """Write rows of a feature view to the online store, as ``store.write_to_online_store`` does.
+
+    Feast skips, with a warning, a frame whose feature columns are all null; but such a row is
+    real (a window that just emptied) and must replace the previous values, as it does when the
+    table is materialized. Those frames go through the same provider call without the check.
+    """
+    import warnings
+
+    views = {fv.name: fv for fv in store.list_feature_views()}
+    provider = store._get_provider()
+
+    def write(view: str, df: pd.DataFrame) -> None:
+        fv = views[view]
+        names = [f.name for f in fv.features]
+        if df[names].isna().all().all():
+            provider.ingest_df(fv, df)
+            return
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            store.write_to_online_store(view, df)
+
+    return write

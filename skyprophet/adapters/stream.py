@@ -1,0 +1,119 @@
+"""Redis Streams: the event stream, its consumer group, the processor's checkpoint and the clock.
+
+Keys (``name`` is ``skyprophet:events`` by default):
+
+- ``name``: the stream (``XADD ... MAXLEN ~ retention``); the replay waits while the consumer
+  group's lag is above half of it, so no unread entry is trimmed;
+- ``name:clock``: the simulated now (seconds since the epoch), read by the API;
+- ``name:checkpoint``: the processor's last grid tick and last acknowledged entry, written in the
+  same transaction as the acknowledgement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from skyprophet.core.errors import InvalidInput
+from skyprophet.core.events import Event
+
+STREAM = "skyprophet:events"
+GROUP = "features"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One stream entry: its id, and the event or why it could not be read."""
+
+    id: str
+    event: Event | None
+    error: str = ""
+    raw: dict[str, str] | None = None
+
+
+def _s(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+class EventStream:
+    def __init__(self, client: redis.Redis, name: str = STREAM, group: str = GROUP, retention: int = 1_000_000):
+        self.r = client
+        self.name = name
+        self.group = group
+        self.retention = retention
+
+    @classmethod
+    def from_url(cls, url: str, **kw: Any) -> EventStream:
+        return cls(redis.Redis.from_url(url, socket_timeout=30), **kw)
+
+    # ------------------------------------------------------------ producer side
+
+    def publish(self, events: list[Event]) -> None:
+        """Append events (and clock entries) in order; a clock entry also moves the clock key."""
+        pipe = self.r.pipeline(transaction=False)
+        for e in events:
+            pipe.xadd(self.name, e.fields(), maxlen=self.retention, approximate=True)  # type: ignore[arg-type]
+            if e.kind == "clock":
+                pipe.set(f"{self.name}:clock", e.at)
+        pipe.execute()
+
+    def lag(self) -> int:
+        """Entries not yet delivered to the group (the whole stream if no group reads it)."""
+        for g in self.r.xinfo_groups(self.name) if self.r.exists(self.name) else []:
+            if _s(g["name"]) == self.group:
+                return int(g.get("lag") or 0)
+        return 0
+
+    def clock(self) -> int | None:
+        v = self.r.get(f"{self.name}:clock")
+        return None if v is None else int(v)
+
+    def reset(self) -> None:
+        """Delete the stream, its clock and checkpoint (a new replay)."""
+        self.r.delete(self.name, f"{self.name}:clock", f"{self.name}:checkpoint")
+
+    # ------------------------------------------------------------ consumer side
+
+    def ensure_group(self) -> None:
+        try:
+            self.r.xgroup_create(self.name, self.group, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def read(self, consumer: str, count: int, block_ms: int | None, pending: bool = False) -> list[Entry]:
+        """The next entries for ``consumer``: its own unacknowledged ones when ``pending``,
+        else new ones (blocking up to ``block_ms``)."""
+        got = self.r.xreadgroup(self.group, consumer, {self.name: "0" if pending else ">"}, count=count, block=None if pending else block_ms)
+        out = []
+        for _, entries in got or []:
+            for sid, fields in entries:
+                raw = {_s(k): _s(v) for k, v in (fields or {}).items()}
+                try:
+                    out.append(Entry(_s(sid), Event.from_fields(raw), raw=raw))
+                except InvalidInput as exc:
+                    out.append(Entry(_s(sid), None, str(exc), raw))
+        return out
+
+    def claim_orphans(self, consumer: str) -> int:
+        """Take over entries delivered to other consumers and never acknowledged."""
+        n, start = 0, "0-0"
+        while True:
+            nxt, claimed, *_ = self.r.xautoclaim(self.name, self.group, consumer, min_idle_time=0, start_id=start, count=1000)
+            n += len(claimed)
+            if _s(nxt) == "0-0":
+                return n
+            start = _s(nxt)
+
+    def ack(self, ids: list[str], checkpoint: dict[str, Any]) -> None:
+        """Acknowledge entries and record the checkpoint, atomically."""
+        pipe = self.r.pipeline(transaction=True)
+        if ids:
+            pipe.xack(self.name, self.group, *ids)
+        pipe.hset(f"{self.name}:checkpoint", mapping={k: str(v) for k, v in checkpoint.items()})
+        pipe.execute()
+
+    def checkpoint(self) -> dict[str, str]:
+        return {_s(k): _s(v) for k, v in self.r.hgetall(f"{self.name}:checkpoint").items()}

@@ -1,0 +1,58 @@
+"""A live set-up on Redis: a build cut off at the replay's start, its online store loaded up to
+it, a stream, a processor and a replay in step mode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import redis
+
+from pipelines import build_features
+from pipelines.feature_store import apply, materialize
+from pipelines.replay import Replay, prepare
+from pipelines.stream import Processor
+from skyprophet.adapters.event_log import EventLog
+from skyprophet.adapters.store import online_writer, open_store
+from skyprophet.adapters.stream import EventStream
+from skyprophet.core.config import Settings
+
+
+@dataclass
+class Live:
+    settings: Settings
+    store: Any
+    stream: EventStream
+    event_log: EventLog
+    canonical: pd.DataFrame
+    weather: pd.DataFrame
+    start: datetime
+
+    def processor(self, **kw: Any) -> Processor:
+        return Processor.start(
+            self.stream, self.event_log, online_writer(self.store), self.canonical, self.weather,
+            int(self.start.timestamp()), self.settings.grid_minutes, **kw,
+        )
+
+    def replay(self, end: datetime, **kw: Any) -> Replay:
+        entries = prepare(self.canonical, self.weather, int(self.start.timestamp()), int(end.timestamp()), self.settings.grid_minutes)
+        return Replay(self.stream, entries, **kw)
+
+
+def live_setup(settings: Settings, tmp: Path, redis_url: str, db: int, start: datetime, canonical: pd.DataFrame) -> Live:
+    """Everything at ``start`` on Redis database ``db`` (emptied first)."""
+    url = redis_url.rsplit("/", 1)[0] + f"/{db}"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    s = settings.model_copy(update={"redis_url": url})
+    processed = tmp / "processed"
+    build_features.run(settings, out_dir=processed, until=start)
+    store = open_store(s, online="redis", data_dir=tmp, registry_ttl_s=600)
+    apply(store, s, processed_dir=processed)
+    materialize(store, start, start=start - timedelta(days=1), chunk=timedelta(days=1), show_progress=False)
+    stream = EventStream(client, name=f"test:events:{db}")
+    stream.reset()
+    return Live(s, store, stream, EventLog(tmp / "live"), canonical, pd.read_parquet(settings.raw_dir / "weather.parquet"), start)

@@ -14,11 +14,13 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
 
 from skyprophet.adapters.stream import EventStream
+from skyprophet.core.config import Settings
 from skyprophet.core.events import CANCELLATION, DEPARTURE, SCHEDULE, WEATHER, Event, clock, make
 from skyprophet.core.windows import WEATHER_COLUMNS
 
@@ -164,3 +166,25 @@ class Replay:
 def prepare(canonical: pd.DataFrame, weather: pd.DataFrame, start_s: int, end_s: int, step_min: int) -> list[Event]:
     """The replay of (start_s, end_s]: its events and clock entries."""
     return list(with_clock(timeline(canonical, weather, start_s, end_s), start_s, end_s, step_min))
+
+
+def run(settings: Settings, start: datetime, end: datetime, speed: float | None) -> Replay:
+    """Replay the ingested year's events in (start, end] onto the settings' stream.
+
+    Args:
+        settings: Redis URL, stream name and retention, raw data, grid step.
+        start: the instant the online store was loaded up to (events after it are published).
+        end: the last instant replayed.
+        speed: simulated seconds per wall second; None for as fast as the processor reads.
+    """
+    from skyprophet.adapters.parquet import read_canonical
+
+    stream = EventStream.from_url(settings.redis_url, name=settings.stream_name, retention=settings.stream_retention)
+    entries = prepare(
+        read_canonical(settings.canonical_path), pd.read_parquet(settings.raw_dir / "weather.parquet"),
+        int(start.timestamp()), int(end.timestamp()), settings.grid_minutes,
+    )
+    replay = Replay(stream, entries, speed=speed)
+    log.info("replaying %d entries from %s to %s at %s", len(entries), start, end, "max speed" if speed is None else f"{speed:g}x")
+    replay.run()
+    return replay

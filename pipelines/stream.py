@@ -21,6 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ from pipelines.live_features import VIEWS, LiveFeatures, table
 from pipelines.replay import timeline
 from skyprophet.adapters.event_log import EventLog, stream_id_le
 from skyprophet.adapters.stream import EventStream
+from skyprophet.core.config import Settings
 from skyprophet.core.events import CLOCK, Event
 from skyprophet.core.keys import route_id
 from skyprophet.core.windows import DAY, DELAYED_AFTER_MIN, FLIGHT_WINDOW
@@ -165,7 +167,7 @@ class Processor:
             return 0
         good = [(x.id, x.event) for x in entries if x.event is not None and x.event.kind != CLOCK]
         bad = [(x.id, x.raw or {}, x.error) for x in entries if x.event is None]
-        self.event_log.append(good)  # type: ignore[arg-type]
+        self.event_log.append(good)
         self.event_log.reject(bad)
         self.rejected += len(bad)
         out: dict[str, list[Any]] = {v: [] for v in VIEWS}
@@ -209,3 +211,48 @@ class Processor:
             self.write(view, table(view, rows))
             self.rows_written += len(rows)
             parts.clear()
+
+
+def run(
+    settings: Settings,
+    store: Any,
+    *,
+    start: datetime | None,
+    until: datetime | None = None,
+    consumer: str = "processor",
+    reset: bool = False,
+    stop: Callable[[], bool] = lambda: False,
+) -> Processor:
+    """Run the processor on the settings' stream until ``until`` is ticked (or ``stop()``).
+
+    Args:
+        settings: Redis URL, stream name, data folder (raw data and the event log), grid step.
+        store: the feature store whose online store the rows go to.
+        start: the replay's start (the instant the online store was loaded up to); ignored when
+            the stream has a checkpoint, which is resumed.
+        until: stop after ticking this instant (default: run until stopped).
+        consumer: this processor's name in the consumer group.
+        reset: start over: delete the stream, its clock and checkpoint first.
+        stop: polled between batches.
+    """
+    from skyprophet.adapters.parquet import read_canonical
+    from skyprophet.adapters.store import online_writer
+
+    stream = EventStream.from_url(settings.redis_url, name=settings.stream_name, retention=settings.stream_retention)
+    if reset:
+        stream.reset()
+    proc = Processor.start(
+        stream,
+        EventLog(settings.live_dir),
+        online_writer(store),
+        read_canonical(settings.canonical_path),
+        pd.read_parquet(settings.raw_dir / "weather.parquet"),
+        None if start is None else int(start.timestamp()),
+        settings.grid_minutes,
+        consumer=consumer,
+        batch=settings.stream_batch,
+    )
+    end_min = None if until is None else int(until.timestamp()) // 60
+    while not stop() and (end_min is None or (proc.state.last_tick or 0) < end_min):
+        proc.poll(block_ms=500)
+    return proc

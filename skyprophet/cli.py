@@ -374,6 +374,67 @@ def serve(
     os.execve(uvicorn, args, env)
 
 
+# ---------------------------------------------------------------- live operation
+
+
+@app.command()
+def replay(
+    start: Annotated[str, typer.Option("--from", help="replay events after this ISO date-time (with offset)")],
+    to: Annotated[str | None, typer.Option("--to", help="last instant replayed (default: --from + 31 days)")] = None,
+    speed: Annotated[str, typer.Option(help="simulated seconds per wall second, or 'max'")] = "600",
+) -> None:
+    """Publish the year's events in availability order to the Redis Stream, with the simulated clock."""
+    from datetime import timedelta
+
+    from pipelines.replay import run
+
+    begin = _aware(start, "--from")
+    end = begin + timedelta(days=31) if to is None else _aware(to, "--to")
+    if speed != "max":
+        try:
+            pace: float | None = float(speed)
+        except ValueError:
+            raise InvalidInput(f"--speed: a number or 'max', got {speed!r}") from None
+        if not pace or pace <= 0:
+            raise InvalidInput("--speed must be positive")
+    else:
+        pace = None
+    _setup_logging(heavy=False)
+    done = run(_settings(), begin, end, pace)
+    log.info("published %d entries", done.published)
+
+
+@app.command()
+def stream(
+    start: Annotated[str | None, typer.Option("--from", help="the instant the online store holds (needed without a checkpoint)")] = None,
+    until: Annotated[str | None, typer.Option(help="stop after ticking this ISO date-time (default: run until stopped)")] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="start over: delete the stream, its clock and checkpoint")] = False,
+    online: Annotated[Online, typer.Option(help="online store to keep fresh")] = "redis",
+) -> None:
+    """Run the stream processor: events -> window state -> rows in the online store at every grid tick."""
+    import signal
+
+    from pipelines.stream import run
+
+    begin = None if start is None else _aware(start, "--from")
+    end = None if until is None else _aware(until, "--until")
+    _setup_logging(heavy=False)
+    settings = _settings()
+    stopping: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
+    store = open_store_cached(settings, online)
+    proc = run(settings, store, start=begin, until=end, reset=reset, stop=lambda: bool(stopping))
+    log.info("ticks %d, events %d, duplicates %d, rejected %d, rows written %d",
+             proc.ticks, proc.events_applied, proc.duplicates, proc.rejected, proc.rows_written)
+
+
+def open_store_cached(settings: Any, online: Online) -> Any:
+    """The feature store with its registry cached (a long-running process)."""
+    from skyprophet.adapters.store import open_store
+
+    return open_store(settings, online=online, registry_ttl_s=600)
+
+
 # ---------------------------------------------------------------- benchmarks
 
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}

@@ -62,7 +62,11 @@ class EventLog:
         if not entries:
             return
         table = pa.Table.from_pydict(
-            {"stream_id": [s for s, _, _ in entries], "fields": [json.dumps(f) for _, f, _ in entries], "reason": [r for _, _, r in entries]}
+            {
+                "stream_id": [s for s, _, _ in entries],
+                "fields": [json.dumps(f) for _, f, _ in entries],
+                "reason": [r for _, _, r in entries],
+            }
         )
         _write(table, self.rejects_dir / f"{entries[0][0]}.parquet")
 

@@ -54,7 +54,7 @@ class EventStream:
         """Append events (and clock entries) in order; a clock entry also moves the clock key."""
         pipe = self.r.pipeline(transaction=False)
         for e in events:
-            pipe.xadd(self.name, e.fields(), maxlen=self.retention, approximate=True)  # type: ignore[arg-type]
+            pipe.xadd(self.name, e.fields(), maxlen=self.retention, approximate=True)
             if e.kind == "clock":
                 pipe.set(f"{self.name}:clock", e.at)
         pipe.execute()
@@ -86,7 +86,8 @@ class EventStream:
     def read(self, consumer: str, count: int, block_ms: int | None, pending: bool = False) -> list[Entry]:
         """The next entries for ``consumer``: its own unacknowledged ones when ``pending``,
         else new ones (blocking up to ``block_ms``)."""
-        got = self.r.xreadgroup(self.group, consumer, {self.name: "0" if pending else ">"}, count=count, block=None if pending else block_ms)
+        since = "0" if pending else ">"
+        got = self.r.xreadgroup(self.group, consumer, {self.name: since}, count=count, block=None if pending else block_ms)
         out = []
         for _, entries in got or []:
             for sid, fields in entries:

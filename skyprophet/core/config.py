@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     mlflow_artifact_root: Path = PROJECT_ROOT / "mlartifacts"
     mlflow_timeout_s: float = Field(default=5.0, gt=0)
     experiment_name: str = "flight-delay"
+    # Live operation: the event stream (Redis Streams, on REDIS_URL), its retention in entries,
+    # and the feature age above which /ready reports the live features stale.
+    stream_name: str = "skyprophet:events"
+    stream_retention: int = Field(default=1_000_000, gt=0)
+    stream_batch: int = Field(default=2_000, gt=0)  # entries per read (one durable append, one acknowledgement)
+    live_max_age_minutes: int = Field(default=30, gt=0)
     model_name: str = "flight-delay"
 
     @property
@@ -81,6 +87,11 @@ class Settings(BaseSettings):
     @property
     def processed_dir(self) -> Path:
         return self.data_dir / "processed"
+
+    @property
+    def live_dir(self) -> Path:
+        """The durable log of received events (daily partitions) and rejected entries."""
+        return self.data_dir / "live"
 
     @property
     def rejects_dir(self) -> Path:

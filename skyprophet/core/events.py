@@ -16,7 +16,7 @@ Payloads and availability:
 |------|---------|--------------|
 | `schedule` | the flight (below) | its scheduled departure (the as-of rule counts a flight in the schedule from then) |
 | `departure` | the flight, plus `actual` (s since epoch) and `delay` (min) | its actual departure, when the delay is known |
-| `cancellation` | the flight | scheduled departure + 3 h (the data carries no announcement time; features count a flight as pending until then) |
+| `cancellation` | the flight | scheduled departure + 3 h (no announcement time in the data; pending until then) |
 | `weather` | `origin`, `hour` (s since epoch, the label H) and the observed values (`temp`, `dewp`, ... null when not observed) | H + 1 h |
 | `clock` | none | the producer's simulated now: every event known at or before `at` has been written before it |
 

@@ -47,12 +47,13 @@ def live_setup(settings: Settings, tmp: Path, redis_url: str, db: int, start: da
     url = redis_url.rsplit("/", 1)[0] + f"/{db}"
     client = redis.Redis.from_url(url)
     client.flushdb()
-    s = settings.model_copy(update={"redis_url": url})
+    (tmp / "raw").symlink_to(settings.raw_dir)
+    s = settings.model_copy(update={"redis_url": url, "data_dir": tmp, "stream_name": f"test:events:{db}"})
     processed = tmp / "processed"
     build_features.run(settings, out_dir=processed, until=start)
     store = open_store(s, online="redis", data_dir=tmp, registry_ttl_s=600)
     apply(store, s, processed_dir=processed)
     materialize(store, start, start=start - timedelta(days=1), chunk=timedelta(days=1), show_progress=False)
-    stream = EventStream(client, name=f"test:events:{db}")
+    stream = EventStream(client, name=s.stream_name)
     stream.reset()
-    return Live(s, store, stream, EventLog(tmp / "live"), canonical, pd.read_parquet(settings.raw_dir / "weather.parquet"), start)
+    return Live(s, store, stream, EventLog(s.live_dir), canonical, pd.read_parquet(settings.raw_dir / "weather.parquet"), start)

@@ -97,7 +97,8 @@ def test_online_equals_offline_after_every_tick(
     seen = pd.DataFrame(feast_seen)
     for view, key in VIEWS.items():
         part = seen[seen["view"] == view].reset_index(drop=True)
-        entity = pd.DataFrame({key: part["key"], "as_of_day": part["g"].dt.strftime("%Y-%m-%d"), TIMESTAMP: part["g"], "_i": range(len(part))})
+        day = part["g"].dt.strftime("%Y-%m-%d")
+        entity = pd.DataFrame({key: part["key"], "as_of_day": day, TIMESTAMP: part["g"], "_i": range(len(part))})
         refs = [f"{view}:{c}" for c in COLUMNS[view]]
         off = offline_store.get_historical_features(entity_df=entity, features=refs).to_df().sort_values("_i").reset_index(drop=True)
         assert len(off) == len(part) > 0

@@ -11,7 +11,7 @@ DATA := data
 RAW := $(DATA)/raw/canonical_flights.parquet
 PROCESSED := $(DATA)/processed/plane_recent.parquet
 
-.PHONY: run test test-unit env features apply demo model train promote evaluate score tune october-checks serve stress-test lint repro compose-config fresh-clone-check bench-features bench-train bench-serving soak clean
+.PHONY: run test test-unit env features apply demo model train promote evaluate score tune october-checks serve stress-test lint repro compose-config fresh-clone-check bench-features bench-stream bench-train bench-serving soak clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -118,6 +118,11 @@ lint: env
 
 bench-features: features
 	$(CLI) bench features
+
+## The stream processor against rebuild-and-materialize per tick: December at max speed, lag at
+## 600x, memory over a week and a month (reports/bench/stream.json). Needs Redis (REDIS_URL).
+bench-stream: features
+	$(PY) -m benchmarks.bench_stream
 
 bench-train: apply
 	$(CLI) bench train

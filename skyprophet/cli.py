@@ -424,8 +424,11 @@ def stream(
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
     store = open_store_cached(settings, online)
     proc = run(settings, store, start=begin, until=end, reset=reset, stop=lambda: bool(stopping))
-    log.info("ticks %d, events %d, duplicates %d, rejected %d, rows written %d",
-             proc.ticks, proc.events_applied, proc.duplicates, proc.rejected, proc.rows_written)
+    import resource
+
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    log.info("ticks %d, events %d, duplicates %d, rejected %d, rows written %d, peak RSS %.0f MB",
+             proc.ticks, proc.events_applied, proc.duplicates, proc.rejected, proc.rows_written, peak_mb)
 
 
 def open_store_cached(settings: Any, online: Online) -> Any:

@@ -88,7 +88,7 @@ def _replay_subprocess(settings: Settings, days: int) -> dict[str, float]:
         return {"wall_s": wall, "ticks": ticks, "entries": len(entries), "peak_rss_mb": rss_mb, "s_per_tick": wall / ticks}
 
 
-def _peer(settings: Settings, n: int = 3) -> dict[str, float]:
+def _peer(settings: Settings, n: int = 3) -> dict[str, Any]:
     """features build --until g + incremental materialization of the last step, per tick."""
     times = []
     with tempfile.TemporaryDirectory() as d:
@@ -150,12 +150,18 @@ def main(argv: list[str] | None = None) -> None:
     out = settings.reports_dir / "bench" / "stream.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
-    print(f"{'':28}{'processor':>14}{'peer (build + materialize)':>30}")
-    print(f"{'s per tick':28}{month['s_per_tick']:>14.4f}{peer['s_per_tick_median']:>30.2f}")
-    print(f"December at max speed: {month['wall_s']:.1f} s ({month['entries']} entries, {month['ticks']} ticks)")
-    print(f"lag at 600x: p50 {lag['p50_ms']:.1f} ms, p99 {lag['p99_ms']:.1f} ms")
-    print(f"peak RSS: month {month['peak_rss_mb']:.0f} MB, week {week['peak_rss_mb']:.0f} MB")
-    print(f"-> {out}")
+    print(render(month, week, peer, lag))  # noqa: T201
+    print(f"wrote {out}")  # noqa: T201
+
+
+def render(month: dict[str, Any], week: dict[str, Any], peer: dict[str, Any], lag: dict[str, Any]) -> str:
+    return "\n".join([
+        f"{'':28}{'processor':>14}{'peer (build + materialize)':>30}",
+        f"{'s per tick':28}{month['s_per_tick']:>14.4f}{peer['s_per_tick_median']:>30.2f}",
+        f"December at max speed: {month['wall_s']:.1f} s ({month['entries']} entries, {month['ticks']} ticks)",
+        f"lag at 600x: p50 {lag['p50_ms']:.1f} ms, p99 {lag['p99_ms']:.1f} ms",
+        f"peak RSS: month {month['peak_rss_mb']:.0f} MB, week {week['peak_rss_mb']:.0f} MB",
+    ])
 
 
 if __name__ == "__main__":

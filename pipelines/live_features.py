@@ -119,6 +119,11 @@ class _Rows:
         self.times.append(t)
         self.values.append(values)
 
+    def extend(self, other: _Rows) -> None:
+        self.keys.extend(other.keys)
+        self.times.extend(other.times)
+        self.values.extend(other.values)
+
     def __len__(self) -> int:
         return len(self.keys)
 
@@ -148,7 +153,6 @@ class LiveFeatures:
         self.routes: dict[str, list[float]] = {}  # route -> [count, delayed, delay total]
         self.new_flights: set[str] = set()
         self.new_planes: set[str] = set()
-        self.applied = 0
 
     # ------------------------------------------------------------------ events
 
@@ -157,7 +161,6 @@ class LiveFeatures:
         kind, d = event.kind, event.data
         if kind == CLOCK:
             return
-        self.applied += 1
         if kind == WEATHER:
             if d["origin"] in self.origins:
                 self.weather[d["origin"]] = (event.at_min, tuple(_num(d.get(c)) for c in WEATHER_COLUMNS))
@@ -302,10 +305,7 @@ def frames(batches: Iterable[dict[str, _Rows]]) -> dict[str, pd.DataFrame]:
     merged: dict[str, _Rows] = {v: _Rows() for v in VIEWS}
     for batch in batches:
         for view, rows in batch.items():
-            m = merged[view]
-            m.keys.extend(rows.keys)
-            m.times.extend(rows.times)
-            m.values.extend(rows.values)
+            merged[view].extend(rows)
     return {view: table(view, rows) for view, rows in merged.items()}
 
 

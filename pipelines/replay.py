@@ -27,7 +27,8 @@ from skyprophet.core.windows import WEATHER_COLUMNS
 log = logging.getLogger(__name__)
 
 
-def _epoch_s(ts: pd.Series) -> np.ndarray:
+def epoch_seconds(ts: pd.Series) -> np.ndarray:
+    """UTC timestamps -> int64 seconds since the epoch (-1 for null)."""
     out = np.full(len(ts), -1, dtype=np.int64)
     ok = ts.notna().to_numpy()
     out[ok] = ts[ok].astype("datetime64[s, UTC]").astype("int64").to_numpy()
@@ -37,8 +38,8 @@ def _epoch_s(ts: pd.Series) -> np.ndarray:
 def flight_events(canonical: pd.DataFrame, after_s: int | None = None, until_s: int | None = None) -> list[tuple[int, int, Event]]:
     """(at, source order, event) of every flight event with ``after_s < at <= until_s``."""
     c = canonical
-    sched = _epoch_s(c["sched_dep_utc"])
-    actual = _epoch_s(c["actual_dep_utc"])
+    sched = epoch_seconds(c["sched_dep_utc"])
+    actual = epoch_seconds(c["actual_dep_utc"])
     tail = c["tailnum"].astype(object).where(c["tailnum"].notna(), None).to_numpy(dtype=object)
     cols = zip(
         c["carrier"].to_numpy(dtype=object), c["flight_number"].to_numpy(), c["origin"].to_numpy(dtype=object),
@@ -65,7 +66,7 @@ def flight_events(canonical: pd.DataFrame, after_s: int | None = None, until_s: 
 
 
 def weather_events(weather: pd.DataFrame, after_s: int | None = None, until_s: int | None = None) -> list[tuple[int, int, Event]]:
-    hours = _epoch_s(pd.to_datetime(weather["time_hour"], utc=True, format="ISO8601"))
+    hours = epoch_seconds(pd.to_datetime(weather["time_hour"], utc=True, format="ISO8601"))
     values = weather[list(WEATHER_COLUMNS)].astype("float64").to_numpy()
     origins = weather["origin"].astype(str).to_numpy()
     lo = -(2**62) if after_s is None else after_s
@@ -112,7 +113,6 @@ class Replay:
     max_lag: int = 0  # wait while the group has more unread entries than this (0: half the retention)
     pos: int = 0
     published: int = 0
-    lag_wait_s: float = 0.0
     sent_at: dict[int, float] = field(default_factory=dict)  # clock entry -> wall time it was sent
 
     def step(self) -> int | None:
@@ -147,7 +147,6 @@ class Replay:
                     time.sleep(wait)
             while self.stream.lag() > limit:  # backpressure: never let retention trim unread entries
                 time.sleep(0.05)
-                self.lag_wait_s += 0.05
             self.pos += len(chunk)
             self._send(chunk)
         return self.published

@@ -17,7 +17,6 @@ are written again, with the same rows.
 from __future__ import annotations
 
 import logging
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.live_features import VIEWS, LiveFeatures, table
-from pipelines.replay import timeline
+from pipelines.replay import epoch_seconds, timeline
 from skyprophet.adapters.event_log import EventLog, stream_id_le
 from skyprophet.adapters.stream import EventStream
 from skyprophet.core.config import Settings
@@ -47,9 +46,9 @@ def seeded_state(canonical: pd.DataFrame, weather: pd.DataFrame, start_s: int, s
     grid point reached."""
     start_min = start_s // 60
     seed = (start_min - FLIGHT_WINDOW - DAY) // DAY * DAY  # a midnight; every window at start fits after it
-    sched = canonical["sched_dep_utc"].astype("datetime64[s, UTC]").astype("int64").to_numpy() // 60
-    actual_ts = canonical["actual_dep_utc"]
-    actual = np.where(actual_ts.notna(), actual_ts.astype("datetime64[s, UTC]").astype("int64").fillna(-1).to_numpy() // 60, -1)
+    sched = epoch_seconds(canonical["sched_dep_utc"]) // 60
+    actual_s = epoch_seconds(canonical["actual_dep_utc"])
+    actual = np.where(actual_s >= 0, actual_s // 60, -1)
     known = (sched <= start_min) | ((actual >= 0) & (actual <= start_min))
     state = LiveFeatures(step, carriers=canonical.loc[known, "carrier"].unique(), origins=canonical.loc[known, "origin"].unique())
     old = (actual >= 0) & (actual <= seed)
@@ -79,14 +78,15 @@ class Processor:
     state: LiveFeatures
     consumer: str = "processor"
     batch: int = 2000
-    seen: dict[str, int] = field(default_factory=dict)  # id -> availability minute
+    start_s: int = 0  # the replay's start, kept in the checkpoint
+    seen: set[str] = field(default_factory=set)  # ids counted, forgotten DEDUP_HORIZON after their time
     seen_order: deque[tuple[int, str]] = field(default_factory=deque)
+    resuming: bool = True  # entries delivered before a restart and never acknowledged come first
     ticks: int = 0
     rows_written: int = 0
     events_applied: int = 0
     duplicates: int = 0
     rejected: int = 0
-    tick_wall_s: list[float] = field(default_factory=list)
     on_tick: Callable[[int], None] | None = None
 
     # ------------------------------------------------------------ start
@@ -112,8 +112,7 @@ class Processor:
             raise ValueError("no checkpoint on the stream: give the replay's start")
         assert start_s is not None
         state, base, seed = seeded_state(canonical, weather, start_s, step)
-        proc = cls(stream=stream, event_log=event_log, write=write, state=state, **kw)
-        proc.start_s = start_s
+        proc = cls(stream=stream, event_log=event_log, write=write, state=state, start_s=start_s, **kw)
         last_tick = int(cp["tick"]) if cp else start_s // 60 // step * step
         acked = cp.get("last_id")
         logged = [(sid, e) for sid, e in event_log.events() if acked is not None and stream_id_le(sid, acked)]
@@ -122,8 +121,6 @@ class Processor:
         log.info("processor at %s: %d events counted, %d from the log", pd.Timestamp(last_tick * 60, unit="s", tz="UTC"),
                  proc.events_applied, len(logged))
         return proc
-
-    start_s: int = 0
 
     def _catch_up(self, events: list[Event], seed: int, last_tick: int) -> None:
         """Apply known events in order, ticking without writing up to ``last_tick``."""
@@ -143,7 +140,7 @@ class Processor:
         if e.id in self.seen:
             self.duplicates += 1
             return False
-        self.seen[e.id] = e.at_min
+        self.seen.add(e.id)
         self.seen_order.append((e.at_min, e.id))
         self.state.apply(e)
         self.events_applied += 1
@@ -154,14 +151,15 @@ class Processor:
         q = self.seen_order
         while q and q[0][0] < horizon:
             _, i = q.popleft()
-            self.seen.pop(i, None)
+            self.seen.discard(i)
 
     # ------------------------------------------------------------ run
 
     def poll(self, block_ms: int | None = 1000) -> int:
         """Read, log, count, tick, write, acknowledge one batch; the number of entries handled."""
-        entries = self.stream.read(self.consumer, self.batch, None, pending=True)
+        entries = self.stream.read(self.consumer, self.batch, None, pending=True) if self.resuming else []
         if not entries:
+            self.resuming = False
             entries = self.stream.read(self.consumer, self.batch, block_ms)
         if not entries:
             return 0
@@ -188,11 +186,9 @@ class Processor:
         step = self.state.step
         g = (self.state.last_tick or 0) + step
         while g <= now_min:
-            t0 = time.perf_counter()
             for view, rows in self.state.tick(g).items():
                 if len(rows):
                     out[view].append(rows)
-            self.tick_wall_s.append(time.perf_counter() - t0)
             self.ticks += 1
             if self.on_tick is not None:
                 self._flush(out)
@@ -205,9 +201,7 @@ class Processor:
                 continue
             rows = parts[0]
             for more in parts[1:]:
-                rows.keys.extend(more.keys)
-                rows.times.extend(more.times)
-                rows.values.extend(more.values)
+                rows.extend(more)
             self.write(view, table(view, rows))
             self.rows_written += len(rows)
             parts.clear()

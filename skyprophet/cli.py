@@ -80,11 +80,12 @@ def _settings(data_dir: Path | None = None) -> Any:
     return settings if data_dir is None else settings.model_copy(update={"data_dir": data_dir})
 
 
-def _store(settings: Any, online: Online | None = None) -> Any:
-    """The feature store of the settings, with the online store chosen on the command line if given."""
+def _store(settings: Any, online: Online | None = None, registry_ttl_s: int = 0) -> Any:
+    """The feature store of the settings, with the online store chosen on the command line if given
+    (a long-running command caches the registry for ``registry_ttl_s``)."""
     from skyprophet.adapters.store import open_store
 
-    return open_store(settings, online=online)
+    return open_store(settings, online=online, registry_ttl_s=registry_ttl_s)
 
 
 # ---------------------------------------------------------------- data and features
@@ -422,20 +423,13 @@ def stream(
     settings = _settings()
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
-    store = open_store_cached(settings, online)
+    store = _store(settings, online, registry_ttl_s=600)
     proc = run(settings, store, start=begin, until=end, reset=reset, stop=lambda: bool(stopping))
     import resource
 
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     log.info("ticks %d, events %d, duplicates %d, rejected %d, rows written %d, peak RSS %.0f MB",
              proc.ticks, proc.events_applied, proc.duplicates, proc.rejected, proc.rows_written, peak_mb)
-
-
-def open_store_cached(settings: Any, online: Online) -> Any:
-    """The feature store with its registry cached (a long-running process)."""
-    from skyprophet.adapters.store import open_store
-
-    return open_store(settings, online=online, registry_ttl_s=600)
 
 
 # ---------------------------------------------------------------- benchmarks

@@ -7,8 +7,10 @@ import socket
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -73,6 +75,15 @@ def offline_store(settings: Settings):  # type: ignore[no-untyped-def]
     store = open_store(settings, online="sqlite")
     apply(store, settings)
     return store
+
+
+def normalized(v: Any) -> Any:
+    """A feature value as both stores' readers can agree on it: every null is None, every number a float."""
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return None
+    if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
+        return float(v)
+    return v
 
 
 def historical(store, entity_df: pd.DataFrame) -> pd.DataFrame:  # type: ignore[no-untyped-def]

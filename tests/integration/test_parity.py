@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 import redis
@@ -17,7 +15,7 @@ from skyprophet.core.config import Settings
 from skyprophet.core.keys import TIMESTAMP, entity_frame
 from skyprophet.adapters.online import FlightKeys, OnlineFeatures
 from skyprophet.adapters.store import open_store
-from tests.conftest import historical
+from tests.conftest import historical, normalized as _norm
 
 pytestmark = pytest.mark.integration
 # a grid point, an off-grid instant on a DST change day, and 45 min after the dense rows end
@@ -41,14 +39,6 @@ def _rows(canonical: pd.DataFrame, t: datetime) -> pd.DataFrame:
     rows[TIMESTAMP] = pd.Timestamp(t)
     rows["as_of_day"] = ts.strftime("%Y-%m-%d")
     return rows.reset_index(drop=True)
-
-
-def _norm(v: Any) -> Any:
-    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
-        return None
-    if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
-        return float(v)
-    return v
 
 
 def _check_parity(settings: Settings, online: str, tmp: Path, canonical: pd.DataFrame) -> int:

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 import redis
@@ -18,7 +17,7 @@ from pipelines.live_features import COLUMNS, VIEWS
 from skyprophet.adapters.online import FlightKeys, OnlineFeatures
 from skyprophet.core.config import Settings
 from skyprophet.core.keys import TIMESTAMP, entity_frame
-from tests.conftest import historical
+from tests.conftest import historical, normalized
 from tests.live.conftest import live_setup
 
 pytestmark = pytest.mark.live
@@ -26,16 +25,8 @@ START = datetime(2013, 11, 2, 0, 0, tzinfo=timezone.utc)
 END = START + timedelta(days=2)  # over 2013-11-03 00:00 UTC and the DST change at 06:00 UTC
 
 
-def _norm(v: Any) -> float | str | None:
-    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
-        return None
-    if isinstance(v, (int, float, np.integer, np.floating)):
-        return float(v)
-    return str(v)
-
-
 def _same(a: Any, b: Any) -> bool:
-    a, b = _norm(a), _norm(b)
+    a, b = normalized(a), normalized(b)
     if isinstance(a, float) and isinstance(b, float):
         return abs(a - b) <= 1e-9 * max(1.0, abs(a))
     return a == b

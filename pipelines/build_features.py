@@ -38,7 +38,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from skyprophet.adapters.parquet import read_canonical, write_if_changed
+from skyprophet.adapters.event_log import known_data
+from skyprophet.adapters.parquet import write_if_changed
 from skyprophet.adapters.progress import SILENT, Steps
 from skyprophet.core.config import Settings
 from skyprophet.core.errors import NoData
@@ -633,8 +634,13 @@ def run(
     until: datetime | None = None,
     grid_minutes: int | None = None,
     steps: Steps = SILENT,
+    live: bool = True,
 ) -> dict[str, int]:
     """Build the feature tables from ``data/raw`` into ``data/processed``.
+
+    With ``live``, the events that ``skyprophet stream`` logged under ``data/live`` are merged
+    into the raw flights and weather first (new flights, departures, cancellations, weather
+    hours), so that the tables include everything received.
 
     Args:
         settings: the data folder holding ``raw/``, and the default grid step.
@@ -642,6 +648,7 @@ def run(
         until: build only from events at or before this instant (timezone-aware).
         grid_minutes: grid step of the rolling tables (default: settings).
         steps: progress display (none by default).
+        live: merge the live event log (when there is one).
 
     Returns:
         Row count of every table written.
@@ -652,9 +659,10 @@ def run(
     """
     out_dir = out_dir or settings.processed_dir
     raw = settings.raw_dir
+    canonical, weather = known_data(raw, settings.live_dir if live else None)
     tables = build_tables(
-        read_canonical(settings.canonical_path),
-        pd.read_parquet(raw / "weather.parquet"),
+        canonical,
+        weather,
         pd.read_parquet(raw / "planes.parquet"),
         pd.read_parquet(raw / "airports.parquet"),
         until=until,

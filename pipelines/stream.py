@@ -229,18 +229,20 @@ def run(
         reset: start over: delete the stream, its clock and checkpoint first.
         stop: polled between batches.
     """
-    from skyprophet.adapters.parquet import read_canonical
+    from skyprophet.adapters.event_log import known_data
     from skyprophet.adapters.store import online_writer
 
     stream = EventStream.from_url(settings.redis_url, name=settings.stream_name, retention=settings.stream_retention)
     if reset:
         stream.reset()
+    # The raw data plus the log: after a recovery the replay's start may lie past the raw data.
+    canonical, weather = known_data(settings.raw_dir, settings.live_dir)
     proc = Processor.start(
         stream,
         EventLog(settings.live_dir),
         online_writer(store),
-        read_canonical(settings.canonical_path),
-        pd.read_parquet(settings.raw_dir / "weather.parquet"),
+        canonical,
+        weather,
         None if start is None else int(start.timestamp()),
         settings.grid_minutes,
         consumer=consumer,

@@ -25,7 +25,7 @@ import pandas as pd
 from pipelines import quality
 from pipelines.params import TrainParams
 from pipelines.training_set import LABEL, TrainingSet, build
-from skyprophet.adapters.parquet import read_canonical
+from skyprophet.adapters.event_log import known_data
 from skyprophet.adapters.progress import SILENT, Steps
 from skyprophet.adapters.tracking import CANDIDATE, connect, experiment_id
 from skyprophet.core.config import Settings
@@ -408,7 +408,7 @@ def run(
     client = client or connect(settings)
     exp_id = experiment_id(client, settings)
     store = store or open_store(settings, online="sqlite")
-    canonical = read_canonical(settings.canonical_path)
+    canonical, _ = known_data(settings.raw_dir, settings.live_dir)  # labels of flights received live too
 
     t0 = time.perf_counter()
     ts = build(store, canonical, params.windows, params.feature_service, params.lead_minutes, params.label_delay_minutes, steps=steps)

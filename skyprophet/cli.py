@@ -109,15 +109,16 @@ def features_build(
     grid_minutes: Annotated[int | None, typer.Option(min=1, help="grid step of the rolling tables (default: settings)")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="project data folder holding raw/")] = None,
     out_dir: Annotated[Path | None, typer.Option(help="where the tables go (default: <data-dir>/processed)")] = None,
+    live: Annotated[bool, typer.Option("--live/--no-live", help="merge the events logged by `skyprophet stream` (<data-dir>/live)")] = True,
 ) -> None:
-    """Build the time-stamped feature tables from data/raw into data/processed."""
+    """Build the time-stamped feature tables from data/raw (and the live event log) into data/processed."""
     from pipelines.build_features import run
     from skyprophet.adapters.progress import console_steps
 
     cutoff = None if until is None else _aware(until, "--until")
     _setup_logging(heavy=False)
     with console_steps() as steps:
-        run(_settings(data_dir), out_dir, cutoff, grid_minutes, steps=steps)
+        run(_settings(data_dir), out_dir, cutoff, grid_minutes, steps=steps, live=live)
 
 
 @features_app.command("apply")
@@ -430,6 +431,47 @@ def stream(
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     log.info("ticks %d, events %d, duplicates %d, rejected %d, rows written %d, peak RSS %.0f MB",
              proc.ticks, proc.events_applied, proc.duplicates, proc.rejected, proc.rows_written, peak_mb)
+
+
+@app.command()
+def recover(
+    at: Annotated[
+        str | None, typer.Option(help="rebuild up to this ISO date-time (default: the checkpoint, else the last grid point the log covers)")
+    ] = None,
+    online: Annotated[Online, typer.Option(help="online store to rebuild")] = "redis",
+) -> None:
+    """Rebuild a lost online store (an emptied or replaced Redis) from the raw data plus the live event
+    log: features built up to the recovery point, registered, the last day materialized, and the
+    stream reset with a checkpoint there, so that `skyprophet stream` resumes and the producer
+    replays from that point."""
+    from datetime import timedelta, timezone
+
+    from pipelines import build_features
+    from pipelines.feature_store import apply, materialize
+    from skyprophet.adapters.event_log import EventLog
+    from skyprophet.adapters.stream import EventStream
+    from skyprophet.core.errors import NoData
+
+    _setup_logging()
+    settings = _settings()
+    stream = EventStream.from_url(settings.redis_url, name=settings.stream_name, retention=settings.stream_retention)
+    if at is not None:
+        point = _aware(at, "--at")
+    else:
+        tick = stream.checkpoint().get("tick")
+        logged = EventLog(settings.live_dir).recovery_point(settings.grid_minutes)
+        seconds = int(tick) * 60 if tick is not None else logged
+        if seconds is None:
+            raise NoData(f"no checkpoint on {settings.stream_name} and no event log under {settings.live_dir}: give --at")
+        point = datetime.fromtimestamp(seconds, timezone.utc)
+    log.info("recovering the online store at %s", point.isoformat())
+    build_features.run(settings, until=point)
+    store = _store(settings, online)
+    apply(store, settings)
+    materialize(store, point, start=point - timedelta(days=1), chunk=timedelta(days=1), show_progress=False)
+    stream.restart_at(int(point.timestamp()))
+    typer.echo(f"online store rebuilt at {point.isoformat()}; resume with `skyprophet stream` and replay from there: "
+               f"`skyprophet replay --from {point.isoformat()}`")
 
 
 # ---------------------------------------------------------------- benchmarks

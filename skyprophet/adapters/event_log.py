@@ -13,11 +13,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from skyprophet.core.events import Event
+from skyprophet.core.config import CANONICAL_FLIGHTS
+from skyprophet.core.events import CANCELLATION, DEPARTURE, FLIGHT_KINDS, WEATHER, Event
+from skyprophet.core.windows import WEATHER_COLUMNS
 
 SCHEMA = pa.schema([("stream_id", pa.string()), ("id", pa.string()), ("kind", pa.string()), ("at", pa.int64()), ("data", pa.string())])
 
@@ -80,6 +83,17 @@ class EventLog:
         df = df.sort_values("_seq", kind="stable").drop_duplicates("id", keep="first")
         return df.sort_values(["at", "_seq"], kind="stable").drop(columns="_seq").reset_index(drop=True)
 
+    def recovery_point(self, step_min: int) -> int | None:
+        """The latest grid point (seconds) up to which every event has been logged: the last one
+        before the latest logged event (producers write in availability order); None if empty."""
+        days = sorted(self.events_dir.glob("day=*"))
+        files = sorted(days[-1].glob("*.parquet")) if days else []
+        if not files:
+            return None
+        latest = max(int(pq.read_table(f, columns=["at"]).column("at").to_numpy().max()) for f in files)
+        step = step_min * 60
+        return (latest - 1) // step * step
+
     def events(self) -> list[tuple[str, Event]]:
         df = self.read()
         return [
@@ -95,3 +109,113 @@ def _stream_order(sid: Any) -> tuple[int, int]:
 
 def stream_id_le(a: str, b: str) -> bool:
     return _stream_order(a) <= _stream_order(b)
+
+
+# ---------------------------------------------------------------- raw data + the log
+
+FLIGHT_KEY = ["carrier", "flight_number", "origin", "sched_s"]
+
+
+def _flight_updates(log: pd.DataFrame) -> pd.DataFrame:
+    """One row per flight identity in the log's flight events: its fields, and what the log says
+    of its outcome (``actual``/``delay`` from a departure, ``cancelled`` from a cancellation)."""
+    flights = log[log["kind"].isin(FLIGHT_KINDS)]
+    if flights.empty:
+        return pd.DataFrame(columns=[*FLIGHT_KEY, "kind"])
+    data = pd.DataFrame([json.loads(d) for d in flights["data"]], index=flights.index)
+    data["kind"] = flights["kind"].to_numpy()
+    data["sched_s"] = data["sched"].astype("int64")
+    data["flight_number"] = data["flight_number"].astype("int64")
+    for col in ("actual", "delay"):
+        if col not in data:
+            data[col] = np.nan
+    data["departed"] = data["kind"] == DEPARTURE
+    data["cancel"] = data["kind"] == CANCELLATION
+    dep = data[data["departed"]].drop_duplicates(FLIGHT_KEY, keep="last").set_index(FLIGHT_KEY)[["actual", "delay"]]
+    cancelled = data[data["cancel"]].drop_duplicates(FLIGHT_KEY).set_index(FLIGHT_KEY).index
+    out = data.drop_duplicates(FLIGHT_KEY, keep="first").set_index(FLIGHT_KEY)
+    out = out.drop(columns=["actual", "delay"]).join(dep)
+    out["cancelled"] = out.index.isin(cancelled)
+    return out.reset_index()
+
+
+def _utc(seconds: pd.Series) -> pd.Series:
+    return pd.to_datetime(seconds.astype("float64"), unit="s", utc=True).astype("datetime64[us, UTC]")
+
+
+def merge_flights(canonical: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
+    """The canonical flight table with what the log adds: flights it schedules that are not in
+    it (appended), departures (actual time and delay) and cancellations of the flights it has.
+
+    A flight is matched by its identity (carrier, flight number, origin, scheduled departure).
+    The result is in the canonical table's order (scheduled departure, carrier, number, origin).
+    """
+    upd = _flight_updates(log)
+    if upd.empty:
+        return canonical
+    out = canonical.copy()
+    sched_s = (out["sched_dep_utc"].astype("int64") // 1_000_000).astype("int64")
+    index = pd.MultiIndex.from_arrays([out["carrier"], out["flight_number"], out["origin"], sched_s], names=FLIGHT_KEY)
+    keyed = upd.set_index(FLIGHT_KEY)
+    known = keyed.index.isin(index)
+    new = keyed[~known].reset_index()
+    if len(new):
+        rows = pd.DataFrame({
+            "flight_row_id": np.arange(len(new), dtype="int64") + (int(out["flight_row_id"].max()) + 1 if len(out) else 0),
+            "carrier": new["carrier"].astype(str),
+            "flight_number": new["flight_number"].astype("int64"),
+            "origin": new["origin"].astype(str),
+            "dest": new["dest"].astype(str),
+            "tailnum": new["tailnum"].astype("string"),
+            "sched_dep_utc": _utc(new["sched_s"]),
+            "actual_dep_utc": pd.Series(pd.NaT, index=new.index, dtype="datetime64[us, UTC]"),
+            "dep_delay_min": np.nan,
+            "cancelled": False,
+            "distance": new["distance"].astype("float64"),
+            "utc_offset_min": new["utc_offset_min"].astype("int64"),
+        })
+        out = pd.concat([out, rows.astype(out.dtypes.to_dict())], ignore_index=True)
+        index = index.append(pd.MultiIndex.from_frame(new[FLIGHT_KEY]))
+    pos = pd.Series(np.arange(len(out)), index=index)
+    departed = keyed[keyed["actual"].notna()]
+    if len(departed):
+        at = pos.loc[departed.index].to_numpy()
+        out.loc[at, "actual_dep_utc"] = _utc(departed["actual"]).to_numpy()
+        out.loc[at, "dep_delay_min"] = departed["delay"].astype("float64").to_numpy()
+        out.loc[at, "cancelled"] = False
+    cancelled = keyed[keyed["cancelled"] & keyed["actual"].isna()]
+    if len(cancelled):
+        out.loc[pos.loc[cancelled.index].to_numpy(), "cancelled"] = True
+    return out.sort_values(["sched_dep_utc", "carrier", "flight_number", "origin"], kind="stable").reset_index(drop=True)
+
+
+def merge_weather(weather: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
+    """The weather table with the log's observations: an hour the log has replaces the table's."""
+    obs = log[log["kind"] == WEATHER]
+    if obs.empty:
+        return weather
+    data = pd.DataFrame([json.loads(d) for d in obs["data"]])
+    hours = pd.to_datetime(data["hour"].astype("int64"), unit="s", utc=True)
+    rows = pd.DataFrame({
+        "origin": data["origin"].astype(str),
+        "time_hour": hours.dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        **{c: pd.to_numeric(data[c], errors="coerce").astype("float64") if c in data else np.nan for c in WEATHER_COLUMNS},
+    }).drop_duplicates(["origin", "time_hour"], keep="last")
+    keys = pd.MultiIndex.from_frame(rows[["origin", "time_hour"]])
+    kept = weather[~pd.MultiIndex.from_arrays([weather["origin"].astype(str), weather["time_hour"].astype(str)]).isin(keys)]
+    return pd.concat([kept, rows], ignore_index=True).sort_values(["origin", "time_hour"], kind="stable").reset_index(drop=True)
+
+
+def known_data(raw_dir: Path, live_dir: Path | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The canonical flights and the weather of ``raw_dir``, with the events logged under
+    ``live_dir`` merged in (None: the raw data alone)."""
+    from skyprophet.adapters.parquet import read_canonical
+
+    canonical = read_canonical(raw_dir / CANONICAL_FLIGHTS)
+    weather = pd.read_parquet(raw_dir / "weather.parquet")
+    if live_dir is None:
+        return canonical, weather
+    log = EventLog(live_dir).read()
+    if log.empty:
+        return canonical, weather
+    return merge_flights(canonical, log), merge_weather(weather, log)

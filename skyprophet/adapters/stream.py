@@ -116,5 +116,11 @@ class EventStream:
         pipe.hset(f"{self.name}:checkpoint", mapping={k: str(v) for k, v in checkpoint.items()})
         pipe.execute()
 
+    def restart_at(self, tick_s: int) -> None:
+        """A new stream whose processor resumes at grid point ``tick_s`` (recovery): the online
+        store holds everything up to it, and the log before it is in the raw data's merge."""
+        self.reset()
+        self.r.hset(f"{self.name}:checkpoint", mapping={"tick": str(tick_s // 60), "last_id": "0-0", "start": str(tick_s)})
+
     def checkpoint(self) -> dict[str, str]:
         return {_s(k): _s(v) for k, v in self.r.hgetall(f"{self.name}:checkpoint").items()}

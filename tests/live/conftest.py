@@ -42,15 +42,18 @@ class Live:
         return Replay(self.stream, entries, **kw)
 
 
-def live_setup(settings: Settings, tmp: Path, redis_url: str, db: int, start: datetime, canonical: pd.DataFrame) -> Live:
-    """Everything at ``start`` on Redis database ``db`` (emptied first)."""
+def live_setup(
+    settings: Settings, tmp: Path, redis_url: str, db: int, start: datetime, canonical: pd.DataFrame, raw: Path | None = None
+) -> Live:
+    """Everything at ``start`` on Redis database ``db`` (emptied first), from the settings' raw
+    data or from ``raw``."""
     url = redis_url.rsplit("/", 1)[0] + f"/{db}"
     client = redis.Redis.from_url(url)
     client.flushdb()
-    (tmp / "raw").symlink_to(settings.raw_dir)
+    (tmp / "raw").symlink_to(raw or settings.raw_dir)
     s = settings.model_copy(update={"redis_url": url, "data_dir": tmp, "stream_name": f"test:events:{db}"})
     processed = tmp / "processed"
-    build_features.run(settings, out_dir=processed, until=start)
+    build_features.run(s, out_dir=processed, until=start)
     store = open_store(s, online="redis", data_dir=tmp, registry_ttl_s=600)
     apply(store, s, processed_dir=processed)
     materialize(store, start, start=start - timedelta(days=1), chunk=timedelta(days=1), show_progress=False)

@@ -28,11 +28,16 @@ class ServingSettings(Settings):
     # refuse_unreliable) rather than answered as confidently as any other.
     min_coverage: float = Field(default=0.8, ge=0, le=1)
     refuse_unreliable: bool = False
+    # Live operation: /predict without as_of reads the replay's clock (``<stream_name>:clock``)
+    # and scores the flights whose prediction time is within one grid step of it.
+    live: bool = False
 
     @model_validator(mode="after")
     def _no_placeholder_secret(self) -> ServingSettings:
         if self.environment != "local" and self.admin_token.get_secret_value() == PLACEHOLDER_TOKEN:
             raise ValueError(f"SKYPROPHET_ADMIN_TOKEN must be set (not {PLACEHOLDER_TOKEN!r}) outside local development")
+        if self.live and self.online_store != "redis":
+            raise ValueError("SKYPROPHET_LIVE needs SKYPROPHET_ONLINE_STORE=redis (the stream keeps Redis fresh)")
         return self
 
 

@@ -179,6 +179,29 @@ async def sync(holder: ModelHolder, lookup: FeatureLookup, metrics: Metrics) -> 
     return reload
 
 
+class LiveClock:
+    """The replay's simulated now and how far the processor's writes trail it (live mode)."""
+
+    def __init__(self, client: redis.Redis, stream_name: str, window_minutes: int):
+        from skyprophet.adapters.stream import EventStream
+
+        self.stream = EventStream(client, name=stream_name)
+        self.window_s = window_minutes * 60
+
+    def now(self) -> int | None:
+        """The clock (seconds since the epoch), None when no producer has published one."""
+        return self.stream.clock()
+
+    def lag(self) -> tuple[int | None, int | None]:
+        """(clock, last grid tick written by the processor), each in seconds; None where absent."""
+        tick = self.stream.checkpoint().get("tick")
+        return self.now(), None if tick is None else int(tick) * 60
+
+    def due(self, flight: FlightKeys, lead_minutes: int, now_s: int) -> bool:
+        """The flight's prediction time (scheduled - lead) is within one grid step of now."""
+        return abs(flight.sched_dep_epoch_s - 60 * lead_minutes - now_s) <= self.window_s
+
+
 @dataclass
 class Scored:
     features: list[FlightFeatures]
@@ -192,6 +215,8 @@ def score(
     """Online features as of each flight's T (or ``as_of``), then probabilities (and contributions)."""
     spec = model.spec
     reader = lookup.reader(spec.feature_service, spec.lead_minutes)
+    if not flights:
+        return Scored([], np.empty(0), np.empty((0, len(spec.feature_names) + 1)) if explain else None)
     feats = reader.read(flights, None if as_of is None else [as_of] * len(flights))
     x = encode_rows([f.values for f in feats], spec)
     p = probabilities(model.booster, x, spec, num_threads=1)

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from serving import __version__
 from serving.api.routes import admin, health, predict
 from serving.config import ServingSettings, get_serving_settings
-from serving.inference import FeatureLookup, ModelHolder, sync
+from serving.inference import FeatureLookup, LiveClock, ModelHolder, sync
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.schemas import PredictRequest
 
@@ -57,6 +57,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     store = await asyncio.to_thread(lambda: open_store(settings, online=settings.online_store, registry_ttl_s=60))
     client = redis_client(settings) if settings.online_store == "redis" else None
     app.state.lookup = FeatureLookup(store, client)
+    app.state.clock = LiveClock(client, settings.stream_name, settings.grid_minutes) if settings.live and client else None
     app.state.models = ModelHolder(settings)
     await sync(app.state.models, app.state.lookup, app.state.metrics)
     task = asyncio.create_task(_refresh_forever(app))

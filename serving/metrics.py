@@ -37,6 +37,11 @@ class Metrics:
                                "failed: registry unreachable, refused: version cannot serve)", ["outcome"], registry=r)
         self.reload_failing = Gauge("skyprophet_model_reload_failing", "1 while the latest check of the alias failed or "
                                     "refused a version (the loaded model keeps serving)", registry=r, multiprocess_mode="max")
+        self.feature_age = Gauge("skyprophet_feature_age_seconds", "per feature view: the age of the oldest row served "
+                                 "in the latest request (instant read - the row's event time)", ["view"], registry=r,
+                                 multiprocess_mode="mostrecent")
+        self.live_lag = Gauge("skyprophet_live_lag_seconds", "live mode: the replay's clock - the stream processor's last "
+                              "tick (simulated seconds), as of the latest /ready", registry=r, multiprocess_mode="mostrecent")
         self.model_version = Gauge("skyprophet_model_version", "registered version of the loaded model",
                                    ["name", "alias"], registry=r, multiprocess_mode="max")
 
@@ -46,6 +51,10 @@ class Metrics:
         self.reload_failing.set(0 if reload.ok else 1)
         if model is not None:
             self.model_version.labels(model.name, model.alias or "").set(int(model.version))
+
+    def record_ages(self, ages: dict[str, int]) -> None:
+        for view, age in ages.items():
+            self.feature_age.labels(view).set(age)
 
     def render(self) -> bytes:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

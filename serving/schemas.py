@@ -61,10 +61,11 @@ class Factor(BaseModel):
 
 class FlightPrediction(BaseModel):
     flight_id: str
-    status: Literal["ok", "refused"] = Field(
+    status: Literal["ok", "refused", "not_due"] = Field(
         description="refused: the flight's input coverage is below SKYPROPHET_MIN_COVERAGE and the server is set to "
-        "refuse unreliable flights (SKYPROPHET_REFUSE_UNRELIABLE); no probability then")
-    reason: str | None = Field(default=None, description="why the flight was refused")
+        "refuse unreliable flights (SKYPROPHET_REFUSE_UNRELIABLE); not_due (live mode): the flight's prediction time is "
+        "not within one grid step of the clock's now. No probability then")
+    reason: str | None = Field(default=None, description="why the flight was refused or not scored")
     delay_probability: float | None = Field(description="null when refused")
     delayed: bool | None = Field(description="delay_probability >= threshold; null when refused")
     threshold: float
@@ -72,6 +73,9 @@ class FlightPrediction(BaseModel):
     reliable: bool = Field(description="coverage >= SKYPROPHET_MIN_COVERAGE (0.8 by default)")
     missing_features: list[str]
     stale_features: list[str]
+    feature_age_s: dict[str, int | None] = Field(
+        description="per feature view: seconds from its stored row's event time to the instant the features were read "
+        "(null: no row stored)")
     top_factors: list[Factor] | None = None
     features: dict[str, Any] | None = None
 
@@ -85,6 +89,7 @@ class ModelRef(BaseModel):
 class PredictResponse(BaseModel):
     model: ModelRef
     predictions: list[FlightPrediction]
+    as_of: str | None = Field(default=None, description="live mode: the clock's now, the instant the features were read as of")
 
 
 class ErrorResponse(BaseModel):
@@ -107,9 +112,16 @@ class ReloadState(BaseModel):
     error: str | None
 
 
+class LiveState(BaseModel):
+    clock: str | None = Field(description="the replay's simulated now")
+    last_tick: str | None = Field(description="the last grid point whose rows the stream processor wrote")
+    lag_minutes: float | None = Field(description="clock - last tick, simulated minutes; not ready above SKYPROPHET_LIVE_MAX_AGE_MINUTES")
+
+
 class Readiness(BaseModel):
     status: Literal["ready", "unavailable"]
     problems: list[str]
     warnings: list[str] = Field(description="e.g. a failed or refused model reload while the loaded model keeps serving")
     model: ModelRef | None
     reload: ReloadState | None
+    live: LiveState | None = Field(default=None, description="live mode only")

@@ -234,6 +234,7 @@ class OnlineFeatures:
         # per input view, in the service's order: its features' full names and its maximum age
         # in seconds (None: no limit)
         self._view_names = [projection_names(p) for p in self._inputs.feature_view_projections]
+        self.views = [p.name_to_use() for p in self._inputs.feature_view_projections]
         self._ttl_s: list[float | None] = []
         for p in self._inputs.feature_view_projections:
             ttl = store.get_feature_view(p.name).ttl
@@ -267,9 +268,10 @@ class OnlineFeatures:
             t_s = [int(t.timestamp()) for t in as_of]
         rows = [f.entity_row(t) for f, t in zip(flights, t_s, strict=True)]
         out = [FlightFeatures(values={}) for _ in flights]
-        for view, ttl_s in zip(self._fetch(rows), self._ttl_s, strict=True):
+        for label, view, ttl_s in zip(self.views, self._fetch(rows), self._ttl_s, strict=True):
             names = view.names
             for ff, t, vals, ts in zip(out, t_s, view.values, view.stamps, strict=True):
+                ff.ages[label] = t - ts if ts else None
                 if ts <= t and (ttl_s is None or ts >= t - ttl_s):
                     ff.values.update(zip(names, vals))
                 else:  # older than the maximum age (or later than T): null, and stale where a value was

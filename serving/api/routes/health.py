@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from serving.deps import FeaturesDep, HolderDep, MetricsDep
+from serving.inference import LiveClock
+from serving.metrics import Metrics
 from serving.schemas import Readiness
 from skyprophet.core.errors import first_line
 
@@ -42,14 +44,44 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness, "description": "online store or model unavailable"}})
-async def ready(holder: HolderDep, lookup: FeaturesDep) -> JSONResponse:
-    """200 when the online store answers and a model is loaded, 503 otherwise (with the reasons)."""
-    problems = []
+def _iso(seconds: int | None) -> str | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc).isoformat()
+
+
+def _live_state(clock: LiveClock, max_age_minutes: int, metrics: Metrics, problems: list[str]) -> dict[str, Any]:
+    """The clock, the processor's last tick and the lag between them; a problem when stale."""
+    now, tick = clock.lag()
+    lag = None if now is None or tick is None else (now - tick) / 60
+    if now is None:
+        problems.append(f"live: no clock at {clock.stream.name}:clock (is a replay running?)")
+    elif tick is None:
+        problems.append("live: the stream processor has written no tick yet (is `skyprophet stream` running?)")
+    else:
+        assert lag is not None
+        metrics.live_lag.set(lag * 60)
+        if lag > max_age_minutes:
+            problems.append(f"live: stale features, the processor's last tick is {lag:.0f} min behind the clock "
+                            f"(SKYPROPHET_LIVE_MAX_AGE_MINUTES={max_age_minutes})")
+    return {"clock": _iso(now), "last_tick": _iso(tick), "lag_minutes": lag}
+
+
+@router.get("/ready", response_model=Readiness,
+            responses={503: {"model": Readiness, "description": "online store or model unavailable, or live features stale"}})
+async def ready(request: Request, holder: HolderDep, lookup: FeaturesDep, metrics: MetricsDep) -> JSONResponse:
+    """200 when the online store answers and a model is loaded (and, in live mode, the stream
+    processor keeps up with the clock), 503 otherwise (with the reasons)."""
+    problems: list[str] = []
     try:
         await asyncio.to_thread(lookup.ping)
     except Exception as exc:  # any failure means not ready
         problems.append(f"online store: {first_line(exc, with_type=True)}")
+    clock: LiveClock | None = getattr(request.app.state, "clock", None)
+    live = None
+    if clock is not None and not problems:
+        try:
+            live = await asyncio.to_thread(_live_state, clock, request.app.state.settings.live_max_age_minutes, metrics, problems)
+        except Exception as exc:
+            problems.append(f"live: {first_line(exc, with_type=True)}")
     model = holder.current
     if model is None:
         problems.append(f"model: {holder.last_error or 'not loaded'}")
@@ -63,6 +95,7 @@ async def ready(holder: HolderDep, lookup: FeaturesDep) -> JSONResponse:
             "outcome": reload.outcome, "at": datetime.fromtimestamp(reload.at, timezone.utc).isoformat(),
             "version": reload.version, "error": reload.error,
         },
+        "live": live,
     }
     return JSONResponse(body, status_code=503 if problems else 200)
 

@@ -11,7 +11,7 @@ DATA := data
 RAW := $(DATA)/raw/canonical_flights.parquet
 PROCESSED := $(DATA)/processed/plane_recent.parquet
 
-.PHONY: run test test-unit env features apply demo model train promote evaluate score tune october-checks serve stress-test lint repro compose-config fresh-clone-check bench-features bench-stream bench-train bench-serving soak clean
+.PHONY: run test test-unit env features apply demo model live train promote evaluate score tune october-checks serve stress-test lint repro compose-config fresh-clone-check bench-features bench-stream bench-train bench-serving soak clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -86,6 +86,13 @@ WORKERS ?= 2
 SERVE = exec $(CLI) serve --port $(PORT) --workers $(WORKERS)
 serve: model
 	$(SERVE)
+
+## Live operation on Redis (started on REDIS_URL's loopback port if none answers): the online store loaded
+## up to FROM, then the stream processor, the replay at SPEED and the API in live mode on PORT (Ctrl-C stops).
+FROM ?= 2013-12-01T00:00:00+00:00
+SPEED ?= 600
+live: model
+	$(CLI) live --from $(FROM) --speed $(SPEED) --port $(PORT)
 
 ## 60 s, 50 users against make serve on Redis; reports/stress/index.html. Fails on any failed request.
 stress-test: model

@@ -474,6 +474,113 @@ def recover(
                f"`skyprophet replay --from {point.isoformat()}`")
 
 
+def _local_redis(url: str) -> Any:
+    """None when Redis answers at ``url``; else a redis-server started on its loopback port
+    (no persistence), or a clear error when that is not possible."""
+    import shutil
+    import subprocess
+    import time
+    from urllib.parse import urlparse
+
+    import redis
+
+    def answers() -> bool:
+        try:
+            return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5).ping())
+        except redis.RedisError:
+            return False
+
+    if answers():
+        return None
+    u = urlparse(url)
+    host, port = u.hostname or "127.0.0.1", u.port or 6379
+    server = shutil.which("redis-server")
+    if host not in ("127.0.0.1", "localhost") or server is None:
+        raise SkyProphetError(f"no Redis answers at {url}: start one (e.g. `redis-server --port {port}`) or set REDIS_URL")
+    log.info("no Redis answers at %s: starting redis-server on port %d (no persistence)", url, port)
+    proc = subprocess.Popen([server, "--bind", host, "--port", str(port), "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    for _ in range(100):
+        if answers():
+            return proc
+        time.sleep(0.05)
+    proc.kill()
+    raise SkyProphetError(f"redis-server did not come up on port {port}")
+
+
+@app.command()
+def live(
+    start: Annotated[str, typer.Option("--from", help="the replay's start, ISO date-time with offset")] = "2013-12-01T00:00:00+00:00",
+    to: Annotated[str | None, typer.Option("--to", help="last instant replayed (default: --from + 31 days)")] = None,
+    speed: Annotated[str, typer.Option(help="simulated seconds per wall second, or 'max'")] = "600",
+    port: Annotated[int, typer.Option(help="the API's TCP port")] = 8000,
+) -> None:
+    """Live operation in one command, on Redis: the online store loaded up to --from, then the stream
+    processor, the replay and the API in live mode (Ctrl-C stops all three). The cut-off tables and
+    their registry live in <data-dir>/live-run, so the main tables stay whole; received events go
+    to <data-dir>/live, which the next `features build` merges."""
+    import signal
+    import subprocess
+    import time
+    from datetime import timedelta
+
+    from pipelines import build_features
+    from pipelines.feature_store import apply, materialize
+    from skyprophet.adapters.stream import EventStream
+
+    begin = _aware(start, "--from")
+    if to is not None:
+        _aware(to, "--to")
+    _setup_logging()
+    settings = _settings()
+    redis_server = _local_redis(settings.redis_url)
+    children: list[subprocess.Popen[bytes]] = [] if redis_server is None else [redis_server]
+    try:
+        run_dir = settings.data_dir / "live-run"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        settings.live_dir.mkdir(parents=True, exist_ok=True)
+        for name, target in (("raw", settings.raw_dir), ("live", settings.live_dir)):
+            link = run_dir / name
+            if not link.is_symlink():
+                link.symlink_to(target.resolve())
+        s = settings.model_copy(update={"data_dir": run_dir, "online_store": "redis"})
+        log.info("features up to %s into %s", begin.isoformat(), s.processed_dir)
+        build_features.run(s, until=begin)
+        store = _store(s, "redis")
+        apply(store, s)
+        materialize(store, begin, start=begin - timedelta(days=1), chunk=timedelta(days=1), show_progress=False)
+        stream = EventStream.from_url(s.redis_url, name=s.stream_name, retention=s.stream_retention)
+        stream.reset()  # a new replay: the processor starts at --from, before anything is published
+        stream.ensure_group()
+        env = {**os.environ, "SKYPROPHET_DATA_DIR": str(run_dir), "SKYPROPHET_ONLINE_STORE": "redis", "REDIS_URL": s.redis_url,
+               "SKYPROPHET_LIVE": "true"}
+        me = str(Path(sys.executable).with_name("skyprophet"))
+        replay_args = [me, "replay", "--from", begin.isoformat(), "--speed", speed, *(["--to", to] if to else [])]
+        watched = {}
+        for args in ([me, "stream", "--from", begin.isoformat()], replay_args, [me, "serve", "--port", str(port), "--workers", "1"]):
+            children.append(subprocess.Popen(args, env=env))
+            watched[args[1]] = children[-1]
+        typer.echo(f"live: replay from {begin.isoformat()} at {speed}x; API on http://127.0.0.1:{port} (Ctrl-C stops)")
+        stopping: list[int] = []
+        signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
+        del watched["replay"]  # it ends when the replay does; the clock then stays at --to
+        while not stopping:
+            for name, c in watched.items():
+                if c.poll() is not None:
+                    raise SkyProphetError(f"skyprophet {name} exited with code {c.returncode}")
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for c in reversed(children):
+            if c.poll() is None:
+                c.terminate()
+        for c in children:
+            try:
+                c.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                c.kill()
+
+
 # ---------------------------------------------------------------- benchmarks
 
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}

@@ -368,6 +368,7 @@ def run(settings: Settings, source_dir: Path | None = None) -> dict[str, TableRe
         write_if_changed(res.accepted, settings.raw_dir / f"{name}.parquet")
         write_if_changed(res.rejected, settings.rejects_dir / f"{name}.parquet")
     write_if_changed(canonical, settings.canonical_path)
+    (settings.live_dir / "events").mkdir(parents=True, exist_ok=True)  # where the stream logs events (a DVC input)
     for name, res in results.items():
         log.info(
             "%-8s rows in %7d = accepted %7d + rejected %5d",

@@ -30,19 +30,13 @@ from typing import Any
 
 import pandas as pd
 
+from skyprophet.adapters.progress import peak_rss_mb
 from skyprophet.core.config import CANONICAL_FLIGHTS, FEATURE_SERVICE, PROJECT_ROOT, get_settings
 
 SHIFT = pd.Timedelta(weeks=53)
 SWEEP_DAYS = (1, 7, 30, 90)
 STAGES = ("feature_build", "apply", "materialize", "historical_retrieval", "training_set_chunked")
 SCALE_STAGES = ("feature_build", "apply", "materialize", "training_set_chunked")
-
-
-def peak_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return float("nan")
 
 
 def replicate(src: Path, dst: Path, factor: int) -> None:
@@ -152,7 +146,7 @@ def stage(name: str, data_dir: Path, days: int | None) -> dict[str, Any]:
     else:
         raise ValueError(name)
     out["seconds"] = round(time.perf_counter() - t, 2)
-    out["peak_rss_mb"] = peak_mb()
+    out["peak_rss_mb"] = peak_rss_mb()
     return out
 
 

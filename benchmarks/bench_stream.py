@@ -8,7 +8,8 @@
   time divided by its ticks).
 - ``lag_p99_ms``: at speed 600, from a clock entry's XADD to the rows of that tick in Redis (the
   processor in this process, the replay in a thread).
-- ``peak_rss_mb``: the processor's peak RSS over the month, beside the same over one week.
+- ``peak_rss_mb``: the processor's peak RSS (its own VmHWM) over the month, beside the same over
+  one week.
 
 Writes ``reports/bench/stream.json``. Needs Redis at REDIS_URL (database 11 is used and emptied).
 """

@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_features import median_of, peak_mb
+from benchmarks.bench_features import median_of
+from skyprophet.adapters.progress import peak_rss_mb
 from skyprophet.core.config import PROJECT_ROOT, get_settings
 
 TARGETS = {"roc_auc": (">=", 0.76), "pr_auc": (">=", 0.52), "brier": ("<=", 0.136), "f1": (">=", 0.49)}
@@ -70,7 +71,7 @@ def stage(name: str, work: Path) -> dict[str, Any]:
         out["trees"] = booster.num_trees()
     else:
         raise ValueError(name)
-    out["peak_rss_mb"] = peak_mb()
+    out["peak_rss_mb"] = peak_rss_mb()
     return out
 
 

@@ -426,9 +426,9 @@ def stream(
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
     store = _store(settings, online, registry_ttl_s=600)
     proc = run(settings, store, start=begin, until=end, reset=reset, stop=lambda: bool(stopping))
-    import resource
+    from skyprophet.adapters.progress import peak_rss_mb
 
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     log.info("ticks %d, events %d, duplicates %d, rejected %d, rows written %d, peak RSS %.0f MB",
              proc.ticks, proc.events_applied, proc.duplicates, proc.rejected, proc.rows_written, peak_mb)
 

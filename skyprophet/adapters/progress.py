@@ -69,3 +69,21 @@ def console_steps() -> Iterator[Steps]:
             yield Steps(progress)
     finally:
         root.handlers = previous
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB: ``VmHWM`` of ``/proc/self/status``.
+
+    Not ``getrusage``'s ``ru_maxrss``: Linux keeps that across ``exec``, so a command started
+    from a large process (a benchmark, a test) would report its parent's size at the fork.
+    """
+    from pathlib import Path
+
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    import resource
+
+    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)

@@ -43,7 +43,7 @@ def test_live_command_runs_the_whole_loop(api_settings: ServingSettings, small_m
            "SKYPROPHET_MLFLOW_TRACKING_URI": api_settings.mlflow_tracking_uri, "SKYPROPHET_STREAM_BATCH": "200"}
     out = open(tmp_path / "live.log", "wb")  # noqa: SIM115 - closed at the end
     proc = subprocess.Popen([CLI, "live", "--from", START.isoformat(), "--to", (START + pd.Timedelta(hours=6)).isoformat(),
-                             "--speed", "30", "--port", str(api_port)], env=env, stdout=out, stderr=subprocess.STDOUT)
+                             "--speed", "60", "--port", str(api_port)], env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{api_port}"
     try:
         def ready() -> dict | None:  # type: ignore[type-arg]

@@ -11,7 +11,7 @@ DATA := data
 RAW := $(DATA)/raw/canonical_flights.parquet
 PROCESSED := $(DATA)/processed/plane_recent.parquet
 
-.PHONY: run test test-unit env features apply demo model live train promote evaluate score tune october-checks serve stress-test lint repro compose-config fresh-clone-check bench-features bench-stream bench-train bench-serving soak clean
+.PHONY: run test test-unit env features apply demo model live feast-ui mlflow-ui train promote evaluate score tune october-checks serve stress-test lint repro compose-config fresh-clone-check bench-features bench-stream bench-train bench-serving soak clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -93,6 +93,13 @@ FROM ?= 2013-12-01T00:00:00+00:00
 SPEED ?= 600
 live: model
 	$(CLI) live --from $(FROM) --speed $(SPEED) --port $(PORT)
+
+## The web UIs: Feast's (entities, views, feature services of the registry) and MLflow's (runs, registry).
+feast-ui: apply
+	cd feature_repo && ../$(VENV)/bin/feast ui --host 127.0.0.1 -p 8888
+
+mlflow-ui: env
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000
 
 ## 60 s, 50 users against make serve on Redis; reports/stress/index.html. Fails on any failed request.
 stress-test: model

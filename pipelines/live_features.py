@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from skyprophet.core.events import CANCELLATION, CLOCK, DEPARTURE, SCHEDULE, WEATHER, Event, flight_identity
+from skyprophet.core.events import CANCELLATION, CLOCK, DEPARTURE, PLANNED, SCHEDULE, WEATHER, Event, flight_identity
 from skyprophet.core.keys import carrier_origin_id, flight_id, route_id
 from skyprophet.core.windows import (
     AIRLINE_WINDOWS,
@@ -159,7 +159,7 @@ class LiveFeatures:
     def apply(self, event: Event) -> None:
         """Count one event (availability order; the caller drops duplicates by id)."""
         kind, d = event.kind, event.data
-        if kind == CLOCK:
+        if kind in (CLOCK, PLANNED):  # the timetable feeds the departures board, no window
             return
         if kind == WEATHER:
             if d["origin"] in self.origins:

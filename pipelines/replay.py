@@ -21,7 +21,7 @@ import pandas as pd
 
 from skyprophet.adapters.stream import EventStream
 from skyprophet.core.config import Settings
-from skyprophet.core.events import CANCELLATION, DEPARTURE, SCHEDULE, WEATHER, Event, clock, make
+from skyprophet.core.events import CANCELLATION, DEPARTURE, PLANNED, PLANNED_AHEAD_S, SCHEDULE, WEATHER, Event, clock, make
 from skyprophet.core.windows import WEATHER_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -54,14 +54,16 @@ def flight_events(canonical: pd.DataFrame, after_s: int | None = None, until_s: 
             "carrier": car, "flight_number": int(num), "origin": org, "dest": dst, "tailnum": tl, "sched": int(s),
             "distance": None if dist != dist else float(dist), "utc_offset_min": int(off),
         }
+        if lo < s - PLANNED_AHEAD_S <= hi:
+            out.append((int(s) - PLANNED_AHEAD_S, 4 * i, make(PLANNED, flight)))
         if lo < s <= hi:
-            out.append((int(s), 3 * i, make(SCHEDULE, flight)))
+            out.append((int(s), 4 * i + 1, make(SCHEDULE, flight)))
         if act >= 0 and lo < act <= hi:
-            out.append((int(act), 3 * i + 1, make(DEPARTURE, {**flight, "actual": int(act), "delay": float(delay)})))
+            out.append((int(act), 4 * i + 2, make(DEPARTURE, {**flight, "actual": int(act), "delay": float(delay)})))
         elif cancelled:
             e = make(CANCELLATION, flight)
             if lo < e.at <= hi:
-                out.append((e.at, 3 * i + 2, e))
+                out.append((e.at, 4 * i + 3, e))
     return out
 
 

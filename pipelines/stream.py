@@ -31,13 +31,15 @@ from pipelines.replay import epoch_seconds, timeline
 from skyprophet.adapters.event_log import EventLog, stream_id_le
 from skyprophet.adapters.stream import EventStream
 from skyprophet.core.config import Settings
-from skyprophet.core.events import CLOCK, Event
+from skyprophet.adapters.departures import KEEP_S, Departures
+from skyprophet.core.events import CANCELLATION, CLOCK, DEPARTURE, PLANNED, PLANNED_AHEAD_S, Event
 from skyprophet.core.keys import route_id
 from skyprophet.core.windows import DAY, DELAYED_AFTER_MIN, FLIGHT_WINDOW
 
 log = logging.getLogger(__name__)
 Writer = Callable[[str, pd.DataFrame], None]
 DEDUP_HORIZON = 2 * DAY  # ids are remembered this long (event time) after the processor's clock
+BOARD_KINDS = (PLANNED, DEPARTURE, CANCELLATION)
 
 
 def seeded_state(canonical: pd.DataFrame, weather: pd.DataFrame, start_s: int, step: int) -> tuple[LiveFeatures, list[Event], int]:
@@ -88,6 +90,12 @@ class Processor:
     duplicates: int = 0
     rejected: int = 0
     on_tick: Callable[[int], None] | None = None
+    board: Departures | None = None  # upcoming departures and outcomes, for the board
+
+    def _to_board(self, events: list[Event]) -> None:
+        if self.board is not None:
+            now_s = (self.state.last_tick or 0) * 60
+            self.board.write([e for e in events if e.kind in BOARD_KINDS], prune_before_s=now_s - KEEP_S)
 
     # ------------------------------------------------------------ start
 
@@ -117,6 +125,9 @@ class Processor:
         acked = cp.get("last_id")
         logged = [(sid, e) for sid, e in event_log.events() if acked is not None and stream_id_le(sid, acked)]
         proc._catch_up(base + [e for _, e in logged], seed, last_tick)
+        # the board as of the checkpoint: the timetable of the next 24 h, the outcomes of the last hours
+        horizon = min(start_s, last_tick * 60) - PLANNED_AHEAD_S - KEEP_S
+        proc._to_board([e for e in base if e.at > horizon] + [e for _, e in logged])
         proc.stream.claim_orphans(proc.consumer)
         log.info("processor at %s: %d events counted, %d from the log", pd.Timestamp(last_tick * 60, unit="s", tz="UTC"),
                  proc.events_applied, len(logged))
@@ -178,6 +189,7 @@ class Processor:
             else:
                 self._count(e)
         self._flush(out)
+        self._to_board([e for _, e in good])
         self.stream.ack([x.id for x in entries], {"tick": self.state.last_tick, "last_id": entries[-1].id, "start": self.start_s})
         self._forget()
         return len(entries)
@@ -233,8 +245,10 @@ def run(
     from skyprophet.adapters.store import online_writer
 
     stream = EventStream.from_url(settings.redis_url, name=settings.stream_name, retention=settings.stream_retention)
+    board = Departures(stream.r, settings.stream_name)
     if reset:
         stream.reset()
+        board.reset()
     # The raw data plus the log: after a recovery the replay's start may lie past the raw data.
     canonical, weather = known_data(settings.raw_dir, settings.live_dir)
     proc = Processor.start(
@@ -247,6 +261,7 @@ def run(
         settings.grid_minutes,
         consumer=consumer,
         batch=settings.stream_batch,
+        board=board,
     )
     end_min = None if until is None else int(until.timestamp()) // 60
     while not stop() and (end_min is None or (proc.state.last_tick or 0) < end_min):

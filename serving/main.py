@@ -18,11 +18,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from serving import __version__
-from serving.api.routes import admin, health, predict
+from serving.api.routes import admin, departures, health, predict
 from serving.config import ServingSettings, get_serving_settings
 from serving.inference import FeatureLookup, LiveClock, ModelHolder, sync
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.schemas import PredictRequest
+from skyprophet.adapters.departures import Departures
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     client = redis_client(settings) if settings.online_store == "redis" else None
     app.state.lookup = FeatureLookup(store, client)
     app.state.clock = LiveClock(client, settings.stream_name, settings.grid_minutes) if settings.live and client else None
+    app.state.departures = Departures(client, settings.stream_name) if settings.live and client else None
     app.state.models = ModelHolder(settings)
     await sync(app.state.models, app.state.lookup, app.state.metrics)
     task = asyncio.create_task(_refresh_forever(app))
@@ -136,6 +138,7 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _invalid)
     app.include_router(health.router)
     app.include_router(predict.router)
+    app.include_router(departures.router)
     app.include_router(admin.router)
     _document_request_bodies(app, settings)
     return app

@@ -92,6 +92,32 @@ class PredictResponse(BaseModel):
     as_of: str | None = Field(default=None, description="live mode: the clock's now, the instant the features were read as of")
 
 
+class Outcome(BaseModel):
+    cancelled: bool
+    actual_departure: str | None = Field(description="local time at the origin, with its offset")
+    delay_minutes: float | None
+    delayed: bool | None = Field(description="departed more than 15 minutes late")
+
+
+class Departure(BaseModel):
+    flight_id: str
+    carrier: str
+    flight_number: int
+    origin: str
+    dest: str
+    tailnum: str | None
+    scheduled_departure: str = Field(description="local time at the origin, with its offset")
+    prediction: FlightPrediction | None = Field(description="null once the flight has departed, been cancelled or its time passed")
+    outcome: Outcome | None = Field(description="null until the flight departs or is cancelled")
+
+
+class DeparturesResponse(BaseModel):
+    as_of: str = Field(description="the clock's now")
+    origin: str
+    model: ModelRef
+    departures: list[Departure]
+
+
 class ErrorResponse(BaseModel):
     """A request the service cannot take (4xx): ``message`` names the problem, ``detail`` lists each one."""
 

@@ -525,6 +525,7 @@ def live(
 
     from pipelines import build_features
     from pipelines.feature_store import apply, materialize
+    from skyprophet.adapters.departures import Departures
     from skyprophet.adapters.stream import EventStream
 
     begin = _aware(start, "--from")
@@ -550,6 +551,7 @@ def live(
         materialize(store, begin, start=begin - timedelta(days=1), chunk=timedelta(days=1), show_progress=False)
         stream = EventStream.from_url(s.redis_url, name=s.stream_name, retention=s.stream_retention)
         stream.reset()  # a new replay: the processor starts at --from, before anything is published
+        Departures(stream.r, s.stream_name).reset()
         stream.ensure_group()
         env = {**os.environ, "SKYPROPHET_DATA_DIR": str(run_dir), "SKYPROPHET_ONLINE_STORE": "redis", "REDIS_URL": s.redis_url,
                "SKYPROPHET_LIVE": "true"}

@@ -5,7 +5,7 @@ A stream entry has four string fields:
 
 | field  | meaning |
 |--------|---------|
-| `kind` | `schedule`, `departure`, `cancellation`, `weather`, or `clock` |
+| `kind` | `planned`, `schedule`, `departure`, `cancellation`, `weather`, or `clock` |
 | `id`   | the event's identity (absent for `clock`): a redelivered or re-sent event has the same id, so counting is idempotent |
 | `at`   | its availability time, seconds since the epoch (UTC): when the event became known |
 | `data` | the payload, a JSON object (below); `{}` for `clock` |
@@ -14,6 +14,7 @@ Payloads and availability:
 
 | kind | payload | available at |
 |------|---------|--------------|
+| `planned` | the flight (below) | scheduled departure − 24 h: the timetable, for the departures board (no feature counts it) |
 | `schedule` | the flight (below) | its scheduled departure (the as-of rule counts a flight in the schedule from then) |
 | `departure` | the flight, plus `actual` (s since epoch) and `delay` (min) | its actual departure, when the delay is known |
 | `cancellation` | the flight | scheduled departure + 3 h (no announcement time in the data; pending until then) |
@@ -38,17 +39,19 @@ from typing import Any
 from skyprophet.core.errors import InvalidInput
 from skyprophet.core.windows import BACKLOG_WINDOW, WEATHER_COLUMNS, WEATHER_DELAY
 
+PLANNED = "planned"
 SCHEDULE = "schedule"
 DEPARTURE = "departure"
 CANCELLATION = "cancellation"
 WEATHER = "weather"
 CLOCK = "clock"
-FLIGHT_KINDS = (SCHEDULE, DEPARTURE, CANCELLATION)
+FLIGHT_KINDS = (PLANNED, SCHEDULE, DEPARTURE, CANCELLATION)
 KINDS = (*FLIGHT_KINDS, WEATHER, CLOCK)
 FLIGHT_FIELDS = ("carrier", "flight_number", "origin", "dest", "tailnum", "sched", "distance", "utc_offset_min")
 CANCELLED_AFTER_S = BACKLOG_WINDOW * 60
+PLANNED_AHEAD_S = 24 * 3600
 WEATHER_DELAY_S = WEATHER_DELAY * 60
-_PREFIX = {SCHEDULE: "S", DEPARTURE: "D", CANCELLATION: "C"}
+_PREFIX = {PLANNED: "P", SCHEDULE: "S", DEPARTURE: "D", CANCELLATION: "C"}
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,8 @@ def available_at(kind: str, data: dict[str, Any]) -> int:
     """When an event becomes known (seconds since the epoch), from its payload."""
     if kind == SCHEDULE:
         return int(data["sched"])
+    if kind == PLANNED:
+        return int(data["sched"]) - PLANNED_AHEAD_S
     if kind == DEPARTURE:
         return int(data["actual"])
     if kind == CANCELLATION:

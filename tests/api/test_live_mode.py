@@ -4,7 +4,7 @@ each view's feature age is in the response and in /metrics."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import httpx
 import pandas as pd
@@ -82,3 +82,51 @@ def test_ready_reports_stale_features_and_a_missing_clock(live_api) -> None:  # 
         assert p.status_code == 503 and "no clock" in p.json()["detail"]
     finally:
         r.set(f"{name}:clock", NOW)
+
+
+def test_departures_lists_the_timetable_with_predictions_and_outcomes(live_api, api, canonical: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    from pipelines.replay import flight_events
+    from skyprophet.adapters.departures import Departures
+    from skyprophet.core.events import CANCELLATION, DEPARTURE, PLANNED
+
+    server, r, name = live_api
+    board = Departures(r, name)
+    board.reset()
+    known = [e for _, _, e in flight_events(canonical, NOW - 30 * 3600, NOW) if e.kind in (PLANNED, DEPARTURE, CANCELLATION)]
+    board.write(known)
+    got = httpx.get(f"{server.url}/departures", params={"origin": "EWR", "hours": 6, "past_hours": 1, "explain": True}, timeout=30)
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert body["as_of"] == MATERIALIZED.isoformat() and body["origin"] == "EWR"
+    rows = body["departures"]
+    sched = canonical["sched_dep_utc"]
+    now = pd.Timestamp(MATERIALIZED)
+    want = canonical[(canonical["origin"] == "EWR") & (sched > now - pd.Timedelta(hours=1)) & (sched <= now + pd.Timedelta(hours=6))]
+    assert sorted(x["flight_id"] + x["scheduled_departure"] for x in rows) == sorted(
+        f"{c}{n}" + s.tz_convert(timezone(timedelta(minutes=int(o)))).isoformat()
+        for c, n, s, o in zip(want["carrier"], want["flight_number"], want["sched_dep_utc"], want["utc_offset_min"], strict=True)
+    )
+    assert [pd.Timestamp(x["scheduled_departure"]) for x in rows] == sorted(pd.Timestamp(x["scheduled_departure"]) for x in rows)
+    due = [x for x in rows if x["prediction"] and x["prediction"]["status"] == "ok"]
+    assert due, "no flight due at the clock"
+    for x in rows:
+        t = pd.Timestamp(x["scheduled_departure"]) - pd.Timedelta(minutes=120)
+        if x["outcome"] is not None or pd.Timestamp(x["scheduled_departure"]) <= now:
+            assert x["prediction"] is None
+        elif abs((t - now).total_seconds()) <= 900:
+            assert x["prediction"]["status"] == "ok" and len(x["prediction"]["top_factors"]) == 5
+        else:
+            assert x["prediction"]["status"] == "not_due"
+    departed = [x for x in rows if x["outcome"] is not None]
+    assert departed
+    assert all(x["outcome"]["delayed"] == (x["outcome"]["delay_minutes"] > 15) for x in departed if not x["outcome"]["cancelled"])
+    # the same flights through POST /predict give the same probabilities
+    keys = [{"carrier": x["carrier"], "flight_number": x["flight_number"], "origin": "EWR", "dest": x["dest"],
+             "scheduled_departure": x["scheduled_departure"], **({"tailnum": x["tailnum"]} if x["tailnum"] else {})} for x in due]
+    same = httpx.post(f"{server.url}/predict", json={"flights": keys}, timeout=30).json()["predictions"]
+    assert [p["delay_probability"] for p in same] == [x["prediction"]["delay_probability"] for x in due]
+    # errors name the problem; a server not in live mode has no timetable
+    bad = httpx.get(f"{server.url}/departures", params={"origin": "ewr", "hours": 30}, timeout=10)
+    assert bad.status_code == 422 and "origin" in bad.text and "hours" in bad.text
+    off = httpx.get(f"{api.url}/departures", params={"origin": "EWR"}, timeout=10)
+    assert off.status_code == 409 and "live mode" in off.json()["detail"]

@@ -1,0 +1,84 @@
+"""Upcoming departures per origin, in Redis, for the departures board and ``GET /departures``.
+
+Written by the stream processor from the timetable (``planned`` events, 24 h ahead) and the
+outcomes (``departure``, ``cancellation``); read by the API. Keys (``name`` is the stream's):
+
+- ``name:departures:<ORIGIN>``: a sorted set, score = scheduled departure (s since the epoch),
+  member = the flight as compact JSON (carrier, flight_number, origin, dest, tailnum, sched,
+  utc_offset_min);
+- ``name:outcomes:<ORIGIN>``: a hash, flight identity -> ``{"actual": s, "delay": min}`` or
+  ``{"cancelled": true}``;
+- ``name:departures``: the set of origins listed.
+
+Flights scheduled more than ``KEEP_S`` before the clock are pruned at each tick, with their
+outcomes. Every write is idempotent (a redelivered event writes the same member and field).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+
+from skyprophet.core.events import CANCELLATION, DEPARTURE, PLANNED, Event, flight_identity
+
+KEEP_S = 6 * 3600  # departed flights stay listed this long after their scheduled time
+_MEMBER = ("carrier", "flight_number", "origin", "dest", "tailnum", "sched", "utc_offset_min")
+
+
+def member(flight: dict[str, Any]) -> str:
+    return json.dumps({k: flight.get(k) for k in _MEMBER}, separators=(",", ":"))
+
+
+class Departures:
+    def __init__(self, client: redis.Redis, stream_name: str):
+        self.r = client
+        self.prefix = f"{stream_name}:departures:"
+        self.outcomes = f"{stream_name}:outcomes:"
+        self.origins_key = f"{stream_name}:departures"  # the set of origins listed
+
+    def write(self, events: list[Event], prune_before_s: int | None = None) -> None:
+        """Add planned flights and record outcomes (one pipeline); then drop flights scheduled
+        before ``prune_before_s``."""
+        pipe = self.r.pipeline(transaction=False)
+        for e in events:
+            d = e.data
+            if e.kind == PLANNED:
+                pipe.zadd(self.prefix + str(d["origin"]), {member(d): int(d["sched"])})
+                pipe.sadd(self.origins_key, str(d["origin"]))
+            elif e.kind == DEPARTURE:
+                outcome = json.dumps({"actual": int(d["actual"]), "delay": float(d["delay"])})
+                pipe.hset(self.outcomes + str(d["origin"]), flight_identity(d), outcome)
+            elif e.kind == CANCELLATION:
+                pipe.hset(self.outcomes + str(d["origin"]), flight_identity(d), json.dumps({"cancelled": True}))
+        pipe.execute()
+        if prune_before_s is not None:
+            self.prune(prune_before_s)
+
+    def _origins(self) -> list[str]:
+        return sorted(o.decode() if isinstance(o, bytes) else str(o) for o in self.r.smembers(self.origins_key))
+
+    def prune(self, before_s: int) -> None:
+        """Forget flights scheduled before ``before_s`` and their outcomes."""
+        for origin in self._origins():
+            self.r.zremrangebyscore(self.prefix + origin, "-inf", f"({before_s}")
+            old = [k for k in self.r.hkeys(self.outcomes + origin) if int(k.rsplit(b":", 1)[1]) < before_s]
+            if old:
+                self.r.hdel(self.outcomes + origin, *old)
+
+    def listed(self, origin: str, after_s: int, until_s: int) -> list[dict[str, Any]]:
+        """Flights of ``origin`` scheduled in (after_s, until_s], by time, each with its
+        ``outcome`` (None while unknown)."""
+        raw = self.r.zrangebyscore(self.prefix + origin, f"({after_s}", until_s)
+        flights = [json.loads(m) for m in raw]
+        if not flights:
+            return []
+        outcomes = self.r.hmget(self.outcomes + origin, [flight_identity(f) for f in flights])
+        for f, o in zip(flights, outcomes, strict=True):
+            f["outcome"] = None if o is None else json.loads(o)
+        return flights
+
+    def reset(self) -> None:
+        origins = self._origins()
+        self.r.delete(self.origins_key, *[self.prefix + o for o in origins], *[self.outcomes + o for o in origins])

@@ -31,6 +31,10 @@ class ServingSettings(Settings):
     # Live operation: /predict without as_of reads the replay's clock (``<stream_name>:clock``)
     # and scores the flights whose prediction time is within one grid step of it.
     live: bool = False
+    # The departures board (/board, live mode): its refresh period and the UIs it links to.
+    board_refresh_ms: int = Field(default=2000, ge=200)
+    feast_ui_url: str = "http://127.0.0.1:8888"
+    mlflow_ui_url: str = "http://127.0.0.1:5000"
 
     @model_validator(mode="after")
     def _no_placeholder_secret(self) -> ServingSettings:

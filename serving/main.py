@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from serving import __version__
-from serving.api.routes import admin, departures, health, predict
+from serving.api.routes import admin, board, departures, health, predict
 from serving.config import ServingSettings, get_serving_settings
 from serving.inference import FeatureLookup, LiveClock, ModelHolder, sync
 from serving.metrics import Metrics, MetricsMiddleware
@@ -139,6 +139,7 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(predict.router)
     app.include_router(departures.router)
+    app.include_router(board.router)
     app.include_router(admin.router)
     _document_request_bodies(app, settings)
     return app

@@ -74,8 +74,8 @@ class FlightPrediction(BaseModel):
     missing_features: list[str]
     stale_features: list[str]
     feature_age_s: dict[str, int | None] = Field(
-        description="per feature view: seconds from its stored row's event time to the instant the features were read "
-        "(null: no row stored)")
+        description="per time-varying feature view: seconds from its stored row's event time to the instant the features "
+        "were read (null: no row stored); reference views (airports, planes, routes) have no age")
     top_factors: list[Factor] | None = None
     features: dict[str, Any] | None = None
 

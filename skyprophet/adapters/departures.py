@@ -56,12 +56,12 @@ class Departures:
         if prune_before_s is not None:
             self.prune(prune_before_s)
 
-    def _origins(self) -> list[str]:
+    def origins(self) -> list[str]:
         return sorted(o.decode() if isinstance(o, bytes) else str(o) for o in self.r.smembers(self.origins_key))
 
     def prune(self, before_s: int) -> None:
         """Forget flights scheduled before ``before_s`` and their outcomes."""
-        for origin in self._origins():
+        for origin in self.origins():
             self.r.zremrangebyscore(self.prefix + origin, "-inf", f"({before_s}")
             old = [k for k in self.r.hkeys(self.outcomes + origin) if int(k.rsplit(b":", 1)[1]) < before_s]
             if old:
@@ -80,5 +80,5 @@ class Departures:
         return flights
 
     def reset(self) -> None:
-        origins = self._origins()
+        origins = self.origins()
         self.r.delete(self.origins_key, *[self.prefix + o for o in origins], *[self.outcomes + o for o in origins])

@@ -271,7 +271,8 @@ class OnlineFeatures:
         for label, view, ttl_s in zip(self.views, self._fetch(rows), self._ttl_s, strict=True):
             names = view.names
             for ff, t, vals, ts in zip(out, t_s, view.values, view.stamps, strict=True):
-                ff.ages[label] = t - ts if ts else None
+                if ttl_s is not None:  # reference data (no ttl) has no age that matters
+                    ff.ages[label] = t - ts if ts else None
                 if ts <= t and (ttl_s is None or ts >= t - ttl_s):
                     ff.values.update(zip(names, vals))
                 else:  # older than the maximum age (or later than T): null, and stale where a value was

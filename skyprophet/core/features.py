@@ -34,7 +34,7 @@ class FlightFeatures:
     values: dict[str, Any]
     missing: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
-    # per view read: seconds from its stored row's event timestamp to the instant read (None: no row)
+    # per time-varying view read: seconds from its stored row's event time to the instant read (None: no row)
     ages: dict[str, int | None] = field(default_factory=dict)
 
 

@@ -28,7 +28,8 @@ async def root(request: Request) -> dict[str, Any]:
         "name": "SkyProphet",
         "version": __version__,
         "description": "likelihood that a scheduled flight departs more than 15 minutes late",
-        "links": {"predict": "/predict", "docs": "/docs", "health": "/health", "ready": "/ready", "metrics": "/metrics"},
+        "links": {"predict": "/predict", "departures": "/departures", "board": "/board", "docs": "/docs", "health": "/health",
+                  "ready": "/ready", "metrics": "/metrics"},
     }
 
 

@@ -36,6 +36,18 @@ def test_the_stack_has_its_five_services(stack: dict[str, Any]) -> None:
     assert set(stack) == {"redis", "postgres", "mlflow", "pipeline", "api"}
 
 
+def test_the_live_profile_runs_skyprophet_live_after_the_pipeline() -> None:
+    proc = _compose(SECRETS, "--profile", "live", "config", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    live = json.loads(proc.stdout)["services"]["live"]
+    assert live["command"][:2] == ["skyprophet", "live"] and "--speed" in live["command"]
+    assert live["depends_on"]["pipeline"]["condition"] == "service_completed_successfully"
+    assert live["environment"]["REDIS_URL"] == "redis://:r-secret@redis:6379/0"
+    assert live["environment"]["SKYPROPHET_ADMIN_TOKEN"] == "a-secret"
+    assert "/ready" in " ".join(live["healthcheck"]["test"]) and live["user"] not in ("", "root", "0")
+    assert [p["published"] for p in live["ports"]] == ["8001"]
+
+
 def test_secrets_come_from_the_environment(stack: dict[str, Any]) -> None:
     assert "r-secret" in stack["redis"]["command"]
     assert stack["api"]["environment"]["REDIS_URL"] == "redis://:r-secret@redis:6379/0"

@@ -32,14 +32,13 @@ from skyprophet.adapters.event_log import EventLog, stream_id_le
 from skyprophet.adapters.stream import EventStream
 from skyprophet.core.config import Settings
 from skyprophet.adapters.departures import KEEP_S, Departures
-from skyprophet.core.events import CANCELLATION, CLOCK, DEPARTURE, PLANNED, PLANNED_AHEAD_S, Event
+from skyprophet.core.events import CLOCK, PLANNED_AHEAD_S, Event
 from skyprophet.core.keys import route_id
 from skyprophet.core.windows import DAY, DELAYED_AFTER_MIN, FLIGHT_WINDOW
 
 log = logging.getLogger(__name__)
 Writer = Callable[[str, pd.DataFrame], None]
 DEDUP_HORIZON = 2 * DAY  # ids are remembered this long (event time) after the processor's clock
-BOARD_KINDS = (PLANNED, DEPARTURE, CANCELLATION)
 
 
 def seeded_state(canonical: pd.DataFrame, weather: pd.DataFrame, start_s: int, step: int) -> tuple[LiveFeatures, list[Event], int]:
@@ -95,7 +94,7 @@ class Processor:
     def _to_board(self, events: list[Event]) -> None:
         if self.board is not None:
             now_s = (self.state.last_tick or 0) * 60
-            self.board.write([e for e in events if e.kind in BOARD_KINDS], prune_before_s=now_s - KEEP_S)
+            self.board.write(events, prune_before_s=now_s - KEEP_S)
 
     # ------------------------------------------------------------ start
 
@@ -238,7 +237,7 @@ def run(
             the stream has a checkpoint, which is resumed.
         until: stop after ticking this instant (default: run until stopped).
         consumer: this processor's name in the consumer group.
-        reset: start over: delete the stream, its clock and checkpoint first.
+        reset: start over: delete the stream and its keys (clock, checkpoint, departures board) first.
         stop: polled between batches.
     """
     from skyprophet.adapters.event_log import known_data
@@ -248,7 +247,6 @@ def run(
     board = Departures(stream.r, settings.stream_name)
     if reset:
         stream.reset()
-        board.reset()
     # The raw data plus the log: after a recovery the replay's start may lie past the raw data.
     canonical, weather = known_data(settings.raw_dir, settings.live_dir)
     proc = Processor.start(

@@ -379,6 +379,33 @@ def serve(
 # ---------------------------------------------------------------- live operation
 
 
+def _speed(text: str) -> float | None:
+    """``--speed``: simulated seconds per wall second (positive), or None for 'max'."""
+    if text == "max":
+        return None
+    try:
+        pace = float(text)
+    except ValueError:
+        raise InvalidInput(f"--speed: a number or 'max', got {text!r}") from None
+    if not pace > 0:
+        raise InvalidInput("--speed must be positive")
+    return pace
+
+
+def _online_store_at(settings: Any, point: datetime, online: Online) -> None:
+    """The feature tables built up to ``point`` (raw data + the live log), registered, and the
+    day before it loaded into the online store: what the stream processor takes over from."""
+    from datetime import timedelta
+
+    from pipelines import build_features
+    from pipelines.feature_store import apply, materialize
+
+    build_features.run(settings, until=point)
+    store = _store(settings, online)
+    apply(store, settings)
+    materialize(store, point, start=point - timedelta(days=1), chunk=timedelta(days=1), show_progress=False)
+
+
 @app.command()
 def replay(
     start: Annotated[str, typer.Option("--from", help="replay events after this ISO date-time (with offset)")],
@@ -392,15 +419,7 @@ def replay(
 
     begin = _aware(start, "--from")
     end = begin + timedelta(days=31) if to is None else _aware(to, "--to")
-    if speed != "max":
-        try:
-            pace: float | None = float(speed)
-        except ValueError:
-            raise InvalidInput(f"--speed: a number or 'max', got {speed!r}") from None
-        if not pace or pace <= 0:
-            raise InvalidInput("--speed must be positive")
-    else:
-        pace = None
+    pace = _speed(speed)
     _setup_logging(heavy=False)
     done = run(_settings(), begin, end, pace)
     log.info("published %d entries", done.published)
@@ -410,13 +429,14 @@ def replay(
 def stream(
     start: Annotated[str | None, typer.Option("--from", help="the instant the online store holds (needed without a checkpoint)")] = None,
     until: Annotated[str | None, typer.Option(help="stop after ticking this ISO date-time (default: run until stopped)")] = None,
-    reset: Annotated[bool, typer.Option("--reset", help="start over: delete the stream, its clock and checkpoint")] = False,
+    reset: Annotated[bool, typer.Option("--reset", help="start over: delete the stream and its <name>:* keys")] = False,
     online: Annotated[Online, typer.Option(help="online store to keep fresh")] = "redis",
 ) -> None:
     """Run the stream processor: events -> window state -> rows in the online store at every grid tick."""
     import signal
 
     from pipelines.stream import run
+    from skyprophet.adapters.progress import peak_rss_mb
 
     begin = None if start is None else _aware(start, "--from")
     end = None if until is None else _aware(until, "--until")
@@ -426,8 +446,6 @@ def stream(
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
     store = _store(settings, online, registry_ttl_s=600)
     proc = run(settings, store, start=begin, until=end, reset=reset, stop=lambda: bool(stopping))
-    from skyprophet.adapters.progress import peak_rss_mb
-
     peak_mb = peak_rss_mb()
     log.info("ticks %d, events %d, duplicates %d, rejected %d, rows written %d, peak RSS %.0f MB",
              proc.ticks, proc.events_applied, proc.duplicates, proc.rejected, proc.rows_written, peak_mb)
@@ -444,10 +462,8 @@ def recover(
     log: features built up to the recovery point, registered, the last day materialized, and the
     stream reset with a checkpoint there, so that `skyprophet stream` resumes and the producer
     replays from that point."""
-    from datetime import timedelta, timezone
+    from datetime import timezone
 
-    from pipelines import build_features
-    from pipelines.feature_store import apply, materialize
     from skyprophet.adapters.event_log import EventLog
     from skyprophet.adapters.stream import EventStream
     from skyprophet.core.errors import NoData
@@ -465,10 +481,7 @@ def recover(
             raise NoData(f"no checkpoint on {settings.stream_name} and no event log under {settings.live_dir}: give --at")
         point = datetime.fromtimestamp(seconds, timezone.utc)
     log.info("recovering the online store at %s", point.isoformat())
-    build_features.run(settings, until=point)
-    store = _store(settings, online)
-    apply(store, settings)
-    materialize(store, point, start=point - timedelta(days=1), chunk=timedelta(days=1), show_progress=False)
+    _online_store_at(settings, point, online)
     stream.restart_at(int(point.timestamp()))
     typer.echo(f"online store rebuilt at {point.isoformat()}; resume with `skyprophet stream` and replay from there: "
                f"`skyprophet replay --from {point.isoformat()}`")
@@ -521,16 +534,13 @@ def live(
     import signal
     import subprocess
     import time
-    from datetime import timedelta
 
-    from pipelines import build_features
-    from pipelines.feature_store import apply, materialize
-    from skyprophet.adapters.departures import Departures
     from skyprophet.adapters.stream import EventStream
 
     begin = _aware(start, "--from")
     if to is not None:
         _aware(to, "--to")
+    _speed(speed)  # refused here rather than by the replay once everything else has started
     _setup_logging()
     settings = _settings()
     redis_server = _local_redis(settings.redis_url)
@@ -545,13 +555,9 @@ def live(
                 link.symlink_to(target.resolve())
         s = settings.model_copy(update={"data_dir": run_dir, "online_store": "redis"})
         log.info("features up to %s into %s", begin.isoformat(), s.processed_dir)
-        build_features.run(s, until=begin)
-        store = _store(s, "redis")
-        apply(store, s)
-        materialize(store, begin, start=begin - timedelta(days=1), chunk=timedelta(days=1), show_progress=False)
+        _online_store_at(s, begin, "redis")
         stream = EventStream.from_url(s.redis_url, name=s.stream_name, retention=s.stream_retention)
         stream.reset()  # a new replay: the processor starts at --from, before anything is published
-        Departures(stream.r, s.stream_name).reset()
         stream.ensure_group()
         env = {**os.environ, "SKYPROPHET_DATA_DIR": str(run_dir), "SKYPROPHET_ONLINE_STORE": "redis", "REDIS_URL": s.redis_url,
                "SKYPROPHET_LIVE": "true"}

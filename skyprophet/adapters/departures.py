@@ -12,6 +12,7 @@ outcomes (``departure``, ``cancellation``); read by the API. Keys (``name`` is t
 
 Flights scheduled more than ``KEEP_S`` before the clock are pruned at each tick, with their
 outcomes. Every write is idempotent (a redelivered event writes the same member and field).
+``EventStream.reset`` (a new replay) deletes these keys with the stream's own.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Departures:
         self.prefix = f"{stream_name}:departures:"
         self.outcomes = f"{stream_name}:outcomes:"
         self.origins_key = f"{stream_name}:departures"  # the set of origins listed
+        self._pruned_before: int | None = None
 
     def write(self, events: list[Event], prune_before_s: int | None = None) -> None:
         """Add planned flights and record outcomes (one pipeline); then drop flights scheduled
@@ -60,7 +62,11 @@ class Departures:
         return sorted(o.decode() if isinstance(o, bytes) else str(o) for o in self.r.smembers(self.origins_key))
 
     def prune(self, before_s: int) -> None:
-        """Forget flights scheduled before ``before_s`` and their outcomes."""
+        """Forget flights scheduled before ``before_s`` and their outcomes (nothing to do until
+        ``before_s`` passes the last call's)."""
+        if self._pruned_before is not None and before_s <= self._pruned_before:
+            return
+        self._pruned_before = before_s
         for origin in self.origins():
             self.r.zremrangebyscore(self.prefix + origin, "-inf", f"({before_s}")
             old = [k for k in self.r.hkeys(self.outcomes + origin) if int(k.rsplit(b":", 1)[1]) < before_s]
@@ -79,6 +85,4 @@ class Departures:
             f["outcome"] = None if o is None else json.loads(o)
         return flights
 
-    def reset(self) -> None:
-        origins = self.origins()
-        self.r.delete(self.origins_key, *[self.prefix + o for o in origins], *[self.outcomes + o for o in origins])
+

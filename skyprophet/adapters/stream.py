@@ -71,8 +71,10 @@ class EventStream:
         return None if v is None else int(v)
 
     def reset(self) -> None:
-        """Delete the stream, its clock and checkpoint (a new replay)."""
-        self.r.delete(self.name, f"{self.name}:clock", f"{self.name}:checkpoint")
+        """A new replay: delete the stream and every key beside it (``<name>:*``: its clock,
+        checkpoint, and the departures board's timetable and outcomes)."""
+        beside = list(self.r.scan_iter(match=f"{self.name}:*", count=1000))
+        self.r.delete(self.name, *beside)
 
     # ------------------------------------------------------------ consumer side
 

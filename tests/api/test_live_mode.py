@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from serving.config import ServingSettings
+from skyprophet.adapters.stream import EventStream
 from skyprophet.core.keys import flight_query
 from tests.api.conftest import MATERIALIZED, Server, start_server
 
@@ -24,12 +25,14 @@ def live_api(api_settings: ServingSettings, loaded_redis: str) -> Iterator[tuple
     settings = api_settings.model_copy(update={"live": True, "stream_name": "test:live-api"})
     r = redis.Redis.from_url(loaded_redis)
     name = settings.stream_name
+    stream = EventStream(r, name=name)
+    stream.reset()
     r.set(f"{name}:clock", NOW)
     r.hset(f"{name}:checkpoint", mapping={"tick": NOW // 60})
     server = start_server(settings)
     yield server, r, name
     server.stop()
-    r.delete(f"{name}:clock", f"{name}:checkpoint")
+    stream.reset()
 
 
 def _flights(canonical: pd.DataFrame, lo_min: int, hi_min: int) -> pd.DataFrame:
@@ -91,7 +94,6 @@ def test_departures_lists_the_timetable_with_predictions_and_outcomes(live_api, 
 
     server, r, name = live_api
     board = Departures(r, name)
-    board.reset()
     known = [e for _, _, e in flight_events(canonical, NOW - 30 * 3600, NOW) if e.kind in (PLANNED, DEPARTURE, CANCELLATION)]
     board.write(known)
     got = httpx.get(f"{server.url}/departures", params={"origin": "EWR", "hours": 6, "past_hours": 1, "explain": True}, timeout=30)

@@ -31,3 +31,14 @@ flight_request = RequestSource(
     ],
     description="Values the caller sends with each flight.",
 )
+
+prediction_request = RequestSource(
+    name="prediction_request",
+    schema=[
+        Field(name="sched_dep_epoch_s", dtype=Int64, description="Scheduled departure, seconds since the epoch (UTC)."),
+        Field(name="utc_offset_min", dtype=Int64, description="Origin's UTC offset at the scheduled departure, minutes."),
+        Field(name="as_of_epoch_s", dtype=Int64,
+              description="The prediction time T, seconds since the epoch (UTC): the entity row's event timestamp."),
+    ],
+    description="Values the caller sends with each flight, and the instant the prediction is made at.",
+)

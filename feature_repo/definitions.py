@@ -11,16 +11,18 @@ from typing import Any
 
 from feast import FileSource
 
-from feature_repo.data_sources import flight_request
+from feature_repo.data_sources import flight_request, prediction_request
 from feature_repo.entities import ENTITIES
 from feature_repo.feature_services import feature_services
 from feature_repo.feature_views import feature_views
-from feature_repo.on_demand import flight_calendar_view
+from feature_repo.on_demand import flight_calendar_view, flight_timing_view
 
 
 def objects(processed_dir: Path, grid_minutes: int) -> list[Any]:
     """Entities, sources, views, the on-demand view and the services over ``processed_dir``."""
     views = feature_views(processed_dir, grid_minutes)
     calendar = flight_calendar_view(views.plane_recent)
+    timing = flight_timing_view(views.plane_recent)
     sources: list[FileSource] = [v.batch_source for v in views.all()]  # type: ignore[misc]
-    return [*ENTITIES, *sources, flight_request, *views.all(), calendar, *feature_services(views, calendar)]
+    return [*ENTITIES, *sources, flight_request, prediction_request, *views.all(), calendar, timing,
+            *feature_services(views, calendar, timing)]

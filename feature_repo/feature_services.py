@@ -6,8 +6,11 @@ online, so a published service never changes: new inputs make a new version.
 - ``flight_delay_v1``: the first model's inputs.
 - ``flight_delay_v2``: v1 plus the carrier's last 3 hours, the carrier's last 2 hours at the
   origin and the route's distance (chosen on October; see README).
+- ``flight_delay_v3``: v2's views with ``flight_timing`` in place of ``flight_calendar``: the same
+  request features plus the lead (minutes from the prediction time to the scheduled departure),
+  for the multi-horizon model trained at several leads per flight.
 
-``feature_services(views, calendar)`` makes them all. Each ``<service>_online`` is derived from
+``feature_services(views, calendar, timing)`` makes them all. Each ``<service>_online`` is derived from
 its service, not written again: the same views, with the on-demand view replaced by its source
 features, for online reads that compute request features themselves after applying each view's ttl.
 """
@@ -56,8 +59,8 @@ def _versioned(
     return service, online
 
 
-def feature_services(v: FeatureViews, calendar: OnDemandFeatureView) -> list[FeatureService]:
-    """Every published service, each followed by its online twin: v1, v1_online, v2, v2_online."""
+def feature_services(v: FeatureViews, calendar: OnDemandFeatureView, timing: OnDemandFeatureView) -> list[FeatureService]:
+    """Every published service, each followed by its online twin: v1, v1_online, ..., v3, v3_online."""
     v1_views: list[Any] = [
         v.airline_stats[_V1_AIRLINE],
         v.origin_ops.with_join_key_map(_ORIGIN_NOW),
@@ -74,5 +77,9 @@ def feature_services(v: FeatureViews, calendar: OnDemandFeatureView) -> list[Fea
         *_versioned(
             2, v2_views, calendar,
             "v1 plus the carrier's last 3 h, the carrier's last 2 h at the origin and the route's distance (2 h lead).",
+        ),
+        *_versioned(
+            3, v2_views, timing,
+            "v2's inputs plus the lead (minutes from the prediction time to the scheduled departure): any lead up to 24 h.",
         ),
     ]

@@ -9,11 +9,11 @@ import types
 from collections.abc import Callable
 
 import pandas as pd
-from feast import FeatureView, Field, OnDemandFeatureView
+from feast import FeatureView, Field, OnDemandFeatureView, RequestSource
 from feast.on_demand_feature_view import on_demand_feature_view
 from feast.types import Float64, Int64
 
-from feature_repo.data_sources import flight_request
+from feature_repo.data_sources import flight_request, prediction_request
 
 AS_OF_RULES = {
     "local_hour": "local hour of the scheduled departure; from the request only",
@@ -25,21 +25,37 @@ AS_OF_RULES = {
 }
 
 
+TIMING_RULES = {
+    **AS_OF_RULES,
+    "lead_minutes": "scheduled departure minus the prediction time T, in minutes; from the request only",
+}
+
+
+_TYPES = {"minutes_since_prev_dep": Float64, "lead_minutes": Float64}  # the others are Int64
+
+
+def _request_view(
+    name: str, request: RequestSource, plane_recent: FeatureView, rules: dict[str, str], udf: Callable[[pd.DataFrame], pd.DataFrame]
+) -> OnDemandFeatureView:
+    """An on-demand view of ``rules``' features from ``request`` and the aircraft's previous departure."""
+    return on_demand_feature_view(
+        name=name,
+        sources=[request, plane_recent[["prev_dep_ts"]]],
+        schema=[Field(name=k, dtype=_TYPES.get(k, Int64)) for k in rules],
+        mode="pandas",
+        description="Request-time features. " + "; ".join(f"{k}: {v}" for k, v in rules.items()),
+    )(_fresh(udf))
+
+
+def flight_timing_view(plane_recent: FeatureView) -> OnDemandFeatureView:
+    """``flight_calendar``'s features and the lead (minutes from T to the scheduled departure),
+    for models trained at several prediction times per flight."""
+    return _request_view("flight_timing", prediction_request, plane_recent, TIMING_RULES, flight_timing)
+
+
 def flight_calendar_view(plane_recent: FeatureView) -> OnDemandFeatureView:
     """The request features of a flight, with the aircraft's previous departure from ``plane_recent``."""
-    return on_demand_feature_view(
-        name="flight_calendar",
-        sources=[flight_request, plane_recent[["prev_dep_ts"]]],
-        schema=[
-            Field(name="local_hour", dtype=Int64),
-            Field(name="day_of_week", dtype=Int64),
-            Field(name="month", dtype=Int64),
-            Field(name="days_to_holiday", dtype=Int64),
-            Field(name="minutes_since_prev_dep", dtype=Float64),
-        ],
-        mode="pandas",
-        description="Request-time features. " + "; ".join(f"{k}: {v}" for k, v in AS_OF_RULES.items()),
-    )(_fresh(flight_calendar))
+    return _request_view("flight_calendar", flight_request, plane_recent, AS_OF_RULES, flight_calendar)
 
 
 def _fresh(fn: Callable[[pd.DataFrame], pd.DataFrame]) -> types.FunctionType:
@@ -66,3 +82,15 @@ def flight_calendar(inputs: pd.DataFrame) -> pd.DataFrame:
         prev.to_numpy(),
     )
     return pd.DataFrame(out, index=inputs.index)
+
+
+def flight_timing(inputs: pd.DataFrame) -> pd.DataFrame:
+    # Feast rebuilds the UDF from its source text, without this module's globals: import here.
+    import pandas as pd
+
+    from skyprophet.core.transforms import request_features
+
+    ints = {k: inputs[k].astype("int64").to_numpy() for k in ("sched_dep_epoch_s", "utc_offset_min", "as_of_epoch_s")}
+    prev = pd.to_numeric(inputs["prev_dep_ts"], errors="coerce").astype("float64").to_numpy()
+    features = request_features(ints["sched_dep_epoch_s"], ints["utc_offset_min"], prev, ints["as_of_epoch_s"])
+    return pd.DataFrame(features, index=inputs.index)

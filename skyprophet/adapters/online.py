@@ -281,7 +281,7 @@ class OnlineFeatures:
                         if v is not None:
                             ff.stale.append(name)
         if self._odfv is not None:
-            self._request_features(*self._odfv, flights, out)
+            self._request_features(*self._odfv, flights, t_s, out)
         for ff in out:
             values = ff.values
             ff.values = {n: values.get(n) for n in self.feature_names}
@@ -289,12 +289,15 @@ class OnlineFeatures:
             ff.stale = [n for n in ff.stale if n in ff.values]
         return out
 
-    def _request_features(self, view: str, prev_dep: str, flights: Sequence[FlightKeys], out: list[FlightFeatures]) -> None:
+    def _request_features(
+        self, view: str, prev_dep: str, flights: Sequence[FlightKeys], t_s: Sequence[int], out: list[FlightFeatures]
+    ) -> None:
         prev = [ff.values.get(prev_dep) for ff in out]
         feats = request_features(
             np.array([f.sched_dep_epoch_s for f in flights], dtype=np.int64),
             np.array([f.utc_offset_min for f in flights], dtype=np.int64),
             np.array([np.nan if v is None else float(v) for v in prev]),
+            np.array(t_s, dtype=np.int64),  # the lead, for services whose on-demand view has it
         )
         for key, arr in feats.items():
             name = f"{view}{SEP}{key}"

@@ -94,8 +94,9 @@ class FlightKeys:
     def request_row(self, lead_minutes: int) -> dict[str, Any]:
         """The entity row at T = scheduled - lead plus the on-demand view's request values: what
         Feast's ``get_online_features`` needs to serve the whole feature service."""
-        row = self.entity_row(self.sched_dep_epoch_s - 60 * lead_minutes)
-        return {**row, "sched_dep_epoch_s": self.sched_dep_epoch_s, "utc_offset_min": self.utc_offset_min}
+        t = self.sched_dep_epoch_s - 60 * lead_minutes
+        return {**self.entity_row(t), "sched_dep_epoch_s": self.sched_dep_epoch_s, "utc_offset_min": self.utc_offset_min,
+                "as_of_epoch_s": t}
 
 
 ROW_ID = "row_id"
@@ -106,7 +107,8 @@ def entity_frame(flights: pd.DataFrame, lead_minutes: int) -> pd.DataFrame:
     """Feast entity rows for canonical flights, as of their prediction time T = scheduled - lead.
 
     Carries ``row_id`` (Feast does not keep the input order) and the request-time values of the
-    on-demand view. A missing tail number becomes "" so that it matches nothing, as online.
+    on-demand views (T itself as ``as_of_epoch_s``). A missing tail number becomes "" so that it
+    matches nothing, as online.
     """
     sched = flights["sched_dep_utc"]
     as_of = sched - pd.Timedelta(minutes=lead_minutes)
@@ -124,6 +126,7 @@ def entity_frame(flights: pd.DataFrame, lead_minutes: int) -> pd.DataFrame:
             TIMESTAMP: as_of.to_numpy(),
             "sched_dep_epoch_s": (sched.astype("int64") // _per_second(sched)).to_numpy(),
             "utc_offset_min": flights["utc_offset_min"].astype("int64").to_numpy(),
+            "as_of_epoch_s": (as_of.astype("int64") // _per_second(as_of)).to_numpy(),
         }
     ).astype({TIMESTAMP: "datetime64[us, UTC]"})
 

@@ -15,6 +15,7 @@ from skyprophet.core.features import model_feature_names
 _SERVICES = {o.name: o for o in objects(Path("/nonexistent/processed"), 15) if isinstance(o, FeatureService)}
 flight_delay_v1, flight_delay_v1_online = _SERVICES["flight_delay_v1"], _SERVICES["flight_delay_v1_online"]
 flight_delay_v2, flight_delay_v2_online = _SERVICES["flight_delay_v2"], _SERVICES["flight_delay_v2_online"]
+flight_delay_v3, flight_delay_v3_online = _SERVICES["flight_delay_v3"], _SERVICES["flight_delay_v3_online"]
 
 V2_ADDED = {
     "airline_stats__deps_3h", "airline_stats__delayed_share_3h", "airline_stats__mean_delay_3h",
@@ -24,7 +25,7 @@ V2_ADDED = {
 
 
 def test_params_name_the_current_service() -> None:
-    assert yaml.safe_load(PARAMS_FILE.read_text())["feature_service"] == FEATURE_SERVICE == flight_delay_v2.name
+    assert yaml.safe_load(PARAMS_FILE.read_text())["feature_service"] == FEATURE_SERVICE == flight_delay_v3.name
 
 
 def test_v1_keeps_its_43_inputs_and_v2_adds_seven() -> None:
@@ -35,13 +36,22 @@ def test_v1_keeps_its_43_inputs_and_v2_adds_seven() -> None:
     assert [n for n in v2 if n in set(v1)] == v1  # v1's inputs keep their order in v2
 
 
+def test_v3_is_v2_with_the_lead_and_the_same_request_features() -> None:
+    v2, v3 = model_feature_names(flight_delay_v2), model_feature_names(flight_delay_v3)
+    renamed = [n.replace("flight_calendar__", "flight_timing__") for n in v2]
+    assert v3 == [*renamed, "flight_timing__lead_minutes"]
+
+
 def test_the_repo_publishes_exactly_these_services() -> None:
-    assert sorted(_SERVICES) == ["flight_delay_v1", "flight_delay_v1_online", "flight_delay_v2", "flight_delay_v2_online"]
+    assert sorted(_SERVICES) == ["flight_delay_v1", "flight_delay_v1_online", "flight_delay_v2", "flight_delay_v2_online",
+                                 "flight_delay_v3", "flight_delay_v3_online"]
 
 
 def test_online_services_add_only_the_request_features_inputs() -> None:
-    for service, online in ((flight_delay_v1, flight_delay_v1_online), (flight_delay_v2, flight_delay_v2_online)):
-        served = {n for n in model_feature_names(service) if not n.startswith("flight_calendar__")}
+    pairs = ((flight_delay_v1, flight_delay_v1_online), (flight_delay_v2, flight_delay_v2_online),
+             (flight_delay_v3, flight_delay_v3_online))
+    for service, online in pairs:
+        served = {n for n in model_feature_names(service) if not n.startswith(("flight_calendar__", "flight_timing__"))}
         assert set(model_feature_names(online)) - served == {"plane_recent__prev_dep_ts"}
 
 
@@ -51,6 +61,8 @@ def test_definitions_are_made_afresh_for_each_folder(tmp_path: Path) -> None:
     again = objects(tmp_path / "processed", 30)
     odfv = next(o for o in again if o.name == "flight_calendar")
     assert odfv.feature_transformation.udf_string.startswith("def flight_calendar(")
+    timing = next(o for o in again if o.name == "flight_timing")
+    assert timing.feature_transformation.udf_string.startswith("def flight_timing(")
     views = {o.name: o for o in again if type(o).__name__ == "FeatureView"}
     assert views["airline_stats"].ttl.total_seconds() == 31 * 60  # this grid step, not the first one's
     assert views["airline_stats"].batch_source.path == str((tmp_path / "processed" / "airline_stats.parquet").resolve())

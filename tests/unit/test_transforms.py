@@ -41,3 +41,10 @@ def test_days_to_holiday_matches_brute_force() -> None:
 def test_minutes_since_previous_departure() -> None:
     out = request_features(np.array([10_000]), np.array([0]), np.array([10_000 - 5_400.0]))
     assert out["minutes_since_prev_dep"][0] == 90.0
+
+
+def test_lead_is_minutes_from_the_prediction_time_to_departure() -> None:
+    sched = np.array([10_000 * 60, 20_000 * 60])
+    out = request_features(sched, np.array([0, -300]), np.array([np.nan, np.nan]), sched - np.array([120 * 60, 30]))
+    assert out["lead_minutes"].tolist() == [120.0, 0.5]
+    assert "lead_minutes" not in request_features(sched, np.array([0, 0]), np.array([np.nan, np.nan]))

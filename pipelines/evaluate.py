@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 
+import pandas as pd
+
 from pipelines import quality
 from pipelines.params import TrainParams, Window
 from pipelines.rescoring import Scorer, resolve_version, run_windows
@@ -68,18 +70,23 @@ def evaluate(
     default = TrainParams.load(settings.params_path).windows_named("validation", "test")
     windows = windows or run_windows(client, model.run_id, default)
     scores = scorer.score(model, windows)
-    rows = scorer.rows(model.spec.feature_service, model.spec.lead_minutes, windows)  # built by score, cached
+    rows = scorer.rows(model.spec, windows)  # built by score, cached
+    by_lead = scorer.score_by_lead(model, windows)
     run_params = client.get_run(model.run_id).data.params if model.run_id else {}
     report: dict[str, Any] = {
         "lead_minutes": model.spec.lead_minutes,
+        "leads_minutes": rows.leads,
         "model": {"name": name, "version": version, "feature_service": model.spec.feature_service},
         "test": scores["test"],
         "validation": scores["validation"],
+        # the test window's metrics at each lead (minutes), then the validation window's
+        "by_lead": {str(k): m for k, m in by_lead["test"].items()},
+        "by_lead_validation": {str(k): m for k, m in by_lead["validation"].items()},
         "baseline": _baseline_metrics(client, model.run_id),
         "rows": {
             "train": int(run_params.get("rows_train", 0)),
-            "validation": len(rows.part("validation")),
-            "test": len(rows.part("test")),
+            "validation": len(rows.part("validation", model.spec.lead_minutes)),
+            "test": len(rows.part("test", model.spec.lead_minutes)),
             "cancelled_excluded": int(run_params.get("rows_cancelled_excluded", 0)),
         },
         "windows": {w.name: str(w) for w in windows},
@@ -95,8 +102,11 @@ def evaluate(
     # Curve data of the test window for `dvc plots show` (the PNGs are in the MLflow run).
     plots = out.parent / "plots"
     plots.mkdir(exist_ok=True)
-    for curve, table in quality.curve_tables(*scorer.predict(model, rows, "test")).items():
+    for curve, table in quality.curve_tables(*scorer.predict(model, rows, "test", model.spec.lead_minutes)).items():
         table.to_csv(plots / f"{curve}.csv", index=False, float_format="%.6g")
+    pd.DataFrame([{"lead_minutes": int(k), **m} for k, m in report["by_lead"].items()]).to_csv(
+        plots / "by_lead.csv", index=False, float_format="%.6g")
+    quality.by_lead_figure({"test": by_lead["test"], "validation": by_lead["validation"]}).savefig(plots / "by_lead.png")
     return Evaluation(report, render(report))
 
 
@@ -111,5 +121,8 @@ def render(report: dict[str, Any]) -> str:
     lines = [head, "-" * len(head)]
     for label, m in rows:
         lines.append(f"{label:<22}" + "".join(f"{m.get(k, float('nan')):>11.4f}" for k in quality.METRICS))
+    if len(report.get("by_lead", {})) > 1:
+        lines += ["", f"model v{report['model']['version']} by lead, test {report['windows']['test']}",
+                  quality.by_lead_table({int(k): m for k, m in report["by_lead"].items()})]
     return "\n".join(lines)
 

@@ -61,6 +61,8 @@ class TrainParams:
 
     windows: list[Window]
     lead_minutes: int = 120
+    # every prediction time a labelled flight contributes (T = scheduled - lead); [lead_minutes] by default
+    leads_minutes: list[int] = field(default_factory=list)
     label_delay_minutes: float = 15
     feature_service: str = FEATURE_SERVICE
     lightgbm: dict[str, Any] = field(default_factory=dict)
@@ -74,9 +76,16 @@ class TrainParams:
             raise TrainingSetError(f"parameters file {path} does not exist")
         p = yaml.safe_load(path.read_text()) or {}
         training = p.get("training", {})
+        lead = int(p.get("lead_minutes", 120))
+        leads = [int(x) for x in p.get("leads_minutes", [lead])]
+        if not leads or min(leads) <= 0 or len(set(leads)) != len(leads):
+            raise TrainingSetError(f"leads_minutes must be distinct positive minutes, got {leads}")
+        if lead not in leads:
+            raise TrainingSetError(f"lead_minutes ({lead}) must be one of leads_minutes {leads}")
         return cls(
             windows=windows_from(p.get("split", {})),
-            lead_minutes=int(p.get("lead_minutes", 120)),
+            lead_minutes=lead,
+            leads_minutes=sorted(leads, reverse=True),
             label_delay_minutes=float(p.get("label_delay_minutes", 15)),
             feature_service=str(p.get("feature_service", FEATURE_SERVICE)),
             lightgbm=dict(p.get("lightgbm", {})),
@@ -85,12 +94,18 @@ class TrainParams:
             monotone_increasing=list(training.get("monotone_increasing", [])),
         )
 
+    @property
+    def leads(self) -> list[int]:
+        """The prediction leads of the training set, longest first."""
+        return self.leads_minutes or [self.lead_minutes]
+
     def window(self, name: str) -> Window:
         return next(w for w in self.windows if w.name == name)
 
     def flat(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "lead_minutes": self.lead_minutes,
+            "leads_minutes": ",".join(str(x) for x in self.leads),
             "label_delay_minutes": self.label_delay_minutes,
             "feature_service": self.feature_service,
             "num_boost_round": self.num_boost_round,

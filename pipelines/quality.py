@@ -126,3 +126,34 @@ def importance_figure(names: list[str], gains: np.ndarray, top: int = 25) -> Fig
     ax.tick_params(axis="y", labelsize=7)
     fig.tight_layout()
     return fig
+
+
+BY_LEAD_METRICS = ("roc_auc", "pr_auc", "brier", "f1")
+
+
+def by_lead_figure(by_lead: dict[str, dict[int, dict[str, float]]]) -> Figure:
+    """ROC AUC, PR AUC and Brier score against the lead, one line per split (``{split: {lead: metrics}}``)."""
+    fig = _figure()
+    fig.set_size_inches(10, 3.4)
+    axes = fig.subplots(1, 3)
+    for ax, metric, label in zip(axes, ("roc_auc", "pr_auc", "brier"), ("ROC AUC", "PR AUC", "Brier (lower is better)"), strict=True):
+        for split, table in by_lead.items():
+            leads = sorted(table)
+            ax.plot([k / 60 for k in leads], [table[k][metric] for k in leads], "o-", ms=4, label=split)
+        ax.set(xscale="log", xlabel="lead (hours before scheduled departure)", title=label)
+        ax.invert_xaxis()
+        ax.grid(alpha=0.3)
+    axes[0].legend(loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def by_lead_table(by_lead: dict[int, dict[str, float]]) -> str:
+    """A text table of metrics by lead (longest lead first)."""
+    head = f"{'lead':>8}" + "".join(f"{m:>10}" for m in BY_LEAD_METRICS)
+    lines = [head, "-" * len(head)]
+    for lead in sorted(by_lead, reverse=True):
+        m = by_lead[lead]
+        label = f"{lead // 60} h" if lead % 60 == 0 else f"{lead} min"
+        lines.append(f"{label:>8}" + "".join(f"{m[k]:>10.4f}" for k in BY_LEAD_METRICS))
+    return "\n".join(lines)

@@ -1,7 +1,8 @@
 """Registered versions re-scored from their artifacts on freshly built windows.
 
 Shared by evaluation and promotion: each model is scored through its own feature service and
-lead, on point-in-time rows built once per (service, lead, windows).
+leads, on point-in-time rows built once per (service, leads, windows). Its headline metrics are
+those at its headline lead (2 h), the lead every model is compared at.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from skyprophet.adapters.parquet import read_canonical
 from skyprophet.adapters.tracking import CANDIDATE, LoadedModel, alias_version, latest_version, load_version
 from skyprophet.core.config import Settings
 from skyprophet.core.errors import ModelNotFound
-from skyprophet.core.model import encode_frame, probabilities
+from skyprophet.core.model import ModelSpec, encode_frame, probabilities
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -34,27 +35,41 @@ class Scorer:
         self.client = client
         self.store = store or open_store(settings, online="sqlite")
         self.canonical = read_canonical(settings.canonical_path)
-        self._sets: dict[tuple[str, int, tuple[Window, ...]], TrainingSet] = {}
+        self._sets: dict[tuple[str, int, tuple[int, ...], tuple[Window, ...]], TrainingSet] = {}
 
-    def rows(self, service: str, lead: int, windows: list[Window]) -> TrainingSet:
-        key = (service, lead, tuple(windows))
+    def rows(self, spec: ModelSpec, windows: list[Window]) -> TrainingSet:
+        """The windows' rows at every lead of ``spec`` through its feature service (built once)."""
+        leads = tuple(spec.leads or [spec.lead_minutes])
+        key = (spec.feature_service, spec.lead_minutes, leads, tuple(windows))
         if key not in self._sets:
             names = tuple(w.name for w in windows)
-            self._sets[key] = build(self.store, self.canonical, windows, service, lead, require=names)
+            self._sets[key] = build(self.store, self.canonical, windows, spec.feature_service, spec.lead_minutes,
+                                    require=names, leads=list(leads))
         return self._sets[key]
 
     def score(self, model: LoadedModel, windows: list[Window]) -> dict[str, dict[str, float]]:
-        """Metrics of ``model`` at its stored threshold on each window."""
-        ts = self.rows(model.spec.feature_service, model.spec.lead_minutes, windows)
+        """Metrics of ``model`` at its stored threshold on each window, at its headline lead."""
+        ts = self.rows(model.spec, windows)
         out = {}
         for w in windows:
-            y, p = self.predict(model, ts, w.name)
+            y, p = self.predict(model, ts, w.name, model.spec.lead_minutes)
             out[w.name] = quality.classification_metrics(y, p, model.spec.threshold)
         return out
 
-    def predict(self, model: LoadedModel, ts: TrainingSet, window: str) -> tuple[np.ndarray, np.ndarray]:
-        """Labels and probabilities of ``model`` on one window of a built set."""
-        part = ts.part(window)
+    def score_by_lead(self, model: LoadedModel, windows: list[Window]) -> dict[str, dict[int, dict[str, float]]]:
+        """Metrics of ``model`` on each window at each of its leads (rows built once, as ``score``'s)."""
+        ts = self.rows(model.spec, windows)
+        out: dict[str, dict[int, dict[str, float]]] = {}
+        for w in windows:
+            out[w.name] = {}
+            for lead in ts.leads:
+                y, p = self.predict(model, ts, w.name, lead)
+                out[w.name][lead] = quality.classification_metrics(y, p, model.spec.threshold)
+        return out
+
+    def predict(self, model: LoadedModel, ts: TrainingSet, window: str, lead: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Labels and probabilities of ``model`` on one window of a built set (at one lead when given)."""
+        part = ts.part(window, lead)
         return part[LABEL].to_numpy(), probabilities(model.booster, encode_frame(part, model.spec), model.spec, num_threads=2)
 
     def load(self, version: str) -> LoadedModel:

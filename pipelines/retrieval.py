@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -35,7 +34,19 @@ def historical_features(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     on_chunk: Callable[[float], None] | None = None,
 ) -> pd.DataFrame:
-    """Features of ``service`` as of each entity row's ``event_timestamp``.
+    """Features of ``service`` as of each entity row's ``event_timestamp`` (``historical_table``
+    as a data frame)."""
+    return historical_table(store, entity_df, service, chunk_rows, on_chunk).to_pandas()
+
+
+def historical_table(
+    store: FeatureStore,
+    entity_df: pd.DataFrame,
+    service: FeatureService | str = FEATURE_SERVICE,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    on_chunk: Callable[[float], None] | None = None,
+) -> pa.Table:
+    """Features of ``service`` as of each entity row's ``event_timestamp``, as an Arrow table.
 
     Args:
         store: the feature store.
@@ -61,10 +72,11 @@ def historical_features(
         if on_chunk is not None:
             on_chunk(len(chunk))
     table = pa.concat_tables(parts, promote_options="permissive") if parts else pa.table({})
-    out = table.to_pandas()
-    if len(out) != len(entity_df) or not out[ROW_ID].is_unique:
-        raise RetrievalError(f"{len(out)} feature rows for {len(entity_df)} entity rows")
-    pos = pd.Index(out[ROW_ID]).get_indexer(entity_df[ROW_ID])
+    del parts
+    got = pd.Index(table.column(ROW_ID).to_numpy()) if table.num_columns else pd.Index([])
+    if len(got) != len(entity_df) or not got.is_unique:
+        raise RetrievalError(f"{len(got)} feature rows for {len(entity_df)} entity rows")
+    pos = got.get_indexer(pd.Index(entity_df[ROW_ID]))
     if (pos < 0).any():
         raise RetrievalError("feature rows missing for some entity rows")
-    return out.iloc[np.asarray(pos)].reset_index(drop=True)
+    return table.take(pa.array(pos))

@@ -24,7 +24,7 @@ import pandas as pd
 
 from pipelines import quality
 from pipelines.params import TrainParams
-from pipelines.training_set import LABEL, TrainingSet, build
+from pipelines.training_set import LABEL, LEAD, TrainingSet, build
 from skyprophet.adapters.event_log import known_data
 from skyprophet.adapters.progress import SILENT, Steps
 from skyprophet.adapters.tracking import CANDIDATE, connect, experiment_id
@@ -53,6 +53,7 @@ class TrainResult:
     rows: dict[str, int]
     best_iteration: int
     seconds: dict[str, float]
+    by_lead: dict[str, dict[int, dict[str, float]]]  # by split, then lead (one lead when trained at one)
 
 
 def data_version(paths: list[Path]) -> str:
@@ -92,7 +93,8 @@ def vocabularies(ts: TrainingSet) -> dict[str, list[str]]:
 def untuned_spec(ts: TrainingSet) -> ModelSpec:
     """The spec a booster is fitted with: the set's inputs and vocabularies, no calibration yet,
     threshold 0.5 until one is chosen on validation."""
-    return ModelSpec(ts.service_name, ts.lead_minutes, ts.feature_names, 0.5, vocabularies(ts))
+    leads = list(ts.leads) if len(ts.leads) > 1 else []
+    return ModelSpec(ts.service_name, ts.lead_minutes, ts.feature_names, 0.5, vocabularies(ts), leads=leads)
 
 
 def fit_booster(
@@ -219,14 +221,28 @@ class Fitted:
     y: dict[str, np.ndarray]  # labels by split (train and validation permuted when shuffled)
     p_validation: np.ndarray
     p_test: np.ndarray
-    metrics: dict[str, dict[str, float]]  # "validation", "test" at the stored threshold
+    metrics: dict[str, dict[str, float]]  # "validation", "test" at the stored threshold, headline lead
     calibration_report: dict[str, float]
     fit_seconds: float
+    headline: dict[str, np.ndarray]  # by split: the rows at the headline lead (all rows for one lead)
+    by_lead: dict[str, dict[int, dict[str, float]]]  # by split ("validation", "test"), then lead: metrics
+
+
+def headline_rows(ts: TrainingSet) -> dict[str, np.ndarray]:
+    """Per split, a mask of the rows at the headline lead (the lead scored without a clock)."""
+    return {n: ts.part(n)[LEAD].to_numpy() == ts.lead_minutes for n in SPLITS}
+
+
+def metrics_by_lead(ts: TrainingSet, split: str, y: np.ndarray, p: np.ndarray, threshold: float) -> dict[int, dict[str, float]]:
+    """The metrics of one split's rows at each lead (ROC AUC, PR AUC, Brier, F1, ...)."""
+    lead = ts.part(split)[LEAD].to_numpy()
+    return {int(k): quality.classification_metrics(y[lead == k], p[lead == k], threshold) for k in ts.leads}
 
 
 def fit_model(ts: TrainingSet, params: TrainParams, threads: int, shuffle_labels: bool, steps: Steps = SILENT) -> Fitted:
     """LightGBM on the train window, early-stopped on validation; then calibration (if it helps
-    out of fold), the F1-optimal threshold on validation, and the scores of both windows."""
+    out of fold), the F1-optimal threshold on validation, and the scores of both windows (at the
+    headline lead, and at each lead). Calibration and threshold are chosen on all validation rows."""
     spec0 = untuned_spec(ts)
     x = {n: encode_frame(ts.part(n), spec0) for n in SPLITS}
     rng = np.random.default_rng(int(params.lightgbm.get("seed", 0))) if shuffle_labels else None
@@ -242,11 +258,11 @@ def fit_model(ts: TrainingSet, params: TrainParams, threads: int, shuffle_labels
         p_val = probabilities(booster, x["validation"], calibrated, threads)
         spec = replace(calibrated, threshold=quality.f1_optimal_threshold(y["validation"], p_val))
         p_test = probabilities(booster, x["test"], spec, threads)
-        metrics = {
-            "validation": quality.classification_metrics(y["validation"], p_val, spec.threshold),
-            "test": quality.classification_metrics(y["test"], p_test, spec.threshold),
-        }
-    return Fitted(booster, spec, x, y, p_val, p_test, metrics, cal_report, fit_seconds)
+        head = headline_rows(ts)
+        p = {"validation": p_val, "test": p_test}
+        metrics = {s: quality.classification_metrics(y[s][head[s]], p[s][head[s]], spec.threshold) for s in p}
+        by_lead = {s: metrics_by_lead(ts, s, y[s], p[s], spec.threshold) for s in p}
+    return Fitted(booster, spec, x, y, p_val, p_test, metrics, cal_report, fit_seconds, head, by_lead)
 
 
 @dataclass
@@ -258,16 +274,19 @@ class Baseline:
     p_test: np.ndarray
 
 
-def fit_baseline_model(ts: TrainingSet, y: dict[str, np.ndarray], steps: Steps = SILENT) -> Baseline:
-    """The baseline on the train window, its threshold chosen on validation, scored on both windows."""
+def fit_baseline_model(ts: TrainingSet, y: dict[str, np.ndarray], head: dict[str, np.ndarray], steps: Steps = SILENT) -> Baseline:
+    """The baseline on the train window, its threshold chosen on validation, scored on both windows;
+    on the headline lead's rows only (its inputs do not depend on the lead)."""
     with steps.step("baseline: one-hot logistic regression"):
-        base = fit_baseline(ts.part("train"), y["train"])
-        b_val = base.predict_proba(baseline_frame(ts.part("validation")))[:, 1]
-        b_thr = quality.f1_optimal_threshold(y["validation"], b_val)
-        b_test = base.predict_proba(baseline_frame(ts.part("test")))[:, 1]
+        part = {n: ts.part(n)[head[n]] for n in SPLITS}
+        yy = {n: y[n][head[n]] for n in SPLITS}
+        base = fit_baseline(part["train"], yy["train"])
+        b_val = base.predict_proba(baseline_frame(part["validation"]))[:, 1]
+        b_thr = quality.f1_optimal_threshold(yy["validation"], b_val)
+        b_test = base.predict_proba(baseline_frame(part["test"]))[:, 1]
         metrics = {
-            "baseline_validation": quality.classification_metrics(y["validation"], b_val, b_thr),
-            "baseline_test": quality.classification_metrics(y["test"], b_test, b_thr),
+            "baseline_validation": quality.classification_metrics(yy["validation"], b_val, b_thr),
+            "baseline_test": quality.classification_metrics(yy["test"], b_test, b_thr),
         }
     return Baseline(base, metrics, b_test)
 
@@ -340,14 +359,22 @@ def log_model_run(
             mlflow.log_metrics({f"{split}_{k}": v for k, v in fitted.metrics[split].items()})
             mlflow.log_metrics({f"baseline_{split}_{k}": v for k, v in baseline.metrics[f"baseline_{split}"].items()})
         mlflow.log_metrics({**fitted.calibration_report, **{f"rows_{k}": float(v) for k, v in ctx.rows.items()}})
-        curves = {"validation": (y["validation"], fitted.p_validation), "test": (y["test"], fitted.p_test),
-                  "baseline test": (y["test"], baseline.p_test)}
+        head = fitted.headline
+        curves = {"validation": (y["validation"][head["validation"]], fitted.p_validation[head["validation"]]),
+                  "test": (y["test"][head["test"]], fitted.p_test[head["test"]]),
+                  "baseline test": (y["test"][head["test"]], baseline.p_test)}
         figures = {
             "roc": quality.roc_figure(curves),
             "pr": quality.pr_figure(curves),
             "calibration": quality.calibration_figure({k: v for k, v in curves.items() if k != "baseline test"}),
             "feature_importance": quality.importance_figure(spec.feature_names, booster.feature_importance("gain")),
         }
+        if spec.any_lead:  # metrics at each lead: test_roc_auc_lead_120, ...; a table and a plot
+            for split, table in fitted.by_lead.items():
+                mlflow.log_metrics({f"{split}_{k}_lead_{lead}": m[k] for lead, m in table.items() for k in quality.BY_LEAD_METRICS})
+            mlflow.log_dict({s: {str(k): m for k, m in t.items()} for s, t in fitted.by_lead.items()}, "by_lead.json")
+            mlflow.log_text(quality.by_lead_table(fitted.by_lead["test"]), "by_lead_test.txt")
+            figures["by_lead"] = quality.by_lead_figure(fitted.by_lead)
         for name, fig in figures.items():
             mlflow.log_figure(fig, f"plots/{name}.png")
         mlflow.log_dict(spec.to_dict(), "model_spec.json")
@@ -411,7 +438,8 @@ def run(
     canonical, _ = known_data(settings.raw_dir, settings.live_dir)  # labels of flights received live too
 
     t0 = time.perf_counter()
-    ts = build(store, canonical, params.windows, params.feature_service, params.lead_minutes, params.label_delay_minutes, steps=steps)
+    ts = build(store, canonical, params.windows, params.feature_service, params.lead_minutes, params.label_delay_minutes,
+               steps=steps, leads=params.leads)
     seconds = {"training_set": time.perf_counter() - t0}
     log.info("training set: %s", ts.rows())
 
@@ -419,7 +447,7 @@ def run(
     fitted = fit_model(ts, params, threads, shuffle_labels, steps)
     seconds["lightgbm"] = fitted.fit_seconds
     t0 = time.perf_counter()
-    baseline = fit_baseline_model(ts, fitted.y, steps)
+    baseline = fit_baseline_model(ts, fitted.y, fitted.headline, steps)
     seconds["baseline"] = time.perf_counter() - t0
 
     with steps.step("MLflow: log both runs, register the model"):
@@ -433,7 +461,8 @@ def run(
         "model: test ROC AUC %.4f, PR AUC %.4f (baseline %.4f); registered version %s",
         metrics["test"]["roc_auc"], metrics["test"]["pr_auc"], metrics["baseline_test"]["roc_auc"], version,
     )
-    return TrainResult(run_id, baseline_run_id, version, fitted.spec, metrics, ctx.rows, fitted.booster.best_iteration, seconds)
+    return TrainResult(run_id, baseline_run_id, version, fitted.spec, metrics, ctx.rows, fitted.booster.best_iteration, seconds,
+                       fitted.by_lead)
 
 
 def write_summary(settings: Settings, result: TrainResult) -> Path:
@@ -446,5 +475,7 @@ def write_summary(settings: Settings, result: TrainResult) -> Path:
         "baseline_run_id": result.baseline_run_id, "best_iteration": result.best_iteration,
         "feature_service": result.spec.feature_service, "lead_minutes": result.spec.lead_minutes,
         "rows": result.rows, "test": result.metrics["test"], "validation": result.metrics["validation"],
+        "leads_minutes": result.spec.leads or [result.spec.lead_minutes],
+        "by_lead": {s: {str(k): m for k, m in t.items()} for s, t in result.by_lead.items()},
     }, indent=2) + "\n")
     return summary

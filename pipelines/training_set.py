@@ -6,19 +6,20 @@ rows built one way. Splits are the month windows of ``pipelines.params``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from pipelines.params import Window
-from pipelines.retrieval import historical_features
+from pipelines.retrieval import historical_table
 from skyprophet.adapters.progress import SILENT, Steps
 from skyprophet.core.config import FEATURE_SERVICE
 from skyprophet.core.errors import TrainingSetError
-from skyprophet.core.features import model_feature_names
-from skyprophet.core.keys import entity_frame
+from skyprophet.core.features import SEP, model_feature_names
+from skyprophet.core.keys import ROW_ID, TIMESTAMP, entity_frame
 
 if TYPE_CHECKING:
     from feast import FeatureService, FeatureStore
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
 LABEL = "label"
 SPLIT = "split"
 LOCAL_MONTH = "local_month"
+LEAD_INPUT = "lead_minutes"  # the request feature that carries the lead (flight_timing)
+LEAD = "lead"  # the row's prediction lead in minutes (T = scheduled - lead); not a model input by this name
+# What a set keeps besides the inputs: keys of the row and the baseline model's inputs.
+KEPT = (ROW_ID, TIMESTAMP, "carrier", "origin", "dest", "sched_dep_epoch_s", "utc_offset_min")
 
 
 def resolve_service(store: FeatureStore, name: str) -> FeatureService:
@@ -56,11 +61,16 @@ class TrainingSet:
     frame: pd.DataFrame
     feature_names: list[str]
     service_name: str
-    lead_minutes: int
+    lead_minutes: int  # the headline lead (the one scored without a clock)
     cancelled_excluded: int
+    leads: list[int] = field(default_factory=list)  # every lead in the frame, longest first
 
-    def part(self, name: str) -> pd.DataFrame:
-        return self.frame[self.frame[SPLIT] == name]
+    def part(self, name: str, lead: int | None = None) -> pd.DataFrame:
+        """The rows of one split, at one lead when given."""
+        keep = self.frame[SPLIT] == name
+        if lead is not None:
+            keep &= self.frame[LEAD] == lead
+        return self.frame[keep]
 
     def rows(self) -> dict[str, int]:
         counts = self.frame[SPLIT].value_counts()
@@ -90,44 +100,59 @@ def build(
     label_delay_minutes: float = 15,
     require: tuple[str, ...] = ("train", "validation", "test"),
     steps: Steps = SILENT,
+    leads: list[int] | None = None,
 ) -> TrainingSet:
-    """The training set of the labelled flights in ``windows``, as of T = scheduled - lead.
+    """The training set of the labelled flights in ``windows``, as of T = scheduled - lead for
+    each lead (one row per flight and lead).
 
     Args:
         store: the feature store (registry applied).
         canonical: the canonical flight table.
         windows: named month windows (train, validation, test).
         service_name: the feature service that lists the model's inputs.
-        lead_minutes: prediction lead; each row's ``event_timestamp`` is scheduled - lead.
+        lead_minutes: the headline lead (the only one unless ``leads`` is given).
+        leads: every lead to build rows at (default: ``[lead_minutes]``); each row's
+            ``event_timestamp`` is scheduled - its lead, kept in the ``lead`` column.
         label_delay_minutes: the label is ``dep_delay > label_delay_minutes``.
         require: windows that must hold at least one labelled flight.
         steps: progress display (none by default).
 
     Returns:
-        One row per labelled flight with its features, ``label`` and ``split``.
+        One row per labelled flight and lead with its features, ``label``, ``split``, ``lead``,
+        its keys and the baseline's inputs (the entity rows' other columns are left out).
 
     Raises:
         TrainingSetError: unknown feature service, or a required window with no labelled flight.
     """
     service = resolve_service(store, service_name)
     names = model_feature_names(service)
+    if leads and len(leads) > 1 and not any(n.endswith(f"{SEP}{LEAD_INPUT}") for n in names):
+        raise TrainingSetError(f"feature service {service_name!r} has no {LEAD_INPUT} input: a model trained at "
+                               f"several leads ({leads}) could not tell them apart (use flight_delay_v3 or later)")
     chosen = flights_in(canonical, windows)
     cancelled = chosen["cancelled"].to_numpy(dtype=bool)
     labelled = chosen[~cancelled]
     for w in windows:
         if w.name in require and not (labelled[SPLIT] == w.name).any():
             raise TrainingSetError(f"no labelled flights in the {w.name} window {w} (data has {_span(canonical)})")
-    entities = entity_frame(labelled, lead_minutes)
-    with steps.step("training set: point-in-time retrieval (rows)", total=len(entities)) as advance:
-        features = historical_features(store, entities, service, on_chunk=advance)
-    frame = features.assign(
-        **{
-            LABEL: (labelled["dep_delay_min"].to_numpy() > label_delay_minutes).astype(np.int8),
-            SPLIT: labelled[SPLIT].to_numpy(),
-            LOCAL_MONTH: labelled[LOCAL_MONTH].to_numpy(),
-        }
-    )
-    return TrainingSet(frame, names, service_name, lead_minutes, int(cancelled.sum()))
+    leads = sorted(leads or [lead_minutes], reverse=True)
+    label = (labelled["dep_delay_min"].to_numpy() > label_delay_minutes).astype(np.int8)
+    keep = [*KEPT, *names]
+    extra = {LABEL: pa.array(label), SPLIT: pa.array(labelled[SPLIT].to_numpy(), pa.string()),
+             LOCAL_MONTH: pa.array(labelled[LOCAL_MONTH].to_numpy(), pa.string())}
+    parts = []
+    with steps.step("training set: point-in-time retrieval (rows)", total=len(labelled) * len(leads)) as advance:
+        for lead in leads:  # one lead at a time, as Arrow: only the kept columns of each stay in memory
+            table = historical_table(store, entity_frame(labelled, lead), service, on_chunk=advance).select(keep)
+            for name, values in {**extra, LEAD: pa.array(np.full(len(labelled), lead, np.int16))}.items():
+                table = table.append_column(name, values)
+            parts.append(table)
+    # One conversion, freeing the Arrow buffers as it goes: the peak stays near one copy of the set.
+    whole = pa.concat_tables(parts, promote_options="permissive")
+    del parts
+    frame = whole.to_pandas(self_destruct=True, split_blocks=True)
+    del whole
+    return TrainingSet(frame, names, service_name, lead_minutes, int(cancelled.sum()), leads)
 
 
 def _span(canonical: pd.DataFrame) -> str:

@@ -191,11 +191,23 @@ def _override(windows: list[Any], given: dict[str, str | None]) -> list[Any]:
     return [parse_window(w.name, text) if (text := given.get(w.name)) else w for w in windows]
 
 
+def _leads(text: str, headline: int) -> list[int]:
+    """``--leads 1440,120,30``: distinct positive minutes that include the headline lead."""
+    try:
+        out = sorted({int(x) for x in text.split(",") if x.strip()}, reverse=True)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a comma-separated list of minutes", param_hint="--leads") from None
+    if not out or out[-1] <= 0 or headline not in out:
+        raise typer.BadParameter(f"leads must be positive minutes including the headline lead {headline}", param_hint="--leads")
+    return out
+
+
 @app.command()
 def train(
     params_file: Annotated[Path | None, typer.Option("--params", help="parameters file (default: params.yaml)")] = None,
     feature_service: Annotated[str | None, typer.Option(help="feature service listing the inputs (default: params)")] = None,
-    lead_minutes: Annotated[int | None, typer.Option(min=0, help="prediction lead (default: params)")] = None,
+    lead_minutes: Annotated[int | None, typer.Option(min=1, help="train at this one lead (default: params' leads)")] = None,
+    leads: Annotated[str | None, typer.Option(metavar="MIN,MIN,...", help="train at these leads (default: params)")] = None,
     train_window: Annotated[str | None, typer.Option("--train", metavar="YYYY-MM[..YYYY-MM]", help="train window")] = None,
     validation: Window = None,
     test: Window = None,
@@ -216,7 +228,9 @@ def train(
     if feature_service:
         params.feature_service = feature_service
     if lead_minutes is not None:
-        params.lead_minutes = lead_minutes
+        params.lead_minutes, params.leads_minutes = lead_minutes, [lead_minutes]
+    if leads is not None:
+        params.leads_minutes = _leads(leads, params.lead_minutes)
     params.windows = _override(params.windows, {"train": train_window, "validation": validation, "test": test})
     client = connect(settings)
     if skip_if_production and alias_version(client, settings.model_name, PRODUCTION):

@@ -22,7 +22,7 @@ PARAMS_FILE = PROJECT_ROOT / "params.yaml"
 # The canonical flight table that ingest writes under ``<data_dir>/raw`` (DESIGN.md's flight table).
 CANONICAL_FLIGHTS = "canonical_flights.parquet"
 # The feature service of the current model (params.yaml's ``feature_service``; a test holds them equal).
-FEATURE_SERVICE = "flight_delay_v2"
+FEATURE_SERVICE = "flight_delay_v3"
 
 
 def _param(data: dict[str, Any], name: str, default: Any) -> Any:

@@ -31,6 +31,18 @@ class ModelSpec:
     categories: dict[str, list[str]] = field(default_factory=dict)
     # Platt scaling on the booster's log-odds: p = sigmoid(a * logit + b); None = not applied.
     calibration: tuple[float, float] | None = None
+    # The leads (minutes) it was trained at when several: it then scores a flight at any lead in
+    # (0, max(leads)] from an instant T (its inputs include the lead); empty: at lead_minutes only.
+    leads: list[int] = field(default_factory=list)
+
+    @property
+    def any_lead(self) -> bool:
+        """Trained at several leads: scores as of any instant up to ``max_lead_minutes`` ahead."""
+        return len(self.leads) > 1
+
+    @property
+    def max_lead_minutes(self) -> int:
+        return max(self.leads) if self.leads else self.lead_minutes
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -47,6 +59,7 @@ class ModelSpec:
             threshold=float(d["threshold"]),
             categories={str(k): [str(x) for x in v] for k, v in (d.get("categories") or {}).items()},
             calibration=(float(cal[0]), float(cal[1])) if cal else None,
+            leads=[int(x) for x in d.get("leads") or []],
         )
 
     @cached_property

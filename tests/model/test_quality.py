@@ -38,7 +38,7 @@ def test_quality_floors_on_november_december(mlflow_settings, trained_model, tes
     # What training logged is what the registered artifact scores on independently built rows.
     assert trained_model.metrics["test"]["roc_auc"] == pytest.approx(roc, abs=1e-9)
     assert trained_model.metrics["test"]["pr_auc"] == pytest.approx(pr, abs=1e-9)
-    assert trained_model.rows["test"] == len(test_rows)
+    assert trained_model.rows["test"] == len(test_rows) * len(trained_model.spec.leads)
 
     # The original SkyProphet model, fitted here: one-hot carrier, month, dest, weekday.
     local = _local(canonical)
@@ -56,6 +56,22 @@ def test_quality_floors_on_november_december(mlflow_settings, trained_model, tes
     base_roc = roc_auc_score(labelled.loc[test, "dep_delay_min"] > 15, base.predict_proba(design(labelled[test], lm[test]))[:, 1])
     assert roc >= base_roc + 0.10, (roc, base_roc)
     assert trained_model.metrics["baseline_test"]["roc_auc"] == pytest.approx(base_roc, abs=2e-3)
+
+
+def test_quality_by_lead_rises_as_departure_nears(mlflow_settings, trained_model, canonical, offline_store) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import rows_at
+
+    assert trained_model.spec.leads == [1440, 720, 360, 240, 180, 120, 60, 30]
+    roc = {}
+    for lead in (720, 120, 30):  # rows rebuilt here at each lead, scored by the registered artifact
+        rows = rows_at(canonical, offline_store, lead)
+        assert (rows["flight_timing__lead_minutes"] == lead).all()
+        p = _scores(mlflow_settings, trained_model.version, rows)
+        roc[lead] = roc_auc_score(rows["label"], p)
+        assert trained_model.by_lead["test"][lead]["roc_auc"] == pytest.approx(roc[lead], abs=1e-9)
+        assert trained_model.by_lead["test"][lead]["pr_auc"] == pytest.approx(average_precision_score(rows["label"], p), abs=1e-9)
+    assert roc[30] > roc[120] > roc[720], roc
+    assert trained_model.metrics["test"]["roc_auc"] == pytest.approx(roc[120], abs=1e-9)  # the headline is the 2 h lead
 
 
 def test_shuffled_labels_learn_nothing(mlflow_settings, shuffled_model, test_rows) -> None:  # type: ignore[no-untyped-def]

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -183,10 +183,19 @@ class LiveClock:
     """The replay's simulated now and how far the processor's writes trail it (live mode)."""
 
     def __init__(self, client: redis.Redis, stream_name: str, window_minutes: int):
+        from skyprophet.adapters.departures import Departures
         from skyprophet.adapters.stream import EventStream
 
         self.stream = EventStream(client, name=stream_name)
+        self.board = Departures(client, stream_name)
         self.window_s = window_minutes * 60
+
+    def now_and_outcomes(self, flights: list[FlightKeys]) -> tuple[int | None, list[dict[str, Any] | None]]:
+        """The clock and each flight's outcome from the stream (None while it has not departed),
+        in one round trip."""
+        rows = [{"carrier": f.carrier, "flight_number": f.flight_number, "origin": f.origin, "sched": f.sched_dep_epoch_s}
+                for f in flights]
+        return self.board.clock_and_outcomes(self.stream.clock_key, rows)
 
     def now(self) -> int | None:
         """The clock (seconds since the epoch), None when no producer has published one."""

@@ -61,10 +61,14 @@ class Factor(BaseModel):
 
 class FlightPrediction(BaseModel):
     flight_id: str
-    status: Literal["ok", "refused", "not_due"] = Field(
+    status: Literal["ok", "refused", "not_due", "departed", "cancelled", "beyond_horizon"] = Field(
         description="refused: the flight's input coverage is below SKYPROPHET_MIN_COVERAGE and the server is set to "
-        "refuse unreliable flights (SKYPROPHET_REFUSE_UNRELIABLE); not_due (live mode): the flight's prediction time is "
-        "not within one grid step of the clock's now. No probability then")
+        "refuse unreliable flights (SKYPROPHET_REFUSE_UNRELIABLE); not_due (live mode, a model trained at one lead): the "
+        "flight's prediction time is not within one grid step of the clock's now; for a model trained at several leads, "
+        "as of the clock (or as_of): departed (it has left, or its scheduled departure is not after now), cancelled, "
+        "beyond_horizon (more than the longest lead ahead). No probability then")
+    lead_minutes: float | None = Field(
+        default=None, description="minutes from the instant the flight was scored as of to its scheduled departure")
     reason: str | None = Field(default=None, description="why the flight was refused or not scored")
     delay_probability: float | None = Field(description="null when refused")
     delayed: bool | None = Field(description="delay_probability >= threshold; null when refused")

@@ -15,25 +15,60 @@ from serving.metrics import Metrics
 from skyprophet.adapters.tracking import LoadedModel
 from skyprophet.core.features import nan_to_none
 from skyprophet.core.keys import FlightKeys
-from skyprophet.core.model import top_factors
+from skyprophet.core.model import ModelSpec, top_factors
 
 
 class ServiceUnavailable(Exception):
     """A dependency the answer needs is down or missing (answered 503 with this message)."""
 
 
-def _not_due(keys: FlightKeys, threshold: float, lead_minutes: int, now: datetime, window_minutes: int) -> dict[str, Any]:
-    """A flight outside live mode's window: its status and why, no probability."""
-    t = keys.sched_dep_epoch_s - 60 * lead_minutes
-    off = (t - now.timestamp()) / 60
-    when = f"{off:.0f} min after" if off > 0 else f"{-off:.0f} min before"
+def _unscored(keys: FlightKeys, threshold: float, t_s: int, status: str, reason: str) -> dict[str, Any]:
+    """A flight not scored at ``t_s``: its status and why, no probability."""
     return {
-        "flight_id": keys.flight_id, "status": "not_due", "delay_probability": None, "delayed": None, "threshold": threshold,
-        "coverage": 0.0, "reliable": False, "missing_features": [], "stale_features": [], "feature_age_s": {},
-        "reason": (f"its prediction time (scheduled departure - {lead_minutes} min, "
-                   f"{datetime.fromtimestamp(t, timezone.utc):%Y-%m-%d %H:%M} UTC) is {when} the clock's now "
-                   f"({now:%Y-%m-%d %H:%M} UTC); live mode scores a flight within {window_minutes} min of its prediction time"),
+        "flight_id": keys.flight_id, "status": status, "delay_probability": None, "delayed": None, "threshold": threshold,
+        "lead_minutes": _lead(keys, t_s), "coverage": 0.0, "reliable": False, "missing_features": [], "stale_features": [],
+        "feature_age_s": {}, "reason": reason,
     }
+
+
+def _lead(keys: FlightKeys, t_s: int) -> float:
+    """Minutes from the prediction time to the scheduled departure."""
+    return round((keys.sched_dep_epoch_s - t_s) / 60, 2)
+
+
+def _utc(epoch_s: float) -> str:
+    return f"{datetime.fromtimestamp(epoch_s, timezone.utc):%Y-%m-%d %H:%M} UTC"
+
+
+def _not_due(keys: FlightKeys, threshold: float, lead_minutes: int, now_s: int, window_minutes: int) -> dict[str, Any]:
+    """A single-lead model in live mode: a flight outside its window around scheduled - lead."""
+    t = keys.sched_dep_epoch_s - 60 * lead_minutes
+    off = (t - now_s) / 60
+    when = f"{off:.0f} min after" if off > 0 else f"{-off:.0f} min before"
+    return _unscored(keys, threshold, now_s, "not_due",
+                     f"its prediction time (scheduled departure - {lead_minutes} min, {_utc(t)}) is {when} the clock's now "
+                     f"({_utc(now_s)}); live mode scores a flight within {window_minutes} min of its prediction time")
+
+
+def _outside_horizon(keys: FlightKeys, spec: ModelSpec, t_s: int, outcome: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An any-lead model as of ``t_s``: why the flight cannot be scored (departed, cancelled, more
+    than the longest lead ahead), or None when it can."""
+    sched = keys.sched_dep_epoch_s
+    if outcome is not None and outcome.get("cancelled"):
+        return _unscored(keys, spec.threshold, t_s, "cancelled", f"the flight scheduled at {_utc(sched)} was cancelled")
+    if outcome is not None:
+        return _unscored(keys, spec.threshold, t_s, "departed",
+                         f"the flight departed at {_utc(outcome['actual'])} ({outcome['delay']:+.0f} min); "
+                         f"the model predicts before departure only")
+    if sched <= t_s:
+        return _unscored(keys, spec.threshold, t_s, "departed",
+                         f"its scheduled departure ({_utc(sched)}) is not after the prediction time ({_utc(t_s)}); "
+                         f"the model predicts before departure only")
+    if sched - t_s > 60 * spec.max_lead_minutes:
+        return _unscored(keys, spec.threshold, t_s, "beyond_horizon",
+                         f"its scheduled departure ({_utc(sched)}) is {(sched - t_s) / 3600:.1f} h after the prediction time "
+                         f"({_utc(t_s)}); the model predicts up to {spec.max_lead_minutes / 60:g} h ahead")
+    return None
 
 
 def predict_keys(
@@ -50,14 +85,20 @@ def predict_keys(
     spec = model.spec
     clock: LiveClock | None = getattr(state, "clock", None) if as_of is None else None
     try:
-        due = [True] * len(flights)
-        if clock is not None:  # live mode: as of the replay's now, for the flights due now
-            now_s = clock.now()
+        unscored: list[dict[str, Any] | None] = [None] * len(flights)
+        outcomes: list[dict[str, Any] | None] = [None] * len(flights)
+        if clock is not None:  # live mode: as of the replay's now
+            now_s, outcomes = clock.now_and_outcomes(flights) if spec.any_lead else (clock.now(), outcomes)
             if now_s is None:
-                raise ServiceUnavailable(f"live mode: no clock at {clock.stream.name}:clock (is a replay running?)")
+                raise ServiceUnavailable(f"live mode: no clock at {clock.stream.clock_key} (is a replay running?)")
             as_of = datetime.fromtimestamp(now_s, timezone.utc)
-            due = [clock.due(k, spec.lead_minutes, now_s) for k in flights]
-        scored = score(model, lookup, [k for k, d in zip(flights, due, strict=True) if d], explain, as_of)
+            if not spec.any_lead:  # a single-lead model: only the flights due now
+                unscored = [None if clock.due(k, spec.lead_minutes, now_s) else
+                            _not_due(k, spec.threshold, spec.lead_minutes, now_s, settings.grid_minutes) for k in flights]
+        if as_of is not None and spec.any_lead:  # any lead up to the longest, before departure
+            t_s = int(as_of.timestamp())
+            unscored = [_outside_horizon(k, spec, t_s, o) for k, o in zip(flights, outcomes, strict=True)]
+        scored = score(model, lookup, [k for k, u in zip(flights, unscored, strict=True) if u is None], explain, as_of)
     except RedisError as exc:
         metrics.lookups.labels("error").inc()
         raise ServiceUnavailable(f"online feature store unavailable: {type(exc).__name__}") from exc
@@ -66,12 +107,12 @@ def predict_keys(
     predictions = []
     ages: dict[str, int] = {}  # per view, the oldest row served in this request
     i = -1
-    for keys, is_due in zip(flights, due, strict=True):
-        if not is_due:
-            assert as_of is not None
-            predictions.append(_not_due(keys, spec.threshold, spec.lead_minutes, as_of, settings.grid_minutes))
+    for keys, skipped in zip(flights, unscored, strict=True):
+        if skipped is not None:
+            predictions.append(skipped)
             continue
         i += 1
+        t_s = int(as_of.timestamp()) if as_of is not None else keys.sched_dep_epoch_s - 60 * spec.lead_minutes
         ff = scored.features[i]
         for view, age in ff.ages.items():
             if age is not None and age > ages.get(view, -1):
@@ -86,6 +127,7 @@ def predict_keys(
             "delay_probability": round(p, 6) if answered else None,
             "delayed": p >= spec.threshold if answered else None,
             "threshold": spec.threshold,
+            "lead_minutes": _lead(keys, t_s),
             "coverage": round(coverage, 4),
             "reliable": reliable,
             "missing_features": ff.missing,

@@ -73,6 +73,23 @@ class Departures:
             if old:
                 self.r.hdel(self.outcomes + origin, *old)
 
+    def clock_and_outcomes(self, clock_key: str, flights: list[dict[str, Any]]) -> tuple[int | None, list[dict[str, Any] | None]]:
+        """The clock (``clock_key``'s value) and each flight's outcome (None while unknown), in one
+        round trip: live scoring needs both and pays for one."""
+        pipe = self.r.pipeline(transaction=False)
+        pipe.get(clock_key)
+        by_origin: dict[str, list[int]] = {}
+        for i, f in enumerate(flights):
+            by_origin.setdefault(str(f["origin"]), []).append(i)
+        for origin, idx in by_origin.items():
+            pipe.hmget(self.outcomes + origin, [flight_identity(flights[i]) for i in idx])
+        clock, *replies = pipe.execute()
+        out: list[dict[str, Any] | None] = [None] * len(flights)
+        for idx, got in zip(by_origin.values(), replies, strict=True):
+            for i, o in zip(idx, got, strict=True):
+                out[i] = None if o is None else json.loads(o)
+        return (None if clock is None else int(clock)), out
+
     def listed(self, origin: str, after_s: int, until_s: int) -> list[dict[str, Any]]:
         """Flights of ``origin`` scheduled in (after_s, until_s], by time, each with its
         ``outcome`` (None while unknown)."""

@@ -43,6 +43,7 @@ class EventStream:
         self.name = name
         self.group = group
         self.retention = retention
+        self.clock_key = f"{name}:clock"  # the replay's now, seconds since the epoch
 
     @classmethod
     def from_url(cls, url: str, **kw: Any) -> EventStream:
@@ -56,7 +57,7 @@ class EventStream:
         for e in events:
             pipe.xadd(self.name, e.fields(), maxlen=self.retention, approximate=True)
             if e.kind == "clock":
-                pipe.set(f"{self.name}:clock", e.at)
+                pipe.set(self.clock_key, e.at)
         pipe.execute()
 
     def lag(self) -> int:
@@ -67,7 +68,7 @@ class EventStream:
         return 0
 
     def clock(self) -> int | None:
-        v = self.r.get(f"{self.name}:clock")
+        v = self.r.get(self.clock_key)
         return None if v is None else int(v)
 
     def reset(self) -> None:

@@ -1,4 +1,5 @@
-"""Live mode: /predict without as_of reads the replay's clock, /ready reports stale features, and
+"""Live mode: /predict without as_of reads the replay's clock and scores any flight departing in
+the next 24 h as of it (the model is trained at several leads), /ready reports stale features, and
 each view's feature age is in the response and in /metrics."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import redis
 
 from serving.config import ServingSettings
 from skyprophet.adapters.stream import EventStream
-from skyprophet.core.keys import flight_query
+from skyprophet.core.keys import entity_frame, flight_query
 from tests.api.conftest import MATERIALIZED, Server, start_server
 
 pytestmark = [pytest.mark.api, pytest.mark.integration]
@@ -35,34 +36,71 @@ def live_api(api_settings: ServingSettings, loaded_redis: str) -> Iterator[tuple
     stream.reset()
 
 
-def _flights(canonical: pd.DataFrame, lo_min: int, hi_min: int) -> pd.DataFrame:
-    """Flights whose prediction time (scheduled - 2 h) is in [now + lo, now + hi) minutes."""
-    t = canonical["sched_dep_utc"] - pd.Timedelta(minutes=120)
-    now = pd.Timestamp(MATERIALIZED)
-    return canonical[(t >= now + pd.Timedelta(minutes=lo_min)) & (t < now + pd.Timedelta(minutes=hi_min))].head(30)
+def _flights(canonical: pd.DataFrame, lo_min: int, hi_min: int, n: int = 30) -> pd.DataFrame:
+    """Flights scheduled in (now + lo, now + hi] minutes, spread over that span."""
+    sched, now = canonical["sched_dep_utc"], pd.Timestamp(MATERIALIZED)
+    found = canonical[(sched > now + pd.Timedelta(minutes=lo_min)) & (sched <= now + pd.Timedelta(minutes=hi_min))]
+    return found.iloc[:: max(1, len(found) // n)].head(n)
 
 
-def test_scores_flights_due_now_as_of_the_clock(live_api, api, canonical: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
+def test_scores_any_flight_of_the_next_24_h_as_of_the_clock(live_api, api, canonical, offline_store) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import historical, normalized
+
     server, _, _ = live_api
-    due = _flights(canonical, -10, 15)
-    later = _flights(canonical, 60, 120)
-    flights = [flight_query(r) for r in due.itertuples()] + [flight_query(r) for r in later.itertuples()]
-    got = httpx.post(f"{server.url}/predict", json={"flights": flights}, timeout=30)
+    ahead = _flights(canonical, 0, 24 * 60)  # from minutes to a day ahead: every lead the model knows
+    past = _flights(canonical, -90, 0, 3)  # scheduled before now
+    far = _flights(canonical, 24 * 60 + 1, 30 * 60, 3)  # more than 24 h ahead
+    flights = [flight_query(r) for f in (ahead, past, far) for r in f.itertuples()]
+    got = httpx.post(f"{server.url}/predict", json={"flights": flights, "debug": True}, timeout=30)
     assert got.status_code == 200, got.text
     body = got.json()
     assert body["as_of"] == MATERIALIZED.isoformat()
     preds = body["predictions"]
+    leads = ((ahead["sched_dep_utc"] - pd.Timestamp(MATERIALIZED)).dt.total_seconds() / 60).to_numpy()
+    assert leads.min() < 60 and leads.max() > 20 * 60
     # the same flights read as of the clock's instant by the server that is not live
-    ref = httpx.post(f"{api.url}/predict", json={"flights": flights[: len(due)], "as_of": MATERIALIZED.isoformat()}, timeout=30).json()
-    for p, q in zip(preds[: len(due)], ref["predictions"], strict=True):
+    ref = httpx.post(f"{api.url}/predict", json={"flights": flights[: len(ahead)], "as_of": MATERIALIZED.isoformat()}, timeout=30).json()
+    for p, q, lead in zip(preds[: len(ahead)], ref["predictions"], leads, strict=True):
         assert p["status"] == "ok" and p["delay_probability"] == q["delay_probability"]
+        assert p["lead_minutes"] == pytest.approx(lead) and p["features"]["flight_timing__lead_minutes"] == pytest.approx(lead)
         assert p["feature_age_s"]["airline_stats"] == 0  # a row at every grid point; the clock is on one
         assert p["feature_age_s"] == q["feature_age_s"]
-    for p in preds[len(due):]:
-        assert p["status"] == "not_due" and p["delay_probability"] is None
-        assert "after the clock's now" in p["reason"] and "within 15 min" in p["reason"]
+    # every input equals Feast's offline retrieval as of the clock's instant (T = now, any lead)
+    entities = entity_frame(ahead.assign(flight_row_id=range(len(ahead))), 0)
+    entities["event_timestamp"] = pd.Timestamp(MATERIALIZED)
+    entities["as_of_day"] = MATERIALIZED.strftime("%Y-%m-%d")
+    entities["as_of_epoch_s"] = NOW
+    offline = historical(offline_store, entities)
+    for p, (_, row) in zip(preds[: len(ahead)], offline.iterrows(), strict=True):
+        assert {k: normalized(v) for k, v in p["features"].items()} == {k: normalized(row[k]) for k in p["features"]}
+    for p in preds[len(ahead): len(ahead) + len(past)]:
+        assert p["status"] == "departed" and p["delay_probability"] is None and p["lead_minutes"] <= 0
+        assert "before departure only" in p["reason"]
+    for p in preds[len(ahead) + len(past):]:
+        assert p["status"] == "beyond_horizon" and p["delay_probability"] is None and p["lead_minutes"] > 24 * 60
+        assert "up to 24 h ahead" in p["reason"]
     metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
     assert 'skyprophet_feature_age_seconds{view="airline_stats"} 0.0' in metrics
+
+
+def test_a_flight_the_stream_saw_leave_is_not_scored(live_api, canonical: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    from skyprophet.adapters.departures import Departures
+    from skyprophet.core.events import CANCELLATION, DEPARTURE, make
+
+    server, r, name = live_api
+    early, gone = (_flights(canonical, 5, 60, 2).iloc[i] for i in (0, 1))
+    data = [{"carrier": f.carrier, "flight_number": int(f.flight_number), "origin": f.origin, "dest": f.dest,
+             "sched": int(f.sched_dep_utc.timestamp())} for f in (early, gone)]
+    board = Departures(r, name)
+    board.write([make(DEPARTURE, {**data[0], "actual": NOW - 60, "delay": -6.0}), make(CANCELLATION, data[1])])
+    try:
+        got = httpx.post(f"{server.url}/predict", json={"flights": [flight_query(early), flight_query(gone)]}, timeout=30).json()
+        first, second = got["predictions"]
+        assert first["status"] == "departed" and first["delay_probability"] is None and "-6 min" in first["reason"]
+        assert second["status"] == "cancelled" and second["delay_probability"] is None
+    finally:
+        for d in data:
+            r.hdel(f"{name}:outcomes:{d['origin']}", f"{d['carrier']}{d['flight_number']}:{d['origin']}:{d['sched']}")
 
 
 def test_ready_reports_stale_features_and_a_missing_clock(live_api) -> None:  # type: ignore[no-untyped-def]
@@ -110,19 +148,19 @@ def test_departures_lists_the_timetable_with_predictions_and_outcomes(live_api, 
     )
     assert [pd.Timestamp(x["scheduled_departure"]) for x in rows] == sorted(pd.Timestamp(x["scheduled_departure"]) for x in rows)
     due = [x for x in rows if x["prediction"] and x["prediction"]["status"] == "ok"]
-    assert due, "no flight due at the clock"
+    assert due, "no flight scored at the clock"
     for x in rows:
-        t = pd.Timestamp(x["scheduled_departure"]) - pd.Timedelta(minutes=120)
-        if x["outcome"] is not None or pd.Timestamp(x["scheduled_departure"]) <= now:
+        sched = pd.Timestamp(x["scheduled_departure"])
+        if x["outcome"] is not None or sched <= now:
             assert x["prediction"] is None
-        elif abs((t - now).total_seconds()) <= 900:
+        else:  # every coming flight is scored as of now, at its own lead
             assert x["prediction"]["status"] == "ok" and len(x["prediction"]["top_factors"]) == 5
-        else:
-            assert x["prediction"]["status"] == "not_due"
+            assert x["prediction"]["lead_minutes"] == pytest.approx((sched - now).total_seconds() / 60)
     departed = [x for x in rows if x["outcome"] is not None]
     assert departed
     assert all(x["outcome"]["delayed"] == (x["outcome"]["delay_minutes"] > 15) for x in departed if not x["outcome"]["cancelled"])
-    # the same flights through POST /predict give the same probabilities
+    # the same flights through POST /predict give the same probabilities (up to its 100 flights a request)
+    due = due[:100]
     keys = [{"carrier": x["carrier"], "flight_number": x["flight_number"], "origin": "EWR", "dest": x["dest"],
              "scheduled_departure": x["scheduled_departure"], **({"tailnum": x["tailnum"]} if x["tailnum"] else {})} for x in due]
     same = httpx.post(f"{server.url}/predict", json={"flights": keys}, timeout=30).json()["predictions"]

@@ -45,7 +45,9 @@ def test_happy_path(api, upcoming: pd.DataFrame) -> None:  # type: ignore[no-unt
     assert 0.0 < p["delay_probability"] < 1.0
     assert p["delayed"] == (p["delay_probability"] >= p["threshold"])
     # Materialized just before T: the carrier's, the origin's and the calendar features are there.
-    assert not any(m.startswith(("airline_stats__", "origin_ops__deps", "flight_calendar__local")) for m in p["missing_features"])
+    told = ("airline_stats__", "origin_ops__deps", "flight_timing__local", "flight_timing__lead")
+    assert not any(m.startswith(told) for m in p["missing_features"])
+    assert p["lead_minutes"] == 120  # no clock, no as_of: T = scheduled - 2 h
     assert "top_factors" not in p
 
 
@@ -129,9 +131,9 @@ def test_unknown_flight_keys_are_flagged_not_failed(api) -> None:  # type: ignor
     r = post(api, {"flights": [q]})
     assert r.status_code == 200, r.text
     p = r.json()["predictions"][0]
-    stored = [n for n in api_feature_names(api) if not n.startswith("flight_calendar__")]
+    stored = [n for n in api_feature_names(api) if not n.startswith("flight_timing__")]
     assert set(stored) <= set(p["missing_features"])
-    assert "flight_calendar__local_hour" not in p["missing_features"]  # from the request itself
+    assert {"flight_timing__local_hour", "flight_timing__lead_minutes"}.isdisjoint(p["missing_features"])  # from the request itself
     assert 0.0 < p["delay_probability"] < 1.0
 
 

@@ -53,9 +53,12 @@ def _replace(args: list[str], option: str, value: str) -> list[str]:
         (["features", "build", "--until", "2013-05-01"], "--until"),
         (["features", "materialize", "--end", "yesterday"], "--end"),
         (["score", "--date", "30/12/2013"], "--date"),
+        (["train", "--leads", "1440,ninety"], "--leads"),
+        (["train", "--leads", "1440,60"], "--leads"),  # without the headline lead (120)
     ],
     ids=["carrier", "flight-number-zero", "flight-number-text", "no-offset", "unparseable-date", "origin",
-         "unknown-source", "missing-option", "unknown-command", "until-without-offset", "materialize-end", "score-date"],
+         "unknown-source", "missing-option", "unknown-command", "until-without-offset", "materialize-end", "score-date",
+         "leads-text", "leads-without-headline"],
 )
 def test_user_error_is_one_line_naming_the_problem(args: list[str], names: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _run(args, capsys)

@@ -1,0 +1,37 @@
+"""params.yaml's leads: a published list the training set is built at, the headline among them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines.params import TrainParams
+from skyprophet.core.config import PARAMS_FILE
+from skyprophet.core.errors import TrainingSetError
+
+SPLIT = "split:\n  train: [2013-01, 2013-09]\n  validation: [2013-10, 2013-10]\n  test: [2013-11, 2013-12]\n"
+
+
+def test_the_project_trains_at_eight_leads_from_24_h_to_30_min() -> None:
+    params = TrainParams.load(PARAMS_FILE)
+    assert params.leads == [1440, 720, 360, 240, 180, 120, 60, 30]
+    assert params.lead_minutes == 120 and params.feature_service == "flight_delay_v3"
+    assert params.flat()["leads_minutes"] == "1440,720,360,240,180,120,60,30"
+
+
+def test_without_a_list_the_lead_is_the_only_one(tmp_path: Path) -> None:
+    f = tmp_path / "params.yaml"
+    f.write_text("lead_minutes: 90\n" + SPLIT)
+    assert TrainParams.load(f).leads == [90]
+
+
+@pytest.mark.parametrize(
+    ("leads", "says"),
+    [("[1440, 60]", "must be one of"), ("[120, 120]", "distinct"), ("[120, 0]", "positive"), ("[]", "distinct positive")],
+)
+def test_bad_lead_lists_are_refused(tmp_path: Path, leads: str, says: str) -> None:
+    f = tmp_path / "params.yaml"
+    f.write_text(f"lead_minutes: 120\nleads_minutes: {leads}\n" + SPLIT)
+    with pytest.raises(TrainingSetError, match=says):
+        TrainParams.load(f)

@@ -103,15 +103,21 @@ ROW_ID = "row_id"
 TIMESTAMP = "event_timestamp"
 
 
-def entity_frame(flights: pd.DataFrame, lead_minutes: int) -> pd.DataFrame:
-    """Feast entity rows for canonical flights, as of their prediction time T = scheduled - lead.
+def entity_frame(flights: pd.DataFrame, lead_minutes: int | None = None, *, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Feast entity rows for canonical flights, as of their prediction time T = scheduled - lead
+    (or as of one instant ``as_of`` for every flight, each then at its own lead).
 
     Carries ``row_id`` (Feast does not keep the input order) and the request-time values of the
     on-demand views (T itself as ``as_of_epoch_s``). A missing tail number becomes "" so that it
     matches nothing, as online.
     """
     sched = flights["sched_dep_utc"]
-    as_of = sched - pd.Timedelta(minutes=lead_minutes)
+    if as_of is not None and lead_minutes is None:
+        at = pd.Series(pd.Timestamp(as_of), index=sched.index)
+    elif as_of is None and lead_minutes is not None:
+        at = sched - pd.to_timedelta(lead_minutes, unit="min")
+    else:
+        raise ValueError("entity rows need a lead or an instant, not both")
     return pd.DataFrame(
         {
             ROW_ID: flights["flight_row_id"].to_numpy(),
@@ -122,11 +128,11 @@ def entity_frame(flights: pd.DataFrame, lead_minutes: int) -> pd.DataFrame:
             "route": route_id(flights["origin"], flights["dest"]).to_numpy(),
             "carrier_origin": carrier_origin_id(flights["carrier"], flights["origin"]).to_numpy(),
             "tailnum": flights["tailnum"].astype(object).where(flights["tailnum"].notna(), "").to_numpy(),
-            "as_of_day": as_of_day(as_of).to_numpy(),
-            TIMESTAMP: as_of.to_numpy(),
+            "as_of_day": as_of_day(at).to_numpy(),
+            TIMESTAMP: at.to_numpy(),
             "sched_dep_epoch_s": (sched.astype("int64") // _per_second(sched)).to_numpy(),
             "utc_offset_min": flights["utc_offset_min"].astype("int64").to_numpy(),
-            "as_of_epoch_s": (as_of.astype("int64") // _per_second(as_of)).to_numpy(),
+            "as_of_epoch_s": (at.astype("int64") // _per_second(at)).to_numpy(),
         }
     ).astype({TIMESTAMP: "datetime64[us, UTC]"})
 

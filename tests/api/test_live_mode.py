@@ -66,10 +66,7 @@ def test_scores_any_flight_of_the_next_24_h_as_of_the_clock(live_api, api, canon
         assert p["feature_age_s"]["airline_stats"] == 0  # a row at every grid point; the clock is on one
         assert p["feature_age_s"] == q["feature_age_s"]
     # every input equals Feast's offline retrieval as of the clock's instant (T = now, any lead)
-    entities = entity_frame(ahead.assign(flight_row_id=range(len(ahead))), 0)
-    entities["event_timestamp"] = pd.Timestamp(MATERIALIZED)
-    entities["as_of_day"] = MATERIALIZED.strftime("%Y-%m-%d")
-    entities["as_of_epoch_s"] = NOW
+    entities = entity_frame(ahead.assign(flight_row_id=range(len(ahead))), as_of=pd.Timestamp(MATERIALIZED))
     offline = historical(offline_store, entities)
     for p, (_, row) in zip(preds[: len(ahead)], offline.iterrows(), strict=True):
         assert {k: normalized(v) for k, v in p["features"].items()} == {k: normalized(row[k]) for k in p["features"]}

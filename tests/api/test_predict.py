@@ -172,7 +172,7 @@ def test_predict_scores_what_offline_retrieval_returns(api, canonical: pd.DataFr
     t = pd.Timestamp(MATERIALIZED)
     sched = canonical["sched_dep_utc"]
     flights = canonical[(sched > t) & (sched <= t + pd.Timedelta(hours=10))].sample(240, random_state=11).reset_index(drop=True)
-    entity = entity_frame(flights, 120).assign(event_timestamp=t, as_of_day=t.strftime("%Y-%m-%d"))
+    entity = entity_frame(flights, as_of=t)
     offline = historical(offline_store, entity)
     names = api_feature_names(api)
     body = {"flights": [_query(r) for r in flights.itertuples()], "debug": True, "as_of": MATERIALIZED.isoformat()}

@@ -1,5 +1,5 @@
-"""Online equals offline at T for every feature of the current service (flight_delay_v2, a superset of
-flight_delay_v1), on SQLite and on Redis."""
+"""Online equals offline at T for every feature of the current service (flight_delay_v3: v2's, a superset
+of flight_delay_v1, and the lead), on SQLite and on Redis."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import redis
 
 from pipelines.feature_store import apply, materialize
 from skyprophet.core.config import Settings
-from skyprophet.core.keys import TIMESTAMP, entity_frame
+from skyprophet.core.keys import entity_frame
 from skyprophet.adapters.online import FlightKeys, OnlineFeatures
 from skyprophet.adapters.store import open_store
 from tests.conftest import historical, normalized as _norm
@@ -35,9 +35,7 @@ def _rows(canonical: pd.DataFrame, t: datetime) -> pd.DataFrame:
         carrier="ZZ", flight_number=9999, tailnum="", flight_row_id=lambda d: d["flight_row_id"] + 10_000_000
     )
     pick = pd.concat([pick, unknown]).drop_duplicates("flight_row_id")
-    rows = entity_frame(pick, lead_minutes=120)
-    rows[TIMESTAMP] = pd.Timestamp(t)
-    rows["as_of_day"] = ts.strftime("%Y-%m-%d")
+    rows = entity_frame(pick, as_of=ts)
     return rows.reset_index(drop=True)
 
 

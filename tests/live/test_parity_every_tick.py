@@ -58,9 +58,7 @@ def test_online_equals_offline_after_every_tick(
         # the service's reader, for the flights whose prediction time T = scheduled - 2 h is this tick
         due = canonical[(sched > g + pd.Timedelta(minutes=105)) & (sched <= g + pd.Timedelta(minutes=120))]
         if len(due):
-            rows = entity_frame(due, lead_minutes=120)
-            rows[TIMESTAMP] = g
-            rows["as_of_day"] = day
+            rows = entity_frame(due, as_of=g)
             keys = [FlightKeys(r.carrier, int(r.flight_id[len(r.carrier):]), r.origin, r.dest, int(r.sched_dep_epoch_s),
                                int(r.utc_offset_min), r.tailnum or None) for r in rows.itertuples()]
             service_seen.append((rows.reset_index(drop=True), service.read(keys, as_of=[g.to_pydatetime()] * len(keys))))

@@ -27,3 +27,23 @@ def test_any_date_time_a_request_can_send_has_entity_rows(iso: str, lead_minutes
     row = FlightKeys("UA", 1545, "EWR", "IAH", sched, 0).request_row(lead_minutes)
     expected = str(np.datetime64(sched - 60 * lead_minutes, "s").astype("datetime64[D]"))
     assert row["as_of_day"] == expected
+
+
+def test_entity_rows_carry_t_at_a_lead_or_at_one_instant() -> None:
+    from skyprophet.core.keys import entity_frame
+
+    flights = pd.DataFrame({
+        "flight_row_id": [1, 2], "carrier": ["UA", "DL"], "flight_number": [1545, 1597], "origin": ["EWR", "LGA"],
+        "dest": ["IAH", "ATL"], "tailnum": ["N14228", None], "utc_offset_min": [-300, -300],
+        "sched_dep_utc": pd.to_datetime(["2013-12-30 14:00", "2013-12-31 01:30"]).tz_localize("UTC"),
+    })
+    sched_s = [1_388_412_000, 1_388_453_400]  # the two scheduled departures, seconds since the epoch
+    at_lead = entity_frame(flights, 90)
+    assert at_lead["as_of_epoch_s"].tolist() == [s - 5400 for s in sched_s]
+    assert at_lead["as_of_day"].tolist() == ["2013-12-30", "2013-12-31"]
+    t = pd.Timestamp("2013-12-30 23:00", tz="UTC")
+    at_t = entity_frame(flights, as_of=t)
+    assert at_t["as_of_epoch_s"].tolist() == [1_388_444_400] * 2 and at_t["as_of_day"].tolist() == ["2013-12-30"] * 2
+    assert (at_t["event_timestamp"] == t).all() and at_t["tailnum"].tolist() == ["N14228", ""]
+    with pytest.raises(ValueError, match="not both"):
+        entity_frame(flights, 90, as_of=t)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+import numpy as np
 from redis.exceptions import RedisError
 
 from serving.config import ServingSettings
@@ -37,7 +38,11 @@ def _lead(keys: FlightKeys, t_s: int) -> float:
 
 
 def _utc(epoch_s: float) -> str:
-    return f"{datetime.fromtimestamp(epoch_s, timezone.utc):%Y-%m-%d %H:%M} UTC"
+    """An instant for a reason's text (any instant a request can name, years 1 to 9999 and beyond)."""
+    try:
+        return f"{datetime.fromtimestamp(epoch_s, timezone.utc):%Y-%m-%d %H:%M} UTC"
+    except (OverflowError, ValueError, OSError):
+        return f"{np.datetime64(int(epoch_s), 's')} UTC"
 
 
 def _not_due(keys: FlightKeys, threshold: float, lead_minutes: int, now_s: int, window_minutes: int) -> dict[str, Any]:

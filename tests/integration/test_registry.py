@@ -62,4 +62,12 @@ def test_evaluate_writes_the_metrics_report(mlflow_settings, trained_model, shuf
     assert report["validation"]["f1"] == pytest.approx(trained_model.metrics["validation"]["f1"], abs=1e-9)
     assert report["baseline"]["test"]["roc_auc"] == pytest.approx(trained_model.metrics["baseline_test"]["roc_auc"], abs=1e-9)
     assert report["rows"] == trained_model.rows
+    # one entry per lead (minutes), each as training logged it for that lead
+    assert sorted(map(int, report["by_lead"]), reverse=True) == trained_model.spec.leads
+    for lead, m in report["by_lead"].items():
+        assert set(m) >= {"roc_auc", "pr_auc", "brier", "f1"}
+        assert m["roc_auc"] == pytest.approx(trained_model.by_lead["test"][int(lead)]["roc_auc"], abs=1e-9)
+        assert m["brier"] == pytest.approx(trained_model.by_lead["test"][int(lead)]["brier"], abs=1e-9)
+    assert report["by_lead"]["120"]["roc_auc"] == pytest.approx(report["test"]["roc_auc"], abs=1e-12)
+    assert (mlflow_settings.reports_dir / "model" / "plots" / "by_lead.png").exists()
     assert f"model v{trained_model.version}" in result.table

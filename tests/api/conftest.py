@@ -98,7 +98,7 @@ def api_settings(
 @pytest.fixture(scope="session")
 def small_models(api_settings: ServingSettings, train_params):  # type: ignore[no-untyped-def]
     """Two quickly trained versions (September train, October validation), v1 in production; both
-    multi-horizon, at four of the leads (24 h to 30 min) to keep them quick."""
+    multi-horizon, at three of the leads (24 h, 2 h, 30 min) to keep them quick."""
     from pipelines.feature_store import apply
     from pipelines.params import Window
     from pipelines.train import run
@@ -110,7 +110,7 @@ def small_models(api_settings: ServingSettings, train_params):  # type: ignore[n
     windows = [Window("train", "2013-09", "2013-09"), Window("validation", "2013-10", "2013-10"), Window("test", "2013-11", "2013-12")]
     versions = []
     for rounds in (40, 20):
-        params = replace(train_params, windows=windows, num_boost_round=rounds, leads_minutes=[1440, 240, 120, 30])
+        params = replace(train_params, windows=windows, num_boost_round=rounds, leads_minutes=[1440, 120, 30])
         versions.append(run(api_settings, params, num_threads=2, store=store).version)
     client = connect(api_settings)
     client.set_registered_model_alias(api_settings.model_name, PRODUCTION, versions[0])

@@ -36,10 +36,11 @@ def grid_rows(canonical: pd.DataFrame) -> pd.DataFrame:
 WX = ("temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib")
 
 
-def _expected(ev: pd.DataFrame, wx: pd.DataFrame, row: pd.Series) -> dict[str, float | int | None]:
-    """Every rolling feature (and the route's distance) at T recomputed from the raw events by its as-of rule."""
+def _expected(ev: pd.DataFrame, departed: pd.DataFrame, wx: pd.DataFrame, row: pd.Series) -> dict[str, float | int | None]:
+    """Every rolling feature (and the route's distance) at T recomputed from the raw events by its as-of rule
+    (``departed``: the events that departed, by actual time, so that those at or before T are a prefix)."""
     t = row[TIMESTAMP]
-    dep = ev[ev["actual_dep_utc"].notna() & (ev["actual_dep_utc"] <= t)]
+    dep = departed.iloc[: int(departed["actual_dep_utc"].searchsorted(t, side="right"))]
 
     def stats(d: pd.DataFrame, prefix: str, sparse: bool) -> dict[str, float | int | None]:
         n = len(d)
@@ -110,14 +111,16 @@ def test_brute_force_rolling_features(  # type: ignore[no-untyped-def]
 ) -> None:
     wx = pd.read_parquet(data_dir / "raw" / "weather.parquet")
     wx["available"] = pd.to_datetime(wx["time_hour"], utc=True) + pd.Timedelta(hours=1)
-    ev = canonical.assign(
+    used = ["carrier", "origin", "tailnum", "sched_dep_utc", "actual_dep_utc", "dep_delay_min", "distance"]
+    ev = canonical[used].assign(
         flight_id=canonical["carrier"] + canonical["flight_number"].astype(str),
         route=canonical["origin"] + "-" + canonical["dest"],
     )
+    departed = ev[ev["actual_dep_utc"].notna()].sort_values("actual_dep_utc", kind="stable")
     got = historical(offline_store, grid_rows)
     checked = mismatches = 0
     for i, row in grid_rows.iterrows():
-        for name, exp in _expected(ev, wx, row).items():
+        for name, exp in _expected(ev, departed, wx, row).items():
             checked += 1
             if not _same(exp, got.at[i, name]):
                 mismatches += 1

@@ -69,9 +69,9 @@ def evaluate(
     model = scorer.load(version)
     default = TrainParams.load(settings.params_path).windows_named("validation", "test")
     windows = windows or run_windows(client, model.run_id, default)
-    scores = scorer.score(model, windows)
-    rows = scorer.rows(model.spec, windows)  # built by score, cached
     by_lead = scorer.score_by_lead(model, windows)
+    scores = {w.name: by_lead[w.name][model.spec.lead_minutes] for w in windows}  # at the headline lead
+    rows = scorer.rows(model.spec, windows)  # built by score_by_lead, cached
     run_params = client.get_run(model.run_id).data.params if model.run_id else {}
     report: dict[str, Any] = {
         "lead_minutes": model.spec.lead_minutes,

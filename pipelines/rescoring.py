@@ -39,7 +39,7 @@ class Scorer:
 
     def rows(self, spec: ModelSpec, windows: list[Window]) -> TrainingSet:
         """The windows' rows at every lead of ``spec`` through its feature service (built once)."""
-        leads = tuple(spec.leads or [spec.lead_minutes])
+        leads = tuple(spec.trained_leads)
         key = (spec.feature_service, spec.lead_minutes, leads, tuple(windows))
         if key not in self._sets:
             names = tuple(w.name for w in windows)

@@ -24,7 +24,7 @@ import pandas as pd
 
 from pipelines import quality
 from pipelines.params import TrainParams
-from pipelines.training_set import LABEL, LEAD, TrainingSet, build
+from pipelines.training_set import LABEL, TrainingSet, build
 from skyprophet.adapters.event_log import known_data
 from skyprophet.adapters.progress import SILENT, Steps
 from skyprophet.adapters.tracking import CANDIDATE, connect, experiment_id
@@ -230,12 +230,12 @@ class Fitted:
 
 def headline_rows(ts: TrainingSet) -> dict[str, np.ndarray]:
     """Per split, a mask of the rows at the headline lead (the lead scored without a clock)."""
-    return {n: ts.part(n)[LEAD].to_numpy() == ts.lead_minutes for n in SPLITS}
+    return {n: ts.leads_of(n) == ts.lead_minutes for n in SPLITS}
 
 
 def metrics_by_lead(ts: TrainingSet, split: str, y: np.ndarray, p: np.ndarray, threshold: float) -> dict[int, dict[str, float]]:
     """The metrics of one split's rows at each lead (ROC AUC, PR AUC, Brier, F1, ...)."""
-    lead = ts.part(split)[LEAD].to_numpy()
+    lead = ts.leads_of(split)
     return {int(k): quality.classification_metrics(y[lead == k], p[lead == k], threshold) for k in ts.leads}
 
 
@@ -260,8 +260,8 @@ def fit_model(ts: TrainingSet, params: TrainParams, threads: int, shuffle_labels
         p_test = probabilities(booster, x["test"], spec, threads)
         head = headline_rows(ts)
         p = {"validation": p_val, "test": p_test}
-        metrics = {s: quality.classification_metrics(y[s][head[s]], p[s][head[s]], spec.threshold) for s in p}
         by_lead = {s: metrics_by_lead(ts, s, y[s], p[s], spec.threshold) for s in p}
+        metrics = {s: by_lead[s][ts.lead_minutes] for s in p}  # the headline lead's rows
     return Fitted(booster, spec, x, y, p_val, p_test, metrics, cal_report, fit_seconds, head, by_lead)
 
 
@@ -278,7 +278,7 @@ def fit_baseline_model(ts: TrainingSet, y: dict[str, np.ndarray], head: dict[str
     """The baseline on the train window, its threshold chosen on validation, scored on both windows;
     on the headline lead's rows only (its inputs do not depend on the lead)."""
     with steps.step("baseline: one-hot logistic regression"):
-        part = {n: ts.part(n)[head[n]] for n in SPLITS}
+        part = {n: ts.part(n, ts.lead_minutes) for n in SPLITS}  # the rows ``head`` marks
         yy = {n: y[n][head[n]] for n in SPLITS}
         base = fit_baseline(part["train"], yy["train"])
         b_val = base.predict_proba(baseline_frame(part["validation"]))[:, 1]
@@ -475,7 +475,7 @@ def write_summary(settings: Settings, result: TrainResult) -> Path:
         "baseline_run_id": result.baseline_run_id, "best_iteration": result.best_iteration,
         "feature_service": result.spec.feature_service, "lead_minutes": result.spec.lead_minutes,
         "rows": result.rows, "test": result.metrics["test"], "validation": result.metrics["validation"],
-        "leads_minutes": result.spec.leads or [result.spec.lead_minutes],
+        "leads_minutes": result.spec.trained_leads,
         "by_lead": {s: {str(k): m for k, m in t.items()} for s, t in result.by_lead.items()},
     }, indent=2) + "\n")
     return summary

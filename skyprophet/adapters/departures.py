@@ -101,5 +101,3 @@ class Departures:
         for f, o in zip(flights, outcomes, strict=True):
             f["outcome"] = None if o is None else json.loads(o)
         return flights
-
-

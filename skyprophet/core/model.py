@@ -41,8 +41,13 @@ class ModelSpec:
         return len(self.leads) > 1
 
     @property
+    def trained_leads(self) -> list[int]:
+        """Every lead it was trained at, longest first (its one lead when trained at one)."""
+        return sorted(self.leads, reverse=True) if self.leads else [self.lead_minutes]
+
+    @property
     def max_lead_minutes(self) -> int:
-        return max(self.leads) if self.leads else self.lead_minutes
+        return self.trained_leads[0]
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

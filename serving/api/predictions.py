@@ -77,9 +77,12 @@ def _outside_horizon(keys: FlightKeys, spec: ModelSpec, t_s: int, outcome: dict[
 
 
 def predict_keys(
-    state: Any, model: LoadedModel, flights: list[FlightKeys], explain: bool, debug: bool, as_of: datetime | None
+    state: Any, model: LoadedModel, flights: list[FlightKeys], explain: bool, debug: bool, as_of: datetime | None,
+    clock_read: tuple[int, list[dict[str, Any] | None]] | None = None,
 ) -> tuple[list[dict[str, Any]], datetime | None]:
     """One prediction per flight, in order, and the instant read (None: each flight's own T).
+    In live mode ``clock_read`` (the clock and each flight's outcome, when the caller has read
+    them) stands in for reading them again.
 
     Raises:
         ServiceUnavailable: the online store does not answer, or live mode has no clock.
@@ -93,7 +96,11 @@ def predict_keys(
         unscored: list[dict[str, Any] | None] = [None] * len(flights)
         outcomes: list[dict[str, Any] | None] = [None] * len(flights)
         if clock is not None:  # live mode: as of the replay's now
-            now_s, outcomes = clock.now_and_outcomes(flights) if spec.any_lead else (clock.now(), outcomes)
+            now_s: int | None
+            if clock_read is not None:  # the caller read the clock and the flights' outcomes already
+                now_s, outcomes = clock_read
+            else:
+                now_s, outcomes = clock.now_and_outcomes(flights) if spec.any_lead else (clock.now(), outcomes)
             if now_s is None:
                 raise ServiceUnavailable(f"live mode: no clock at {clock.stream.clock_key} (is a replay running?)")
             as_of = datetime.fromtimestamp(now_s, timezone.utc)

@@ -65,7 +65,9 @@ async def departures(
         upcoming = [f for f in listed if f["sched"] > now_s and f["outcome"] is None]
         keys = [FlightKeys(f["carrier"], int(f["flight_number"]), f["origin"], f["dest"], int(f["sched"]), int(f["utc_offset_min"]),
                            f.get("tailnum")) for f in upcoming]
-        predictions, _ = predict_keys(state, model, keys, explain, False, None) if keys else ([], None)
+        # scored as of the instant listed, whose outcomes are known (none: the flights have not left)
+        read: tuple[int, list[dict[str, Any] | None]] = (now_s, [None] * len(keys))
+        predictions, _ = predict_keys(state, model, keys, explain, False, None, read) if keys else ([], None)
     except RedisError as exc:
         return JSONResponse({"detail": f"online feature store unavailable: {type(exc).__name__}"}, status_code=503)
     except ServiceUnavailable as exc:

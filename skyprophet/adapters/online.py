@@ -12,6 +12,8 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Callable, Sequence
+from itertools import chain
+from operator import itemgetter
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -20,17 +22,14 @@ import numpy as np
 from redis import exceptions as redis_errors
 
 from skyprophet.core.config import FEATURE_SERVICE
-from skyprophet.core.features import ONLINE_SUFFIX, SEP, FlightFeatures, ViewRows, nan_to_none, projection_names, model_feature_names
-from skyprophet.core.keys import FlightKeys
+from skyprophet.core.features import ONLINE_SUFFIX, SEP, FlightFeatures, ViewRows, projection_names, model_feature_names
+from skyprophet.core.keys import FlightKeys, as_of_day_of
 from skyprophet.core.transforms import request_features
 
 if TYPE_CHECKING:
     import redis
     from feast import FeatureService, FeatureStore
 
-
-# entity rows -> per view of the online feature service, in its order
-Fetch = Callable[[list[dict[str, Any]]], list[ViewRows]]
 
 CACHE_ENTRIES = 200_000  # per reader, for serialized entity keys and for decoded values
 
@@ -156,9 +155,11 @@ class RedisReader:
             head = b"*%d\r\n$5\r\nHMGET\r\n" % (len(fields) + 2)
             self._views.append(_ViewPlan(keys, projection_names(p), fields, head, b"".join(_resp_bulk(f) for f in fields)))
         self._keys: dict[tuple[int, tuple[str, ...]], bytes] = {}
+        self._commands: dict[tuple[FlightKeys, str], tuple[bytes, ...]] = {}
         self._wire = _Wire(client)
         self._values: dict[bytes, Any] = {}
         self._stamps: dict[bytes, int] = {}
+        self._replies: dict[tuple[bytes | None, ...], tuple[list[Any], int]] = {}
 
     def _key(self, view: int, keys: list[tuple[str, str]], row: dict[str, Any]) -> bytes:
         values = tuple(str(row[c]) for _, c in keys)
@@ -172,6 +173,12 @@ class RedisReader:
         ek = EntityKey(join_keys=join_keys, entity_values=[Value(string_val=v) for v in values])
         return serialize_entity_key(ek, entity_key_serialization_version=self.key_version) + self.project
 
+    def _flight_commands(self, flight_day: tuple[FlightKeys, str]) -> tuple[bytes, ...]:
+        """One HMGET per view for a flight read at a day (the time-varying views' key)."""
+        row = flight_day[0].entity_row_of_day(flight_day[1])
+        return tuple(head + _resp_bulk(self._key(v, keys, row)) + packed
+                     for v, (keys, _, _, head, packed) in enumerate(self._views))
+
     def _value(self, raw: bytes | None) -> Any:
         """Feast's decoding of a stored value, memoised by its bytes (values repeat a lot)."""
         return None if not raw else _memo(self._values, raw, _decode_value, keep=_immutable)
@@ -180,31 +187,59 @@ class RedisReader:
         """Seconds of a stored event timestamp (0 when absent), memoised by its bytes."""
         return 0 if not raw else _memo(self._stamps, raw, _decode_seconds)
 
-    def fetch(self, rows: list[dict[str, Any]]) -> list[ViewRows]:
-        # One HMGET per distinct (view, entity key): flights of a batch share carriers, airports, days.
-        commands: list[bytes] = []
-        slots: list[list[int]] = []  # per view: each row's position among the view's distinct keys
-        for view, (join_keys, _, _, head, packed) in enumerate(self._views):
-            seen: dict[bytes, int] = {}
-            where = []
-            for row in rows:
-                k = self._key(view, join_keys, row)
-                at = seen.get(k)
+    def _decode(self, reply: tuple[bytes | None, ...]) -> tuple[list[Any], int]:
+        """A view's HMGET reply: its values and event time, memoised by the reply's bytes (a row
+        stays the same until the view is written again); never mutated by readers."""
+        values = [self._value(raw) for raw in reply[:-1]]
+        return values, self._seconds(reply[-1])
+
+    def _decoded(self, reply: list[bytes | None]) -> tuple[list[Any], int]:
+        return _memo(self._replies, tuple(reply), self._decode, keep=lambda d: all(v is None or _immutable(v) for v in d[0]))
+
+    def fetch_flights(
+        self, flights: Sequence[FlightKeys], days: Sequence[str], prelude: Sequence[bytes] = ()
+    ) -> tuple[list[Any], list[ViewRows]]:
+        """The views of each flight read at its day, after the RESP-encoded ``prelude`` commands
+        in the same round trip; returns the prelude's replies and the views' rows.
+
+        One HMGET per distinct (view, entity key): flights of a batch share carriers, airports, days.
+        """
+        commands: list[bytes] = list(prelude)
+        seen: dict[bytes, int] = {}  # command -> its reply's position
+        where: list[list[int]] = [[] for _ in self._views]  # per view: each flight's reply position
+        memo, make = self._commands, self._flight_commands
+        for flight_day in zip(flights, days, strict=True):
+            for view_where, command in zip(where, _memo(memo, flight_day, make), strict=True):
+                at = seen.get(command)
                 if at is None:
-                    at = seen[k] = len(seen)
-                    commands.append(head + _resp_bulk(k) + packed)
-                where.append(at)
-            slots.append(where)
+                    at = seen[command] = len(commands)
+                    commands.append(command)
+                view_where.append(at)
         replies = self._wire.roundtrip(b"".join(commands), len(commands)) if commands else []
-        out: list[ViewRows] = []
-        start = 0
-        value, seconds = self._value, self._seconds
-        for (_, names, _, _, _), where in zip(self._views, slots, strict=True):
-            distinct = max(where) + 1 if where else 0
-            decoded = [([value(raw) for raw in reply[:-1]], seconds(reply[-1])) for reply in replies[start : start + distinct]]
-            start += distinct
-            out.append(ViewRows(names, [decoded[w][0] for w in where], [decoded[w][1] for w in where]))
-        return out
+        decoded: list[Any] = list(replies[: len(prelude)]) + [self._decoded(r) for r in replies[len(prelude):]]
+        out = []
+        for (_, names, _, _, _), view_where in zip(self._views, where, strict=True):
+            rows = [decoded[at] for at in view_where]
+            out.append(ViewRows(names, [r[0] for r in rows], [r[1] for r in rows]))
+        return decoded[: len(prelude)], out
+
+
+def command(*args: str | bytes | int) -> bytes:
+    """One Redis command, RESP-encoded (for ``fetch_flights``'s prelude)."""
+    parts = [a if isinstance(a, bytes) else str(a).encode() for a in args]
+    return b"*%d\r\n" % len(parts) + b"".join(_resp_bulk(p) for p in parts)
+
+
+def _day_of(t_s: Sequence[int]) -> list[str]:
+    """``as_of_day_of`` for each instant, computed once per distinct UTC day."""
+    days: dict[int, str] = {}
+    out = []
+    for t in t_s:
+        d = days.get(t // 86_400)
+        if d is None:
+            d = days[t // 86_400] = as_of_day_of(t)
+        out.append(d)
+    return out
 
 
 class OnlineFeatures:
@@ -240,14 +275,21 @@ class OnlineFeatures:
             ttl = store.get_feature_view(p.name).ttl
             self._ttl_s.append(ttl.total_seconds() if ttl else None)
         names = [n for view in self._view_names for n in view]
-        # the on-demand view's name and its input from the plane view
-        self._odfv: tuple[str, str] | None = None
+        # A flight's values are assembled as one list: the input views' features in order, then
+        # the request features; ``_pick`` takes the model's inputs from it, in their order.
+        self._request: list[tuple[str, str]] = []  # (full name, key of request_features' output)
+        self._prev_dep: int | None = None  # the plane view's prev_dep_ts, the request features' input
         if odfv:
             prev_dep = next((n for n in names if n.endswith(f"{SEP}prev_dep_ts")), None)
             if prev_dep is None:
                 raise ValueError("the request features need the plane view's prev_dep_ts")
-            self._odfv = (odfv[0].name_to_use(), prev_dep)
-        self._fetch: Fetch = RedisReader(store, self._inputs, redis_client).fetch if redis_client else self._feast_fetch
+            self._prev_dep = names.index(prev_dep)
+            self._request = [(n, n.split(SEP, 1)[1]) for n in projection_names(odfv[0])]
+        position = {n: i for i, n in enumerate(names + [n for n, _ in self._request])}
+        self._pick = [position[n] for n in self.feature_names]
+        self._model_names = set(self.feature_names)
+        self._nones = [[None] * len(v) for v in self._view_names]
+        self._redis = RedisReader(store, self._inputs, redis_client) if redis_client else None
 
     def _feast_fetch(self, rows: list[dict[str, Any]]) -> list[ViewRows]:
         resp = self.store.get_online_features(
@@ -260,46 +302,81 @@ class OnlineFeatures:
                                 [int(s) for s in resp[names[0] + "__ts"]]))
         return out
 
+    def _views_at(self, flights: Sequence[FlightKeys], t_s: list[int]) -> list[ViewRows]:
+        days = _day_of(t_s)
+        if self._redis is not None:
+            return self._redis.fetch_flights(flights, days)[1]
+        return self._feast_fetch([f.entity_row_of_day(d) for f, d in zip(flights, days, strict=True)])
+
     def read(self, flights: Sequence[FlightKeys], as_of: Sequence[datetime] | None = None) -> list[FlightFeatures]:
         """Online values for ``flights`` as of ``as_of`` (default: scheduled departure - lead)."""
         if as_of is None:
             t_s = [f.sched_dep_epoch_s - self.lead_s for f in flights]
         else:
             t_s = [int(t.timestamp()) for t in as_of]
-        rows = [f.entity_row(t) for f, t in zip(flights, t_s, strict=True)]
-        out = [FlightFeatures(values={}) for _ in flights]
-        for label, view, ttl_s in zip(self.views, self._fetch(rows), self._ttl_s, strict=True):
-            names = view.names
-            for ff, t, vals, ts in zip(out, t_s, view.values, view.stamps, strict=True):
+        return self.assemble(flights, t_s, self._views_at(flights, t_s))
+
+    def read_now(
+        self, flights: Sequence[FlightKeys], guess_s: int, prelude: Sequence[bytes], now_of: Callable[[list[Any]], int | None]
+    ) -> tuple[list[Any], int | None, list[FlightFeatures]]:
+        """Every flight as of an instant that a read itself reveals (a live clock), in one round
+        trip: the ``prelude`` commands and the views at ``guess_s``'s day go together, and
+        ``now_of`` takes the instant from the prelude's replies. The stored rows do not depend on
+        the instant, only their key's day does: when the instant falls on another day than the
+        guess, the views are read again at its day. Returns the prelude's replies, the instant
+        (None: no features read) and the features as of it.
+        """
+        if self._redis is None:
+            raise ValueError("reading as of a live instant needs the direct Redis reader")
+        replies, views = self._redis.fetch_flights(flights, [as_of_day_of(guess_s)] * len(flights), prelude)
+        now_s = now_of(replies)
+        if now_s is None:
+            return replies, None, []
+        t_s = [now_s] * len(flights)
+        if now_s // 86_400 != guess_s // 86_400:  # another UTC day: other keys
+            views = self._views_at(flights, t_s)
+        return replies, now_s, self.assemble(flights, t_s, views)
+
+    def assemble(self, flights: Sequence[FlightKeys], t_s: Sequence[int], views: list[ViewRows]) -> list[FlightFeatures]:
+        """Each flight's values as of its instant: the maximum-age rule on the stored rows, then the
+        request features, in the model's order."""
+        out = []
+        flat: list[list[Any]] = []
+        meta = list(zip(self.views, views, self._ttl_s, self._nones, strict=True))
+        model_names = self._model_names
+        for i, t in enumerate(t_s):
+            chunks = []
+            stale: list[str] = []
+            ages: dict[str, int | None] = {}
+            for label, view, ttl_s, nones in meta:
+                vals, ts = view.values[i], view.stamps[i]
                 if ttl_s is not None:  # reference data (no ttl) has no age that matters
-                    ff.ages[label] = t - ts if ts else None
+                    ages[label] = t - ts if ts else None
                 if ts <= t and (ttl_s is None or ts >= t - ttl_s):
-                    ff.values.update(zip(names, vals))
+                    chunks.append(vals)
                 else:  # older than the maximum age (or later than T): null, and stale where a value was
-                    for name, v in zip(names, vals):
-                        ff.values[name] = None
-                        if v is not None:
-                            ff.stale.append(name)
-        if self._odfv is not None:
-            self._request_features(*self._odfv, flights, t_s, out)
-        for ff in out:
-            values = ff.values
-            ff.values = {n: values.get(n) for n in self.feature_names}
-            ff.missing = [n for n, v in ff.values.items() if v is None]
-            ff.stale = [n for n in ff.stale if n in ff.values]
+                    chunks.append(nones)
+                    stale.extend(n for n, v in zip(view.names, vals, strict=True) if v is not None and n in model_names)
+            flat.append(list(chain.from_iterable(chunks)))
+            out.append(FlightFeatures(values={}, stale=stale, ages=ages))
+        if self._request:
+            self._request_features(flights, t_s, flat)
+        names, pick = self.feature_names, itemgetter(*self._pick)
+        for ff, row in zip(out, flat, strict=True):
+            values = pick(row) if len(names) > 1 else [row[self._pick[0]]]
+            ff.values = dict(zip(names, values, strict=True))
+            ff.missing = [n for n, v in zip(names, values, strict=True) if v is None]
         return out
 
-    def _request_features(
-        self, view: str, prev_dep: str, flights: Sequence[FlightKeys], t_s: Sequence[int], out: list[FlightFeatures]
-    ) -> None:
-        prev = [ff.values.get(prev_dep) for ff in out]
+    def _request_features(self, flights: Sequence[FlightKeys], t_s: Sequence[int], flat: list[list[Any]]) -> None:
+        assert self._prev_dep is not None
+        prev = [row[self._prev_dep] for row in flat]
         feats = request_features(
             np.array([f.sched_dep_epoch_s for f in flights], dtype=np.int64),
             np.array([f.utc_offset_min for f in flights], dtype=np.int64),
             np.array([np.nan if v is None else float(v) for v in prev]),
             np.array(t_s, dtype=np.int64),  # the lead, for services whose on-demand view has it
         )
-        for key, arr in feats.items():
-            name = f"{view}{SEP}{key}"
-            for ff, v in zip(out, arr.tolist(), strict=True):
-                ff.values[name] = nan_to_none(v)
+        columns = [[None if v != v else v for v in feats[key].tolist()] for _, key in self._request]  # NaN: unknown
+        for i, row in enumerate(flat):
+            row.extend(col[i] for col in columns)

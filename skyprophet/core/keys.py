@@ -80,6 +80,10 @@ class FlightKeys:
         return flight_id(self.carrier, self.flight_number)
 
     def entity_row(self, as_of_epoch_s: int) -> dict[str, Any]:
+        return self.entity_row_of_day(as_of_day_of(as_of_epoch_s))
+
+    def entity_row_of_day(self, day: str) -> dict[str, Any]:
+        """The entity row whose time-varying views are read at ``day`` (an ``as_of_day`` value)."""
         return {
             "carrier": self.carrier,
             "origin": self.origin,
@@ -88,7 +92,7 @@ class FlightKeys:
             "route": route_id(self.origin, self.dest),
             "carrier_origin": carrier_origin_id(self.carrier, self.origin),
             "tailnum": self.tailnum or "",
-            "as_of_day": as_of_day_of(as_of_epoch_s),
+            "as_of_day": day,
         }
 
     def request_row(self, lead_minutes: int) -> dict[str, Any]:

@@ -92,18 +92,25 @@ def encode_frame(frame: pd.DataFrame, spec: ModelSpec) -> np.ndarray:
 
 def encode_rows(rows: Sequence[Mapping[str, Any]], spec: ModelSpec) -> np.ndarray:
     """The model's input matrix from feature dicts by full name (online reads); None is NaN."""
-    out = np.full((len(rows), len(spec.feature_names)), np.nan, dtype=np.float64)
-    indexes = spec.category_index
-    for j, name in enumerate(spec.feature_names):
-        index = indexes.get(name)
-        if index is not None:
-            out[:, j] = category_codes([r.get(name) for r in rows], index)
-            continue
-        for i, r in enumerate(rows):
-            v = r.get(name)
-            if v is not None:
-                out[i, j] = float(v)
-    return out
+    names = spec.feature_names
+    return encode_values([[r.get(n) for n in names] for r in rows], spec)
+
+
+def encode_values(rows: Sequence[Sequence[Any]], spec: ModelSpec) -> np.ndarray:
+    """The model's input matrix from value lists in ``spec.feature_names`` order; None is NaN."""
+    names = spec.feature_names
+    if not rows:
+        return np.empty((0, len(names)), dtype=np.float64)
+    cats = [(j, spec.category_index[n]) for j, n in enumerate(names) if n in spec.category_index]
+    nan = math.nan
+    matrix = []
+    for values in rows:
+        row = list(values)
+        for j, index in cats:
+            v = row[j]
+            row[j] = index.get(v, nan) if isinstance(v, str) else nan
+        matrix.append([nan if v is None else v for v in row])
+    return np.array(matrix, dtype=np.float64)
 
 
 def calibrate(raw: np.ndarray, calibration: tuple[float, float] | None) -> np.ndarray:

@@ -67,7 +67,7 @@ def _check_parity(settings: Settings, online: str, tmp: Path, canonical: pd.Data
                 stale_seen += len(ff.stale)
                 for name in reader.feature_names:
                     a, b = _norm(off.at[i, name]), _norm(ff.values[name])
-                    assert a == b, f"{online} {reader._fetch} T={t} row {i} {name}: offline {a!r} online {b!r}"
+                    assert a == b, f"{online} {'direct' if reader._redis else 'feast'} T={t} row {i} {name}: offline {a!r} online {b!r}"
     return stale_seen
 
 

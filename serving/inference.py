@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from skyprophet.adapters.online import OnlineFeatures
+from skyprophet.adapters.online import OnlineFeatures, command
 from skyprophet.adapters.tracking import LoadedModel, alias_version, connect, load_version
 from skyprophet.core.errors import first_line
 from skyprophet.core.features import FlightFeatures
 from skyprophet.core.keys import FlightKeys
-from skyprophet.core.model import contributions, encode_rows, probabilities
+from skyprophet.core.model import contributions, encode_rows, encode_values, probabilities
 
 if TYPE_CHECKING:
     import redis
@@ -189,13 +189,27 @@ class LiveClock:
         self.stream = EventStream(client, name=stream_name)
         self.board = Departures(client, stream_name)
         self.window_s = window_minutes * 60
+        self._last: int | None = None  # the clock as last read: the day to read the views at
+        self._get_clock = command("GET", self.stream.clock_key)
 
-    def now_and_outcomes(self, flights: list[FlightKeys]) -> tuple[int | None, list[dict[str, Any] | None]]:
-        """The clock and each flight's outcome from the stream (None while it has not departed),
-        in one round trip."""
+    def read(
+        self, reader: OnlineFeatures, flights: list[FlightKeys]
+    ) -> tuple[int | None, list[dict[str, Any] | None], list[FlightFeatures]]:
+        """The clock, each flight's outcome from the stream (None while it has not departed) and
+        its online features as of the clock, in one round trip (two on the first read of a
+        process and when the clock has crossed midnight UTC since the last one)."""
+        guess = self._last if self._last is not None else self.now()
+        if guess is None:
+            return None, [None] * len(flights), []
         rows = [{"carrier": f.carrier, "flight_number": f.flight_number, "origin": f.origin, "sched": f.sched_dep_epoch_s}
                 for f in flights]
-        return self.board.clock_and_outcomes(self.stream.clock_key, rows)
+        commands, outcomes = self.board.outcome_commands(rows)
+        replies, now_s, feats = reader.read_now(flights, guess, [self._get_clock, *commands],
+                                                lambda r: None if r[0] is None else int(r[0]))
+        if now_s is None:
+            return None, [None] * len(flights), []
+        self._last = now_s
+        return now_s, outcomes(replies[1:]), feats
 
     def now(self) -> int | None:
         """The clock (seconds since the epoch), None when no producer has published one."""
@@ -219,15 +233,22 @@ class Scored:
 
 
 def score(
-    model: LoadedModel, lookup: FeatureLookup, flights: list[FlightKeys], explain: bool, as_of: datetime | None = None
+    model: LoadedModel, lookup: FeatureLookup, flights: list[FlightKeys], explain: bool, as_of: datetime | None = None,
+    features: list[FlightFeatures] | None = None,
 ) -> Scored:
-    """Online features as of each flight's T (or ``as_of``), then probabilities (and contributions)."""
+    """Online features as of each flight's T (or ``as_of``; or ``features`` when the caller has
+    read them), then probabilities (and contributions)."""
     spec = model.spec
-    reader = lookup.reader(spec.feature_service, spec.lead_minutes)
     if not flights:
         return Scored([], np.empty(0), np.empty((0, len(spec.feature_names) + 1)) if explain else None)
-    feats = reader.read(flights, None if as_of is None else [as_of] * len(flights))
-    x = encode_rows([f.values for f in feats], spec)
+    if features is None:
+        reader = lookup.reader(spec.feature_service, spec.lead_minutes)
+        features = reader.read(flights, None if as_of is None else [as_of] * len(flights))
+    feats = features
+    if feats and list(feats[0].values) == spec.feature_names:  # read in the model's order (its own service)
+        x = encode_values([list(f.values.values()) for f in feats], spec)
+    else:
+        x = encode_rows([f.values for f in feats], spec)
     p = probabilities(model.booster, x, spec, num_threads=1)
     contrib = contributions(model.booster, x, spec, num_threads=1) if explain else None
     return Scored(feats, p, contrib)

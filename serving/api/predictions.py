@@ -14,7 +14,7 @@ from serving.config import ServingSettings
 from serving.inference import FeatureLookup, LiveClock, score
 from serving.metrics import Metrics
 from skyprophet.adapters.tracking import LoadedModel
-from skyprophet.core.features import nan_to_none
+from skyprophet.core.features import FlightFeatures, nan_to_none
 from skyprophet.core.keys import FlightKeys
 from skyprophet.core.model import ModelSpec, top_factors
 
@@ -95,12 +95,15 @@ def predict_keys(
     try:
         unscored: list[dict[str, Any] | None] = [None] * len(flights)
         outcomes: list[dict[str, Any] | None] = [None] * len(flights)
+        feats: list[FlightFeatures] | None = None  # every flight's, when read with the clock
         if clock is not None:  # live mode: as of the replay's now
             now_s: int | None
             if clock_read is not None:  # the caller read the clock and the flights' outcomes already
                 now_s, outcomes = clock_read
+            elif spec.any_lead:  # the clock, the outcomes and the features in one round trip
+                now_s, outcomes, feats = clock.read(lookup.reader(spec.feature_service, spec.lead_minutes), flights)
             else:
-                now_s, outcomes = clock.now_and_outcomes(flights) if spec.any_lead else (clock.now(), outcomes)
+                now_s = clock.now()
             if now_s is None:
                 raise ServiceUnavailable(f"live mode: no clock at {clock.stream.clock_key} (is a replay running?)")
             as_of = datetime.fromtimestamp(now_s, timezone.utc)
@@ -110,7 +113,8 @@ def predict_keys(
         if as_of is not None and spec.any_lead:  # any lead up to the longest, before departure
             t_s = int(as_of.timestamp())
             unscored = [_outside_horizon(k, spec, t_s, o) for k, o in zip(flights, outcomes, strict=True)]
-        scored = score(model, lookup, [k for k, u in zip(flights, unscored, strict=True) if u is None], explain, as_of)
+        kept = [i for i, u in enumerate(unscored) if u is None]
+        scored = score(model, lookup, [flights[i] for i in kept], explain, as_of, None if feats is None else [feats[i] for i in kept])
     except RedisError as exc:
         metrics.lookups.labels("error").inc()
         raise ServiceUnavailable(f"online feature store unavailable: {type(exc).__name__}") from exc
@@ -118,6 +122,7 @@ def predict_keys(
     n_inputs = len(spec.feature_names)
     predictions = []
     ages: dict[str, int] = {}  # per view, the oldest row served in this request
+    missing = stale = 0  # inputs over the request's flights
     i = -1
     for keys, skipped in zip(flights, unscored, strict=True):
         if skipped is not None:
@@ -153,11 +158,13 @@ def predict_keys(
             item["top_factors"] = top_factors(spec, ff.values, scored.contributions[i], settings.top_factors)
         if debug:
             item["features"] = {k: nan_to_none(v) for k, v in ff.values.items()}
-        metrics.missing.inc(len(ff.missing))
-        metrics.stale.inc(len(ff.stale))
+        missing += len(ff.missing)
+        stale += len(ff.stale)
         if not reliable:
             metrics.unreliable.labels(item["status"]).inc()
         predictions.append(item)
     metrics.flights.inc(len(flights))
+    metrics.missing.inc(missing)
+    metrics.stale.inc(stale)
     metrics.record_ages(ages)
     return predictions, as_of

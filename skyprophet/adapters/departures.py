@@ -18,14 +18,38 @@ outcomes. Every write is idempotent (a redelivered event writes the same member 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
+import orjson
 import redis
 
+from skyprophet.adapters.online import command
 from skyprophet.core.events import CANCELLATION, DEPARTURE, PLANNED, Event, flight_identity
 
 KEEP_S = 6 * 3600  # departed flights stay listed this long after their scheduled time
 _MEMBER = ("carrier", "flight_number", "origin", "dest", "tailnum", "sched", "utc_offset_min")
+
+
+# The clock, the origin's flights in (now - back, now + ahead] and its outcomes, at one instant.
+_LISTING = """
+local now = redis.call('GET', KEYS[1])
+if not now then return false end
+local n = tonumber(now)
+local members = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. string.format('%d', n - tonumber(ARGV[1])),
+                           string.format('%d', n + tonumber(ARGV[2])))
+if #members == 0 then return {now, members, {}} end
+return {now, members, redis.call('HGETALL', KEYS[3])}
+"""
+
+
+def _with_outcomes(members: list[bytes], outcomes: dict[bytes, bytes]) -> list[dict[str, Any]]:
+    """Listed flights (stored members) with their ``outcome`` (None while unknown)."""
+    flights = [orjson.loads(m) for m in members]
+    for f in flights:
+        o = outcomes.get(flight_identity(f).encode())
+        f["outcome"] = None if o is None else orjson.loads(o)
+    return flights
 
 
 def member(flight: dict[str, Any]) -> str:
@@ -39,6 +63,7 @@ class Departures:
         self.outcomes = f"{stream_name}:outcomes:"
         self.origins_key = f"{stream_name}:departures"  # the set of origins listed
         self._pruned_before: int | None = None
+        self._listing = client.register_script(_LISTING)  # EVALSHA, loaded again if Redis lost it
 
     def write(self, events: list[Event], prune_before_s: int | None = None) -> None:
         """Add planned flights and record outcomes (one pipeline); then drop flights scheduled
@@ -73,31 +98,36 @@ class Departures:
             if old:
                 self.r.hdel(self.outcomes + origin, *old)
 
-    def clock_and_outcomes(self, clock_key: str, flights: list[dict[str, Any]]) -> tuple[int | None, list[dict[str, Any] | None]]:
-        """The clock (``clock_key``'s value) and each flight's outcome (None while unknown), in one
-        round trip: live scoring needs both and pays for one."""
-        pipe = self.r.pipeline(transaction=False)
-        pipe.get(clock_key)
+    def outcome_commands(self, flights: list[dict[str, Any]]) -> tuple[list[bytes], Callable[[list[Any]], list[dict[str, Any] | None]]]:
+        """RESP commands reading each flight's outcome (one HMGET per origin), to send in a round
+        trip of the caller's, and the function turning their replies into the outcomes (None
+        while unknown), in the flights' order."""
         by_origin: dict[str, list[int]] = {}
         for i, f in enumerate(flights):
             by_origin.setdefault(str(f["origin"]), []).append(i)
-        for origin, idx in by_origin.items():
-            pipe.hmget(self.outcomes + origin, [flight_identity(flights[i]) for i in idx])
-        clock, *replies = pipe.execute()
-        out: list[dict[str, Any] | None] = [None] * len(flights)
-        for idx, got in zip(by_origin.values(), replies, strict=True):
-            for i, o in zip(idx, got, strict=True):
-                out[i] = None if o is None else json.loads(o)
-        return (None if clock is None else int(clock)), out
+        commands = [command("HMGET", self.outcomes + origin, *(flight_identity(flights[i]) for i in idx))
+                    for origin, idx in by_origin.items()]
+
+        def outcomes(replies: list[Any]) -> list[dict[str, Any] | None]:
+            out: list[dict[str, Any] | None] = [None] * len(flights)
+            for idx, got in zip(by_origin.values(), replies, strict=True):
+                for i, o in zip(idx, got, strict=True):
+                    out[i] = None if o is None else orjson.loads(o)
+            return out
+
+        return commands, outcomes
 
     def listed(self, origin: str, after_s: int, until_s: int) -> list[dict[str, Any]]:
         """Flights of ``origin`` scheduled in (after_s, until_s], by time, each with its
         ``outcome`` (None while unknown)."""
         raw = self.r.zrangebyscore(self.prefix + origin, f"({after_s}", until_s)
-        flights = [json.loads(m) for m in raw]
-        if not flights:
-            return []
-        outcomes = self.r.hmget(self.outcomes + origin, [flight_identity(f) for f in flights])
-        for f, o in zip(flights, outcomes, strict=True):
-            f["outcome"] = None if o is None else json.loads(o)
-        return flights
+        return _with_outcomes(raw, self.r.hgetall(self.outcomes + origin) if raw else {})
+
+    def listed_now(self, clock_key: str, origin: str, back_s: int, ahead_s: int) -> tuple[int | None, list[dict[str, Any]]]:
+        """The clock (``clock_key``) and ``listed(origin, now - back_s, now + ahead_s)`` read as one
+        (a script: one round trip, one instant); (None, []) when there is no clock."""
+        got = self._listing(keys=[clock_key, self.prefix + origin, self.outcomes + origin], args=[back_s, ahead_s])
+        if not got:
+            return None, []
+        now, members, pairs = got
+        return int(now), _with_outcomes(members, dict(zip(pairs[::2], pairs[1::2], strict=True)))

@@ -80,6 +80,28 @@ def test_scores_any_flight_of_the_next_24_h_as_of_the_clock(live_api, api, canon
     assert 'skyprophet_feature_age_seconds{view="airline_stats"} 0.0' in metrics
 
 
+def test_the_clock_crossing_midnight_reads_the_new_day_s_rows(live_api, api, canonical: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    """The service reads the clock and the features together, keyed by the day it last saw; when
+    the clock has moved to another UTC day the views are read again at that day."""
+    server, r, name = live_api
+    flights = [flight_query(f) for f in _flights(canonical, 60, 12 * 60, 20).itertuples()]
+    assert httpx.post(f"{server.url}/predict", json={"flights": flights}, timeout=30).status_code == 200  # seen: 12-30
+    before_midnight = (MATERIALIZED.replace(hour=0) - timedelta(minutes=10)).astimezone(timezone.utc)  # 12-29 23:50
+    try:
+        r.set(f"{name}:clock", int(before_midnight.timestamp()))
+        got = httpx.post(f"{server.url}/predict", json={"flights": flights, "debug": True}, timeout=30).json()
+        ref = httpx.post(f"{api.url}/predict", json={"flights": flights, "debug": True, "as_of": before_midnight.isoformat()},
+                         timeout=30).json()
+        assert got["as_of"] == before_midnight.isoformat()
+        for p, q in zip(got["predictions"], ref["predictions"], strict=True):
+            assert p["status"] == q["status"] == "ok"
+            assert p["features"] == q["features"] and p["delay_probability"] == q["delay_probability"]
+        # the 12-29 rows were read (a 12-30 key holds only later rows: every time-varying input null)
+        assert all(p["features"]["airline_stats__deps_7d"] is not None for p in got["predictions"])
+    finally:
+        r.set(f"{name}:clock", NOW)
+
+
 def test_a_flight_the_stream_saw_leave_is_not_scored(live_api, canonical: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
     from skyprophet.adapters.departures import Departures
     from skyprophet.core.events import CANCELLATION, DEPARTURE, make

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
@@ -58,10 +57,9 @@ async def departures(
                             status_code=409)
     model = current_model(state.models)
     try:
-        now_s = state.clock.now()
+        now_s, listed = board.listed_now(state.clock.stream.clock_key, origin, int(past_hours * 3600), int(hours * 3600))
         if now_s is None:
-            raise ServiceUnavailable(f"live mode: no clock at {state.clock.stream.name}:clock (is a replay running?)")
-        listed = await asyncio.to_thread(board.listed, origin, now_s - int(past_hours * 3600), now_s + int(hours * 3600))
+            raise ServiceUnavailable(f"live mode: no clock at {state.clock.stream.clock_key} (is a replay running?)")
         upcoming = [f for f in listed if f["sched"] > now_s and f["outcome"] is None]
         keys = [FlightKeys(f["carrier"], int(f["flight_number"]), f["origin"], f["dest"], int(f["sched"]), int(f["utc_offset_min"]),
                            f.get("tailnum")) for f in upcoming]

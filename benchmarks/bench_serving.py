@@ -18,7 +18,9 @@ come from wrk's own histogram (a Lua ``done`` hook prints them).
   multi-horizon training) beside the multi-horizon model (params.yaml) on POST /predict with one
   flight, and the multi-horizon model in live mode (clock at 2013-12-30 12:00 UTC, the flight
   scored at its lead as of it); GET /departures?origin=EWR&hours=6 in live mode (every coming
-  flight of the next 6 h with its probability).
+  flight of the next 6 h with its probability). These four lines run on three servers that are
+  up together, in five interleaved rounds of ``--seconds``/5 each; each figure is the median of
+  its rounds (``--any-lead-only`` runs just them).
 
 Both models are trained by the benchmark into a throw-away MLflow store (params.yaml, and the
 single-lead variant of it), so that the comparison does not depend on what the project's store holds.
@@ -239,10 +241,21 @@ def uvicorn_cmd(app: str, workers: int, loop: str = "uvloop", http: str = "httpt
             str(workers), "--loop", loop, "--http", http, "--no-access-log", "--log-level", "warning"]
 
 
+ROUNDS = 5
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each figure's median over interleaved runs of the same line; errors summed."""
+    import statistics
+
+    out = {k: round(statistics.median(r[k] for r in runs), 3) for k in ("p50_ms", "p95_ms", "p99_ms", "rps")}
+    return {**out, "errors": sum(r["errors"] for r in runs)}
+
+
 def render(r: dict[str, Any]) -> str:
     lines = [f"{'service':<34}{'conc':>5}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'req/s':>10}{'errors':>8}"]
     for name in ("skyprophet", "naive", "feast_serve", "trivial", "batch100", "explain1", "floor", "floor_trivial",
-                 "single_lead", "live_one", "departures6h"):
+                 "single_lead", "multi_lead", "live_one", "departures6h"):
         for c, m in r.get(name, {}).items():
             lines.append(f"{name:<34}{c[1:]:>5}{m['p50_ms']:>9}{m['p95_ms']:>9}{m['p99_ms']:>9}{m['rps']:>10}{m['errors']:>8}")
     for label, m in r.get("choices", {}).items():
@@ -254,17 +267,19 @@ def render(r: dict[str, Any]) -> str:
 
 
 def targets(r: dict[str, Any]) -> dict[str, Any]:
-    sp, nv, fs, tr = r["skyprophet"], r["naive"], r["feast_serve"], r["trivial"]
-    t = {
-        "rps c8: skyprophet / naive": (sp["c8"]["rps"] / nv["c8"]["rps"], ">= 3", lambda v: v >= 3),
-        "rps c8: skyprophet / feast serve": (sp["c8"]["rps"] / fs["c8"]["rps"], ">= 1.5", lambda v: v >= 1.5),
-        "p50 c1: skyprophet / trivial route": (sp["c1"]["p50_ms"] / tr["c1"]["p50_ms"], "<= 2", lambda v: v <= 2),
-        "p50 c1: /predict with 100 flights (ms)": (r["batch100"]["c1"]["p50_ms"], "<= 10", lambda v: v <= 10),
-        "p50 c1: /predict with explain (ms)": (r["explain1"]["c1"]["p50_ms"], "<= 2.5", lambda v: v <= 2.5),
-    }
+    t = {}
+    if "skyprophet" in r:
+        sp, nv, fs, tr = r["skyprophet"], r["naive"], r["feast_serve"], r["trivial"]
+        t = {
+            "rps c8: skyprophet / naive": (sp["c8"]["rps"] / nv["c8"]["rps"], ">= 3", lambda v: v >= 3),
+            "rps c8: skyprophet / feast serve": (sp["c8"]["rps"] / fs["c8"]["rps"], ">= 1.5", lambda v: v >= 1.5),
+            "p50 c1: skyprophet / trivial route": (sp["c1"]["p50_ms"] / tr["c1"]["p50_ms"], "<= 2", lambda v: v <= 2),
+            "p50 c1: /predict with 100 flights (ms)": (r["batch100"]["c1"]["p50_ms"], "<= 10", lambda v: v <= 10),
+            "p50 c1: /predict with explain (ms)": (r["explain1"]["c1"]["p50_ms"], "<= 2.5", lambda v: v <= 2.5),
+        }
     if "single_lead" in r:
         single = r["single_lead"]["c1"]["p50_ms"]
-        t["p50 c1: multi-horizon / single-lead model"] = (sp["c1"]["p50_ms"] / single, "<= 1.1", lambda v: v <= 1.1)
+        t["p50 c1: multi-horizon / single-lead model"] = (r["multi_lead"]["c1"]["p50_ms"] / single, "<= 1.1", lambda v: v <= 1.1)
         t["p50 c1: multi-horizon live (any lead) / single-lead"] = (r["live_one"]["c1"]["p50_ms"] / single, "<= 1.1",
                                                                    lambda v: v <= 1.1)
         t[f"p50 c1: /departures EWR 6 h, {r['ewr_6h_flights']} flights (ms)"] = (
@@ -276,10 +291,36 @@ def targets(r: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _any_lead(report: dict[str, Any], env: dict[str, str], b: dict[str, Any], work: Path, args: argparse.Namespace) -> None:
+    """The any-lead lines (see the module's docstring) into ``report``."""
+    dump = json.dumps
+    # Any lead: the single-lead model, the multi-horizon one and the latter live, all up at
+    # once and measured in interleaved rounds (this machine's speed drifts by tens of percent
+    # within minutes: a ratio of runs minutes apart measures the drift), medians reported.
+    live = prepare_live(env)
+    report["ewr_6h_flights"] = live["ewr_6h_flights"]
+    cmd = uvicorn_cmd("serving.main:create_app", args.workers)
+    with (Service("single", cmd, {**env, "SKYPROPHET_MODEL_ALIAS": "single"}, "/predict", b["one"]) as single,
+          Service("multi", cmd, env, "/predict", b["one"]) as multi,
+          Service("live", cmd, live["env"], "/predict", b["one"]) as svc):
+        lines = {"single_lead": (single, "/predict", b["one"]), "multi_lead": (multi, "/predict", b["one"]),
+                 "live_one": (svc, "/predict", b["one"]), "departures6h": (svc, "/departures?origin=EWR&hours=6", None)}
+        seconds = max(2, args.seconds // ROUNDS)
+        rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in lines}
+        for _ in range(ROUNDS):
+            for name, (s, path, body) in lines.items():
+                rounds[name].append(wrk(s.url + path, 1, seconds, dump(body) if body is not None else None, work))
+        for name, runs in rounds.items():
+            report[name] = {"c1": _median_run(runs)}
+        report["any_lead_rounds"] = {"rounds": ROUNDS, "seconds": seconds,
+                                     "p50_ms": {name: [r["p50_ms"] for r in runs] for name, runs in rounds.items()}}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=20, help="length of each load run")
     parser.add_argument("--workers", type=int, default=2, help="workers of every service")
+    parser.add_argument("--any-lead-only", action="store_true", help="only the any-lead lines (single-lead, multi-horizon, live)")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         raise SystemExit("bench-serving: wrk is not installed (apt-get install wrk; `make bench-serving` does it)")
@@ -296,6 +337,14 @@ def main(argv: list[str] | None = None) -> None:
         def run(svc: Service, path: str, body: Any, conc: tuple[int, ...] = (1, 8)) -> dict[str, Any]:
             return {f"c{c}": wrk(svc.url + path, c, args.seconds, dump(body) if body is not None else None, work) for c in conc}
 
+        if args.any_lead_only:
+            _any_lead(report, env, b, work, args)
+            out = out.with_name("serving_any_lead.json")
+            report["targets"] = targets(report)
+            out.write_text(json.dumps(report, indent=2))
+            print(render(report))  # noqa: T201
+            print(f"wrote {out}")  # noqa: T201
+            return
         with Service("skyprophet", uvicorn_cmd("serving.main:create_app", args.workers), env, "/predict", b["one"]) as svc:
             report["skyprophet"] = run(svc, "/predict", b["one"])
             report["trivial"] = run(svc, "/ping", None)
@@ -312,15 +361,7 @@ def main(argv: list[str] | None = None) -> None:
                  "--no-access-log"]
         with Service("feast_serve", feast, env, "/get-online-features", b["feast"]) as svc:
             report["feast_serve"] = run(svc, "/get-online-features", b["feast"])
-        # Any lead: the single-lead model beside the multi-horizon one, and the latter live.
-        with Service("single", uvicorn_cmd("serving.main:create_app", args.workers), {**env, "SKYPROPHET_MODEL_ALIAS": "single"},
-                     "/predict", b["one"]) as svc:
-            report["single_lead"] = run(svc, "/predict", b["one"], (1,))
-        live = prepare_live(env)
-        report["ewr_6h_flights"] = live["ewr_6h_flights"]
-        with Service("live", uvicorn_cmd("serving.main:create_app", args.workers), live["env"], "/predict", b["one"]) as svc:
-            report["live_one"] = run(svc, "/predict", b["one"], (1,))
-            report["departures6h"] = run(svc, "/departures?origin=EWR&hours=6", None, (1,))
+        _any_lead(report, env, b, work, args)
         # How the server is run (make serve): workers and event loop / HTTP parser, by measurement.
         report["choices"] = {}
         other = 1 if args.workers != 1 else 2

@@ -154,4 +154,4 @@ soak: model
 	$(PY) -m benchmarks.soak
 
 clean:
-	rm -rf $(DATA)/raw $(DATA)/processed $(DATA)/rejects $(DATA)/registry.db $(DATA)/online.db reports mlflow.db mlartifacts
+	rm -rf $(DATA)/raw $(DATA)/processed $(DATA)/rejects $(DATA)/prediction_log $(DATA)/registry.db $(DATA)/online.db reports mlflow.db mlartifacts

@@ -25,4 +25,4 @@ def objects(processed_dir: Path, grid_minutes: int) -> list[Any]:
     timing = flight_timing_view(views.plane_recent)
     sources: list[FileSource] = [v.batch_source for v in views.all()]  # type: ignore[misc]
     return [*ENTITIES, *sources, flight_request, prediction_request, *views.all(), calendar, timing,
-            *feature_services(views, calendar, timing)]
+            *feature_services(views, calendar, timing, processed_dir.parent / "prediction_log")]

@@ -15,9 +15,12 @@ its service, not written again: the same views, with the on-demand view replaced
 features, for online reads that compute request features themselves after applying each view's ttl.
 """
 
+from pathlib import Path
 from typing import Any
 
 from feast import FeatureService, OnDemandFeatureView
+from feast.feature_logging import LoggingConfig
+from feast.infra.offline_stores.file_source import FileLoggingDestination
 
 from feature_repo.feature_views import FeatureViews
 
@@ -44,12 +47,14 @@ def _with_odfv_sources(views: list[Any], odfvs: list[Any]) -> list[Any]:
 
 
 def _versioned(
-    version: int, views: list[Any], calendar: OnDemandFeatureView, description: str
+    version: int, views: list[Any], calendar: OnDemandFeatureView, description: str, log_dir: Path
 ) -> tuple[FeatureService, FeatureService]:
-    """``flight_delay_v<version>`` (views + request features) and its derived online service."""
+    """``flight_delay_v<version>`` (views + request features, its served values logged under
+    ``log_dir``) and its derived online service."""
     name = f"flight_delay_v{version}"
+    logging = LoggingConfig(destination=FileLoggingDestination(path=str((log_dir / name).resolve())))
     service = FeatureService(name=name, features=[*views, calendar], description=description,
-                             tags={"version": str(version)})
+                             tags={"version": str(version)}, logging_config=logging)
     online = FeatureService(
         name=f"{name}_online",
         features=_with_odfv_sources(views, [calendar]),
@@ -59,8 +64,12 @@ def _versioned(
     return service, online
 
 
-def feature_services(v: FeatureViews, calendar: OnDemandFeatureView, timing: OnDemandFeatureView) -> list[FeatureService]:
-    """Every published service, each followed by its online twin: v1, v1_online, ..., v3, v3_online."""
+def feature_services(
+    v: FeatureViews, calendar: OnDemandFeatureView, timing: OnDemandFeatureView, log_dir: Path
+) -> list[FeatureService]:
+    """Every published service, each followed by its online twin: v1, v1_online, ..., v3, v3_online.
+    Each published service logs what the API serves from it (Feast's feature logging) to
+    ``log_dir/<service>``."""
     v1_views: list[Any] = [
         v.airline_stats[_V1_AIRLINE],
         v.origin_ops.with_join_key_map(_ORIGIN_NOW),
@@ -73,13 +82,15 @@ def feature_services(v: FeatureViews, calendar: OnDemandFeatureView, timing: OnD
     ]
     v2_views: list[Any] = [v.airline_stats, *v1_views[1:], v.carrier_origin_recent, v.route_static]
     return [
-        *_versioned(1, v1_views, calendar, "Inputs of the first delay model (2 h lead)."),
+        *_versioned(1, v1_views, calendar, "Inputs of the first delay model (2 h lead).", log_dir),
         *_versioned(
             2, v2_views, calendar,
             "v1 plus the carrier's last 3 h, the carrier's last 2 h at the origin and the route's distance (2 h lead).",
+            log_dir,
         ),
         *_versioned(
             3, v2_views, timing,
             "v2's inputs plus the lead (minutes from the prediction time to the scheduled departure): any lead up to 24 h.",
+            log_dir,
         ),
     ]

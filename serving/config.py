@@ -35,6 +35,11 @@ class ServingSettings(Settings):
     board_refresh_ms: int = Field(default=2000, ge=200)
     feast_ui_url: str = "http://127.0.0.1:8888"
     mlflow_ui_url: str = "http://127.0.0.1:5000"
+    # The prediction log (Feast's feature log of the model's service): on by default; a request
+    # never waits for it; past this many flights waiting to be written, a request's are dropped.
+    prediction_log: bool = True
+    prediction_log_max_flights: int = Field(default=50_000, ge=1)
+    prediction_log_flush_s: float = Field(default=1.0, gt=0)
 
     @model_validator(mode="after")
     def _no_placeholder_secret(self) -> ServingSettings:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from serving.config import ServingSettings
     from serving.metrics import Metrics
+    from serving.prediction_log import PredictionLogs
 
 log = logging.getLogger(__name__)
 
@@ -172,10 +173,13 @@ def sync_model(holder: ModelHolder, lookup: FeatureLookup) -> Reload:
     return holder.refresh(lambda model: prepare_model(model, lookup))
 
 
-async def sync(holder: ModelHolder, lookup: FeatureLookup, metrics: Metrics) -> Reload:
-    """``sync_model`` off the event loop, its outcome recorded in the metrics."""
+async def sync(holder: ModelHolder, lookup: FeatureLookup, metrics: Metrics, logs: PredictionLogs | None = None) -> Reload:
+    """``sync_model`` off the event loop, its outcome recorded in the metrics; the prediction log
+    of the loaded model's feature service made ready."""
     reload = await asyncio.to_thread(sync_model, holder, lookup)
     metrics.record_reload(reload, holder.current)
+    if logs is not None and holder.current is not None:
+        await asyncio.to_thread(logs.ensure, holder.current.spec.feature_service)
     return reload
 
 

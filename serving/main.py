@@ -22,6 +22,7 @@ from serving.api.routes import admin, board, departures, health, predict
 from serving.config import ServingSettings, get_serving_settings
 from serving.inference import FeatureLookup, LiveClock, ModelHolder, sync
 from serving.metrics import Metrics, MetricsMiddleware
+from serving.prediction_log import PredictionLogs
 from serving.schemas import PredictRequest
 from skyprophet.adapters.departures import Departures
 
@@ -45,7 +46,7 @@ async def _refresh_forever(app: FastAPI) -> None:
     while True:
         await asyncio.sleep(settings.model_refresh_s)
         try:
-            await sync(app.state.models, app.state.lookup, app.state.metrics)
+            await sync(app.state.models, app.state.lookup, app.state.metrics, app.state.logs)
         except Exception:  # keep refreshing whatever happens once
             log.exception("model refresh failed")
 
@@ -61,7 +62,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.clock = LiveClock(client, settings.stream_name, settings.grid_minutes) if settings.live and client else None
     app.state.departures = Departures(client, settings.stream_name) if settings.live and client else None
     app.state.models = ModelHolder(settings)
-    await sync(app.state.models, app.state.lookup, app.state.metrics)
+    app.state.logs = PredictionLogs(store, settings, app.state.metrics)
+    await sync(app.state.models, app.state.lookup, app.state.metrics, app.state.logs)
     task = asyncio.create_task(_refresh_forever(app))
     try:
         yield
@@ -69,6 +71,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        await asyncio.to_thread(app.state.logs.close)  # what is buffered is written
         if client is not None:
             client.close()
 

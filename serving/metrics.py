@@ -42,6 +42,9 @@ class Metrics:
                                  multiprocess_mode="mostrecent")
         self.live_lag = Gauge("skyprophet_live_lag_seconds", "live mode: the replay's clock - the stream processor's last "
                               "tick (simulated seconds), as of the latest /ready", registry=r, multiprocess_mode="mostrecent")
+        self.log_flights = Counter("skyprophet_prediction_log_flights", "scored flights handed to the prediction log, by "
+                                   "outcome (written; dropped: the buffer was full; failed: a write attempt failed, the "
+                                   "flights kept for the next)", ["outcome"], registry=r)
         self.model_version = Gauge("skyprophet_model_version", "registered version of the loaded model",
                                    ["name", "alias"], registry=r, multiprocess_mode="max")
 

@@ -78,11 +78,12 @@ def _outside_horizon(keys: FlightKeys, spec: ModelSpec, t_s: int, outcome: dict[
 
 def predict_keys(
     state: Any, model: LoadedModel, flights: list[FlightKeys], explain: bool, debug: bool, as_of: datetime | None,
-    clock_read: tuple[int, list[dict[str, Any] | None]] | None = None,
+    clock_read: tuple[int, list[dict[str, Any] | None]] | None = None, log_as: str | None = None,
 ) -> tuple[list[dict[str, Any]], datetime | None]:
     """One prediction per flight, in order, and the instant read (None: each flight's own T).
     In live mode ``clock_read`` (the clock and each flight's outcome, when the caller has read
-    them) stands in for reading them again.
+    them) stands in for reading them again. With ``log_as`` (a request id) the scored flights
+    go to the prediction log.
 
     Raises:
         ServiceUnavailable: the online store does not answer, or live mode has no clock.
@@ -123,6 +124,7 @@ def predict_keys(
     predictions = []
     ages: dict[str, int] = {}  # per view, the oldest row served in this request
     missing = stale = 0  # inputs over the request's flights
+    logged: list[tuple[FlightKeys, int, FlightFeatures, float, str]] = []
     i = -1
     for keys, skipped in zip(flights, unscored, strict=True):
         if skipped is not None:
@@ -151,6 +153,7 @@ def predict_keys(
             "stale_features": ff.stale,
             "feature_age_s": ff.ages,
         }
+        logged.append((keys, t_s, ff, p, item["status"]))
         if not answered:
             item["reason"] = (f"input coverage {coverage:.0%} is below {settings.min_coverage:.0%}: "
                               f"{len(ff.missing)} of {n_inputs} inputs missing or stale")
@@ -163,6 +166,8 @@ def predict_keys(
         if not reliable:
             metrics.unreliable.labels(item["status"]).inc()
         predictions.append(item)
+    if log_as is not None and logged:
+        state.logs.offer(log_as, model, *zip(*logged, strict=True))
     metrics.flights.inc(len(flights))
     metrics.missing.inc(missing)
     metrics.stale.inc(stale)

@@ -348,8 +348,10 @@ class OnlineFeatures:
             chunks = []
             stale: list[str] = []
             ages: dict[str, int | None] = {}
+            stamps: dict[str, int] = {}
             for label, view, ttl_s, nones in meta:
                 vals, ts = view.values[i], view.stamps[i]
+                stamps[label] = ts
                 if ttl_s is not None:  # reference data (no ttl) has no age that matters
                     ages[label] = t - ts if ts else None
                 if ts <= t and (ttl_s is None or ts >= t - ttl_s):
@@ -358,7 +360,7 @@ class OnlineFeatures:
                     chunks.append(nones)
                     stale.extend(n for n, v in zip(view.names, vals, strict=True) if v is not None and n in model_names)
             flat.append(list(chain.from_iterable(chunks)))
-            out.append(FlightFeatures(values={}, stale=stale, ages=ages))
+            out.append(FlightFeatures(values={}, stale=stale, ages=ages, stamps=stamps))
         if self._request:
             self._request_features(flights, t_s, flat)
         names, pick = self.feature_names, itemgetter(*self._pick)

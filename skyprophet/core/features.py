@@ -36,6 +36,8 @@ class FlightFeatures:
     stale: list[str] = field(default_factory=list)
     # per time-varying view read: seconds from its stored row's event time to the instant read (None: no row)
     ages: dict[str, int | None] = field(default_factory=dict)
+    # per view read: its stored row's event time (seconds since the epoch; 0: no row)
+    stamps: dict[str, int] = field(default_factory=dict)
 
 
 def projection_names(p: FeatureViewProjection) -> list[str]:

@@ -66,3 +66,13 @@ def test_definitions_are_made_afresh_for_each_folder(tmp_path: Path) -> None:
     views = {o.name: o for o in again if type(o).__name__ == "FeatureView"}
     assert views["airline_stats"].ttl.total_seconds() == 31 * 60  # this grid step, not the first one's
     assert views["airline_stats"].batch_source.path == str((tmp_path / "processed" / "airline_stats.parquet").resolve())
+
+
+def test_each_published_service_logs_what_is_served_beside_the_data(tmp_path: Path) -> None:
+    again = {o.name: o for o in objects(tmp_path / "processed", 15) if isinstance(o, FeatureService)}
+    for name, service in again.items():
+        if name.endswith("_online"):
+            assert service.logging_config is None, name  # the reader's twin is not served
+        else:
+            assert service.logging_config is not None, name
+            assert service.logging_config.destination.path == str((tmp_path / "prediction_log" / name).resolve())

@@ -14,6 +14,7 @@ from serving.api.predictions import ServiceUnavailable, predict_keys
 from serving.config import ServingSettings
 from serving.deps import current_model
 from serving.inference import ModelHolder
+from serving.prediction_log import request_id
 from serving.schemas import ErrorResponse, PredictRequest, PredictResponse, Unavailable
 
 router = APIRouter(tags=["predict"])
@@ -96,11 +97,12 @@ async def predict(request: Request) -> Response:
             "msg": "debug options are disabled on this server", "input": None,
         }])
     flights = [f.keys() for f in req.flights]
+    rid = request_id(request.headers.get("x-request-id"))
     try:
-        predictions, as_of = predict_keys(state, model, flights, req.explain, req.debug, req.as_of)
+        predictions, as_of = predict_keys(state, model, flights, req.explain, req.debug, req.as_of, log_as=rid)
     except ServiceUnavailable as exc:
         return JSONResponse({"detail": str(exc)}, status_code=503)
     body: dict[str, Any] = {"model": model.ref(), "predictions": predictions}
     if as_of is not None and req.as_of is None:  # live mode: the clock's now
         body["as_of"] = as_of.isoformat()
-    return Response(orjson.dumps(body), media_type="application/json")
+    return Response(orjson.dumps(body), media_type="application/json", headers={"X-Request-ID": rid})

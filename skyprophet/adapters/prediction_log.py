@@ -1,0 +1,259 @@
+"""The prediction log: every flight the service scores, written off the request path into Feast's
+feature log of the model's feature service (its ``LoggingConfig`` destination, parquet).
+
+A request hands its scored flights to ``PredictionLog.offer``, which never blocks and never
+raises: they wait in a bounded buffer and a writer thread turns what has accumulated into one
+Arrow table and appends it to the destination as one more parquet file (written aside, synced,
+renamed into place). Feast's own ``FeatureStore.write_logged_features`` is not used: with the
+DuckDB offline store it goes through ibis, which fails on the log's time-zone-aware timestamps
+(``ConversionException: Could not convert TimestampTZ to Microsecond``, Feast 0.67) and writes
+files literally named ``<uuid>-{i}.parquet`` into a folder it does not create; the files here
+hold the same schema in the same folder. When the buffer is full
+the request's flights are dropped and counted; a failed write keeps its records for the next
+attempt (they count as dropped only when the buffer must make room). ``close`` writes what is
+left.
+
+The table is Feast's logging schema of the service (``FeatureServiceLoggingSource``): the join
+keys and request fields, each input's value, ``__timestamp`` (its row's event time; the instant
+read for request features) and ``__status`` (Feast's ``FieldStatus``: 1 present, 2 null value,
+3 not found, 4 outside max age), ``__log_timestamp``, ``__log_date`` and ``__request_id``;
+followed by what the prediction was: ``flight_number``, ``scheduled_departure``, ``as_of``,
+``lead_minutes``, ``model_name``, ``model_version``, ``delay_probability``, ``delayed``,
+``threshold`` and ``prediction_status``. Feast reads it back through the destination's data
+source (``logging_config.destination.to_data_source()``), DuckDB with ``read_parquet``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import uuid
+import time
+from pathlib import Path
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from skyprophet.core.features import SEP, FlightFeatures
+from skyprophet.core.keys import FlightKeys
+
+if TYPE_CHECKING:
+    from feast import FeatureService, FeatureStore
+
+log = logging.getLogger(__name__)
+
+PRESENT, NULL_VALUE, NOT_FOUND, OUTSIDE_MAX_AGE = 1, 2, 3, 4  # feast.protos.feast.serving.ServingService_pb2.FieldStatus
+
+_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+PREDICTION_FIELDS = pa.schema([
+    ("flight_number", pa.int64()),
+    ("scheduled_departure", pa.timestamp("us", tz="UTC")),
+    ("as_of", pa.timestamp("us", tz="UTC")),
+    ("lead_minutes", pa.float64()),
+    ("model_name", pa.string()),
+    ("model_version", pa.string()),
+    ("delay_probability", pa.float64()),
+    ("delayed", pa.bool_()),
+    ("threshold", pa.float64()),
+    ("prediction_status", pa.string()),
+])
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One request's scored flights, as handed over by the request (nothing computed there)."""
+
+    request_id: str
+    logged_at: float  # seconds since the epoch
+    model_name: str
+    model_version: str
+    threshold: float
+    flights: Sequence[FlightKeys]
+    as_of_s: Sequence[int]  # the instant each flight was read as of
+    features: Sequence[FlightFeatures]
+    probabilities: Sequence[float]
+    statuses: Sequence[str]  # "ok" or "refused"
+
+
+def log_schema(store: FeatureStore, service: FeatureService) -> pa.Schema:
+    """Feast's logging schema of ``service`` followed by the prediction's own fields."""
+    from feast.feature_logging import FeatureServiceLoggingSource
+
+    feast_schema = FeatureServiceLoggingSource(service, store.config.project).get_schema(store.registry)
+    return pa.schema(list(feast_schema) + list(PREDICTION_FIELDS))
+
+
+class PredictionLog:
+    """A bounded buffer of scored flights and the thread that writes them (see the module)."""
+
+    def __init__(
+        self,
+        store: FeatureStore,
+        service_name: str,
+        max_flights: int = 50_000,
+        flush_s: float = 1.0,
+        on_count: Callable[[str, int], None] = lambda outcome, n: None,
+    ):
+        self.store = store
+        self.service = store.get_feature_service(service_name)
+        if self.service.logging_config is None:
+            raise ValueError(f"feature service {service_name!r} has no logging configuration")
+        self.schema = log_schema(store, self.service)
+        self.max_flights = max_flights
+        self.flush_s = flush_s
+        self.on_count = on_count  # ("written" | "dropped" | "failed", flights)
+        self._buffer: deque[Scored] = deque()
+        self._pending = 0  # flights in the buffer
+        self._lock = threading.Lock()
+        self._writing = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = False
+        self._names = [n for n in self.schema.names if n.endswith("__status")]
+        self._features = [n[: -len("__status")] for n in self._names]
+        self._views = [n.split(SEP, 1)[0] for n in self._features]  # the view (or alias) of each input
+        per_feature = {f"{n}{suffix}" for n in self._features for suffix in ("", "__timestamp", "__status")}
+        # the join keys and request fields: what is neither an input, a system field nor the prediction's
+        self._keys = [n for n in self.schema.names if n not in per_feature and not n.startswith("__")
+                      and n not in PREDICTION_FIELDS.names]
+        self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+        self._thread.start()
+
+    @property
+    def destination(self) -> str:
+        return str(self.service.logging_config.destination.path)  # type: ignore[union-attr]
+
+    def offer(self, scored: Scored) -> bool:
+        """Queue one request's flights for the log; False (and counted) when the buffer is full."""
+        n = len(scored.flights)
+        if n == 0:
+            return True
+        with self._lock:
+            if self._pending + n > self.max_flights or self._stop:
+                full = True
+            else:
+                full = False
+                self._buffer.append(scored)
+                self._pending += n
+        if full:
+            self.on_count("dropped", n)
+            return False
+        if self._pending >= self.max_flights // 4:
+            self._wake.set()
+        return True
+
+    def flush(self) -> int:
+        """Write what the buffer holds now (the writer thread's step); returns the flights written."""
+        with self._writing:  # one writer at a time: a batch is written once
+            return self._flush()
+
+    def _flush(self) -> int:
+        with self._lock:
+            batch = list(self._buffer)
+        if not batch:
+            return 0
+        n = sum(len(s.flights) for s in batch)
+        try:
+            self._write(self.table(batch))
+        except Exception:
+            log.exception("prediction log: writing %d flights failed (kept for the next attempt)", n)
+            self.on_count("failed", n)
+            return 0
+        with self._lock:
+            for _ in batch:
+                self._buffer.popleft()
+            self._pending -= n
+        self.on_count("written", n)
+        return n
+
+    def _write(self, table: pa.Table) -> None:
+        """One new parquet file in the destination, complete or absent: written aside, synced to
+        disk, then renamed into place (readers never see half a file)."""
+        import pyarrow.parquet as pq
+
+        dest = Path(self.destination)
+        dest.mkdir(parents=True, exist_ok=True)
+        name = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex}.parquet"
+        tmp = dest / f".{name}.tmp"
+        try:
+            with open(tmp, "wb") as f:
+                pq.write_table(table, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, dest / name)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Stop taking records and write what is left."""
+        with self._lock:
+            self._stop = True
+        self._wake.set()
+        self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.flush_s)
+            self._wake.clear()
+            stopping = self._stop
+            try:
+                self.flush()
+            except Exception:  # never let the writer die
+                log.exception("prediction log: flush failed")
+            if stopping:
+                return
+            time.sleep(0)
+
+    def table(self, batch: Sequence[Scored]) -> pa.Table:
+        """The log rows of ``batch``, one per flight, in ``self.schema`` (built column by column:
+        this runs beside the requests, on the same interpreter)."""
+        flights: list[FlightKeys] = []
+        t_s: list[int] = []
+        feats: list[FlightFeatures] = []
+        cols: dict[str, list[Any]] = {name: [] for name in PREDICTION_FIELDS.names}
+        cols |= {"__log_timestamp": [], "__log_date": [], "__request_id": []}
+        for s in batch:
+            n = len(s.flights)
+            at = datetime.fromtimestamp(s.logged_at, timezone.utc)
+            flights.extend(s.flights)
+            t_s.extend(s.as_of_s)
+            feats.extend(s.features)
+            cols["__log_timestamp"] += [at] * n
+            cols["__log_date"] += [at.date()] * n
+            cols["__request_id"] += [s.request_id] * n
+            cols["model_name"] += [s.model_name] * n
+            cols["model_version"] += [s.model_version] * n
+            cols["threshold"] += [s.threshold] * n
+            cols["delay_probability"] += s.probabilities
+            cols["delayed"] += [p >= s.threshold for p in s.probabilities]
+            cols["prediction_status"] += s.statuses
+        sched = [k.sched_dep_epoch_s for k in flights]
+        cols["flight_number"] = [k.flight_number for k in flights]
+        cols["scheduled_departure"] = [x * 1_000_000 for x in sched]
+        cols["as_of"] = [t * 1_000_000 for t in t_s]
+        cols["lead_minutes"] = [(x - t) / 60 for x, t in zip(sched, t_s, strict=True)]
+        rows = [{**k.entity_row(t), "sched_dep_epoch_s": k.sched_dep_epoch_s, "utc_offset_min": k.utc_offset_min, "as_of_epoch_s": t}
+                for k, t in zip(flights, t_s, strict=True)]
+        for key in self._keys:
+            cols[key] = [r.get(key) for r in rows]
+        per_s = _PER_SECOND[self.schema.field(f"{self._features[0]}__timestamp").type.unit]  # Feast's unit (ms in 0.67)
+        stamps: dict[str, tuple[list[int], list[int | None]]] = {}  # per view: each flight's row time, raw and in the log's unit
+        for view in dict.fromkeys(self._views):
+            raw = [ff.stamps.get(view, t) for ff, t in zip(feats, t_s, strict=True)]  # request features: the instant read
+            stamps[view] = (raw, [x * per_s if x else None for x in raw])
+        stale = [ff.stale for ff in feats]
+        for name, view in zip(self._features, self._views, strict=True):
+            values = [ff.values.get(name) for ff in feats]
+            raw, scaled = stamps[view]
+            cols[name] = values
+            cols[f"{name}__timestamp"] = scaled
+            cols[f"{name}__status"] = [
+                PRESENT if v is not None else OUTSIDE_MAX_AGE if name in st else NULL_VALUE if x else NOT_FOUND
+                for v, st, x in zip(values, stale, raw, strict=True)
+            ]
+        return pa.Table.from_pydict({name: cols[name] for name in self.schema.names}, schema=self.schema)

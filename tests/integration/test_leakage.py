@@ -36,11 +36,28 @@ def grid_rows(canonical: pd.DataFrame) -> pd.DataFrame:
 WX = ("temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib")
 
 
-def _expected(ev: pd.DataFrame, departed: pd.DataFrame, wx: pd.DataFrame, row: pd.Series) -> dict[str, float | int | None]:
-    """Every rolling feature (and the route's distance) at T recomputed from the raw events by its as-of rule
-    (``departed``: the events that departed, by actual time, so that those at or before T are a prefix)."""
+class Events:
+    """The raw events split by each key a feature is computed over, each part kept in the order of
+    ``departed`` (by actual departure), so that the departures at or before T are a prefix of it."""
+
+    def __init__(self, ev: pd.DataFrame, departed: pd.DataFrame, wx: pd.DataFrame):
+        self._departed = {k: dict(tuple(departed.groupby(k, sort=False))) for k in ("carrier", "origin", "flight_id", "route", "tailnum")}
+        self.scheduled = dict(tuple(ev.groupby("origin", sort=False)))  # every flight, departed or not
+        self.distances = dict(tuple(ev.groupby("route", sort=False)["distance"]))
+        self.weather = dict(tuple(wx.groupby("origin", sort=False)))
+        self._empty = departed.iloc[:0]
+
+    def departed_by(self, key: str, value: object, t: pd.Timestamp) -> pd.DataFrame:
+        """The departures with ``key == value`` whose actual departure is at or before ``t``."""
+        part = self._departed[key].get(value)
+        if part is None:
+            return self._empty
+        return part.iloc[: int(part["actual_dep_utc"].searchsorted(t, side="right"))]
+
+
+def _expected(events: Events, row: pd.Series) -> dict[str, float | int | None]:
+    """Every rolling feature (and the route's distance) at T recomputed from the raw events by its as-of rule."""
     t = row[TIMESTAMP]
-    dep = departed.iloc[: int(departed["actual_dep_utc"].searchsorted(t, side="right"))]
 
     def stats(d: pd.DataFrame, prefix: str, sparse: bool) -> dict[str, float | int | None]:
         n = len(d)
@@ -54,7 +71,7 @@ def _expected(ev: pd.DataFrame, departed: pd.DataFrame, wx: pd.DataFrame, row: p
         }
 
     out: dict[str, float | int | None] = {}
-    car = dep[dep["carrier"] == row["carrier"]]
+    car = events.departed_by("carrier", row["carrier"], t)
     for w, span in (("1d", pd.Timedelta(days=1)), ("7d", pd.Timedelta(days=7)), ("3h", pd.Timedelta(hours=3))):
         s = stats(car[car["actual_dep_utc"] > t - span], "", False)
         out |= {f"airline_stats__deps_{w}": s["deps"], f"airline_stats__delayed_share_{w}": s["share"],
@@ -63,10 +80,10 @@ def _expected(ev: pd.DataFrame, departed: pd.DataFrame, wx: pd.DataFrame, row: p
     out |= {"carrier_origin_recent__deps_2h": s["deps"], "carrier_origin_recent__delayed_share_2h": s["share"],
             "carrier_origin_recent__mean_delay_2h": s["mean"]}
     # the route's distance: the schedule's most frequent value (the smallest among ties), whatever T
-    counts = ev.loc[ev["route"] == row["route"], "distance"].value_counts()
+    counts = events.distances[row["route"]].value_counts()
     out["route_static__distance"] = float(min(counts[counts == counts.max()].index))
-    org = ev[ev["origin"] == row["origin"]]
-    odep = dep[dep["origin"] == row["origin"]]
+    org = events.scheduled[row["origin"]]
+    odep = events.departed_by("origin", row["origin"], t)
     s = stats(odep[odep["actual_dep_utc"] > t - pd.Timedelta(hours=2)], "", False)
     out |= {"origin_ops__deps_2h": s["deps"], "origin_ops__delayed_share_2h": s["share"],
             "origin_ops__mean_delay_2h": s["mean"]}
@@ -75,21 +92,23 @@ def _expected(ev: pd.DataFrame, departed: pd.DataFrame, wx: pd.DataFrame, row: p
     waiting = recent[~(recent["actual_dep_utc"].notna() & (recent["actual_dep_utc"] <= t))]
     out["origin_ops__backlog_3h"] = len(waiting)
     out["origin_ops__late_backlog_3h"] = int((waiting["sched_dep_utc"] <= t - pd.Timedelta(minutes=15)).sum())
-    fl = dep[(dep["flight_id"] == row["flight_id"]) & (dep["actual_dep_utc"] > t - pd.Timedelta(days=28))]
+    fl = events.departed_by("flight_id", row["flight_id"], t)
+    fl = fl[fl["actual_dep_utc"] > t - pd.Timedelta(days=28)]
     s = stats(fl, "", True)
     out |= {"flight_history__deps_28d": s["deps"], "flight_history__delayed_share_28d": s["share"],
             "flight_history__mean_delay_28d": s["mean"]}
     # the route's whole past, as of the latest UTC midnight at or before T
-    s = stats(dep[(dep["route"] == row["route"]) & (dep["actual_dep_utc"] <= t.floor("D"))], "", True)
+    s = stats(events.departed_by("route", row["route"], t.floor("D")), "", True)
     out |= {"route_history__deps_hist": s["deps"], "route_history__delayed_share_hist": s["share"],
             "route_history__mean_delay_hist": s["mean"]}
     # weather: the latest observation available (hour + 1 h) at or before T, if at most 2 h old
-    obs = wx[(wx["origin"] == row["origin"]) & (wx["available"] <= t) & (wx["available"] >= t - pd.Timedelta(hours=2))]
-    latest = obs.sort_values("available").iloc[-1] if len(obs) else None
+    wx = events.weather.get(row["origin"])
+    obs = None if wx is None else wx[(wx["available"] <= t) & (wx["available"] >= t - pd.Timedelta(hours=2))]
+    latest = obs.sort_values("available").iloc[-1] if obs is not None and len(obs) else None
     for c in WX:
         out[f"origin_ops__wx_{c}"] = None if latest is None or pd.isna(latest[c]) else float(latest[c])
     # previous departure: kept until the first UTC midnight more than 7 days after it
-    pl = dep[dep["tailnum"] == row["tailnum"]].sort_values("actual_dep_utc")
+    pl = events.departed_by("tailnum", row["tailnum"], t)
     midnight = t.floor("D")
     if len(pl) and pl["actual_dep_utc"].iloc[-1] > midnight - pd.Timedelta(days=7):
         out["plane_recent__prev_dep_delay"] = float(pl["dep_delay_min"].iloc[-1])
@@ -118,9 +137,10 @@ def test_brute_force_rolling_features(  # type: ignore[no-untyped-def]
     )
     departed = ev[ev["actual_dep_utc"].notna()].sort_values("actual_dep_utc", kind="stable")
     got = historical(offline_store, grid_rows)
+    events = Events(ev, departed, wx)
     checked = mismatches = 0
     for i, row in grid_rows.iterrows():
-        for name, exp in _expected(ev, departed, wx, row).items():
+        for name, exp in _expected(events, row).items():
             checked += 1
             if not _same(exp, got.at[i, name]):
                 mismatches += 1

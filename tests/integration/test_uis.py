@@ -64,16 +64,22 @@ def test_feast_ui_lists_the_feature_views(settings: Settings, tmp_path: Path) ->
         proc.wait(timeout=30)
 
 
-def test_mlflow_ui_serves_the_tracking_store(tmp_path: Path) -> None:
+def test_mlflow_ui_serves_the_tracking_store(mlflow_settings: Settings, trained_model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # the store the session's model was trained into (a fresh one would spend most of the test
+    # creating its tables), as `make mlflow-ui` serves the project's
     port = free_port()
     log = tmp_path / "mlflow-ui.log"
-    proc = _run([str(BIN / "mlflow"), "ui", "--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--host", "127.0.0.1",
+    proc = _run([str(BIN / "mlflow"), "ui", "--backend-store-uri", mlflow_settings.mlflow_tracking_uri, "--host", "127.0.0.1",
                  "--port", str(port)], tmp_path, log)
     try:
         page = _serves(proc, f"http://127.0.0.1:{port}/", log)
         assert page.status_code == 200
         experiments = httpx.get(f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search", params={"max_results": 10}, timeout=30)
-        assert experiments.status_code == 200 and "experiments" in experiments.json()
+        assert experiments.status_code == 200
+        assert mlflow_settings.experiment_name in {e["name"] for e in experiments.json()["experiments"]}
+        models = httpx.get(f"http://127.0.0.1:{port}/api/2.0/mlflow/registered-models/search", timeout=30)
+        assert models.status_code == 200
+        assert mlflow_settings.model_name in {m["name"] for m in models.json()["registered_models"]}
     finally:
         proc.terminate()
         proc.wait(timeout=30)

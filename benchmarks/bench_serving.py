@@ -21,6 +21,10 @@ come from wrk's own histogram (a Lua ``done`` hook prints them).
   flight of the next 6 h with its probability). These four lines run on three servers that are
   up together, in five interleaved rounds of ``--seconds``/5 each; each figure is the median of
   its rounds (``--any-lead-only`` runs just them).
+- prediction log: the production model with the log off and on (SKYPROPHET_PREDICTION_LOG), two
+  servers up together, five interleaved rounds at c=1 and c=8; then the logging server stops
+  (writing what it holds) and its log's rows are counted against the flights it answered
+  (``--logging-only`` runs just them).
 
 Both models are trained by the benchmark into a throw-away MLflow store (params.yaml, and the
 single-lead variant of it), so that the comparison does not depend on what the project's store holds.
@@ -255,7 +259,7 @@ def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def render(r: dict[str, Any]) -> str:
     lines = [f"{'service':<34}{'conc':>5}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'req/s':>10}{'errors':>8}"]
     for name in ("skyprophet", "naive", "feast_serve", "trivial", "batch100", "explain1", "floor", "floor_trivial",
-                 "single_lead", "multi_lead", "live_one", "departures6h"):
+                 "single_lead", "multi_lead", "live_one", "departures6h", "log_off_c1", "log_on_c1", "log_off_c8", "log_on_c8"):
         for c, m in r.get(name, {}).items():
             lines.append(f"{name:<34}{c[1:]:>5}{m['p50_ms']:>9}{m['p95_ms']:>9}{m['p99_ms']:>9}{m['rps']:>10}{m['errors']:>8}")
     for label, m in r.get("choices", {}).items():
@@ -284,6 +288,12 @@ def targets(r: dict[str, Any]) -> dict[str, Any]:
                                                                    lambda v: v <= 1.1)
         t[f"p50 c1: /departures EWR 6 h, {r['ewr_6h_flights']} flights (ms)"] = (
             r["departures6h"]["c1"]["p50_ms"], "<= 15", lambda v: v <= 15)
+    if "prediction_log" in r:
+        t["p50 c1: prediction log on / off"] = (r["log_on_c1"]["c1"]["p50_ms"] / r["log_off_c1"]["c1"]["p50_ms"], "<= 1.05",
+                                                lambda v: v <= 1.05)
+        t["rps c8: prediction log on / off"] = (r["log_on_c8"]["c8"]["rps"] / r["log_off_c8"]["c8"]["rps"], ">= 0.9",
+                                                lambda v: v >= 0.9)
+        t["prediction log: flights answered but not logged"] = (r["prediction_log"]["lost"], "0", lambda v: v == 0)
     out = {k: {"value": round(v, 2), "target": s, "met": bool(ok(v))} for k, (v, s, ok) in t.items()}
     if "floor" in r:  # context, not a target: the bare prototype against its own trivial route
         v = r["floor"]["c1"]["p50_ms"] / r["floor_trivial"]["c1"]["p50_ms"]
@@ -316,11 +326,46 @@ def _any_lead(report: dict[str, Any], env: dict[str, str], b: dict[str, Any], wo
                                      "p50_ms": {name: [r["p50_ms"] for r in runs] for name, runs in rounds.items()}}
 
 
+def _logging(report: dict[str, Any], env: dict[str, str], b: dict[str, Any], work: Path, args: argparse.Namespace) -> None:
+    """The prediction log's cost: the production model with the log off and on, both up together,
+    in interleaved rounds at c=1 and c=8; then the logging server is stopped (it writes what it
+    holds) and its log's rows are counted against the requests it answered."""
+    import pyarrow.parquet as pq
+
+    log_dir = Path(env["SKYPROPHET_DATA_DIR"]) / "prediction_log"
+    shutil.rmtree(log_dir, ignore_errors=True)
+    cmd = uvicorn_cmd("serving.main:create_app", args.workers)
+    body = json.dumps(b["one"])
+    seconds = max(2, args.seconds // ROUNDS)
+    rounds: dict[str, list[dict[str, Any]]] = {f"{name}_c{c}": [] for name in ("log_off", "log_on") for c in (1, 8)}
+    off = Service("log_off", cmd, {**env, "SKYPROPHET_PREDICTION_LOG": "false"}, "/predict", b["one"])
+    on = Service("log_on", cmd, {**env, "SKYPROPHET_PREDICTION_LOG": "true"}, "/predict", b["one"])
+    with off, on:
+        for _ in range(ROUNDS):
+            for c in (1, 8):
+                for name, svc in (("log_off", off), ("log_on", on)):
+                    rounds[f"{name}_c{c}"].append(wrk(svc.url + "/predict", c, seconds, body, work))
+        dropped = [x for x in httpx.get(on.url + "/metrics", timeout=10).text.splitlines()
+                   if x.startswith('skyprophet_prediction_log_flights_total{outcome="dropped"}')]
+    answered = 1 + sum(r["requests"] for name, runs in rounds.items() if name.startswith("log_on") for r in runs)  # + the ready probe
+    files = sorted(str(p) for p in log_dir.glob("*/*.parquet"))
+    logged = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    for name, runs in rounds.items():
+        report[name] = {name[-2:]: _median_run(runs)}
+    report["prediction_log"] = {
+        "rounds": ROUNDS, "seconds": seconds, "answered_flights": answered, "logged_rows": int(logged),
+        "lost": max(0, answered - int(logged)), "dropped_in_metrics": float(dropped[0].split()[-1]) if dropped else 0.0,
+        "p50_ms": {name: [r["p50_ms"] for r in runs] for name, runs in rounds.items()},
+        "rps": {name: [r["rps"] for r in runs] for name, runs in rounds.items()},
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=20, help="length of each load run")
     parser.add_argument("--workers", type=int, default=2, help="workers of every service")
     parser.add_argument("--any-lead-only", action="store_true", help="only the any-lead lines (single-lead, multi-horizon, live)")
+    parser.add_argument("--logging-only", action="store_true", help="only the prediction log's lines (log off and on)")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         raise SystemExit("bench-serving: wrk is not installed (apt-get install wrk; `make bench-serving` does it)")
@@ -332,48 +377,51 @@ def main(argv: list[str] | None = None) -> None:
         env = prepare(work)
         env.update(train_models(work))
         b = bodies()
-        dump = json.dumps
-
-        def run(svc: Service, path: str, body: Any, conc: tuple[int, ...] = (1, 8)) -> dict[str, Any]:
-            return {f"c{c}": wrk(svc.url + path, c, args.seconds, dump(body) if body is not None else None, work) for c in conc}
-
-        if args.any_lead_only:
-            _any_lead(report, env, b, work, args)
-            out = out.with_name("serving_any_lead.json")
-            report["targets"] = targets(report)
-            out.write_text(json.dumps(report, indent=2))
-            print(render(report))  # noqa: T201
-            print(f"wrote {out}")  # noqa: T201
-            return
-        with Service("skyprophet", uvicorn_cmd("serving.main:create_app", args.workers), env, "/predict", b["one"]) as svc:
-            report["skyprophet"] = run(svc, "/predict", b["one"])
-            report["trivial"] = run(svc, "/ping", None)
-            report["batch100"] = run(svc, "/predict", b["batch100"], (1,))
-            report["explain1"] = run(svc, "/predict", b["explain1"], (1,))
-        # The floor: the issue's bare prototype (validation, one pipelined read, one predict).
-        with Service("floor", uvicorn_cmd("benchmarks.floor_service:create_app", args.workers), env, "/predict", b["one"]) as svc:
-            report["floor"] = run(svc, "/predict", b["one"], (1,))
-            report["floor_trivial"] = run(svc, "/ping", None, (1,))
-        with Service("naive", uvicorn_cmd("benchmarks.naive_service:create_app", args.workers), env, "/predict", b["one"]) as svc:
-            report["naive"] = run(svc, "/predict", b["one"])
-        feast = [str(Path(sys.executable).parent / "feast"), "-c", str(PROJECT_ROOT / "feature_repo"), "-f",
-                 str(work / "feature_store.yaml"), "serve", "-p", "{port}", "-w", str(args.workers), "--max-requests", "0",
-                 "--no-access-log"]
-        with Service("feast_serve", feast, env, "/get-online-features", b["feast"]) as svc:
-            report["feast_serve"] = run(svc, "/get-online-features", b["feast"])
-        _any_lead(report, env, b, work, args)
-        # How the server is run (make serve): workers and event loop / HTTP parser, by measurement.
-        report["choices"] = {}
-        other = 1 if args.workers != 1 else 2
-        with Service("skyprophet", uvicorn_cmd("serving.main:create_app", other), env, "/predict", b["one"]) as svc:
-            report["choices"][f"skyprophet c8, {other} worker(s)"] = run(svc, "/predict", b["one"], (8,))["c8"]
-        h11 = uvicorn_cmd("serving.main:create_app", args.workers, "asyncio", "h11")
-        with Service("skyprophet", h11, env, "/predict", b["one"]) as svc:
-            report["choices"][f"skyprophet c1, {args.workers} workers, asyncio+h11"] = run(svc, "/predict", b["one"], (1,))["c1"]
+        part = "logging" if args.logging_only else "any_lead" if args.any_lead_only else None
+        if part is not None:  # one part alone, in a report of its own
+            (_logging if part == "logging" else _any_lead)(report, env, b, work, args)
+            out = out.with_name(f"serving_{part}.json")
+        else:
+            _whole(report, env, b, work, args)
     report["targets"] = targets(report)
     out.write_text(json.dumps(report, indent=2))
     print(render(report))  # noqa: T201
     print(f"wrote {out}")  # noqa: T201
+
+
+def _whole(report: dict[str, Any], env: dict[str, str], b: dict[str, Any], work: Path, args: argparse.Namespace) -> None:
+    """Every line of the benchmark (see the module's docstring) into ``report``."""
+    dump = json.dumps
+
+    def run(svc: Service, path: str, body: Any, conc: tuple[int, ...] = (1, 8)) -> dict[str, Any]:
+        return {f"c{c}": wrk(svc.url + path, c, args.seconds, dump(body) if body is not None else None, work) for c in conc}
+
+    with Service("skyprophet", uvicorn_cmd("serving.main:create_app", args.workers), env, "/predict", b["one"]) as svc:
+        report["skyprophet"] = run(svc, "/predict", b["one"])
+        report["trivial"] = run(svc, "/ping", None)
+        report["batch100"] = run(svc, "/predict", b["batch100"], (1,))
+        report["explain1"] = run(svc, "/predict", b["explain1"], (1,))
+    # The floor: the issue's bare prototype (validation, one pipelined read, one predict).
+    with Service("floor", uvicorn_cmd("benchmarks.floor_service:create_app", args.workers), env, "/predict", b["one"]) as svc:
+        report["floor"] = run(svc, "/predict", b["one"], (1,))
+        report["floor_trivial"] = run(svc, "/ping", None, (1,))
+    with Service("naive", uvicorn_cmd("benchmarks.naive_service:create_app", args.workers), env, "/predict", b["one"]) as svc:
+        report["naive"] = run(svc, "/predict", b["one"])
+    feast = [str(Path(sys.executable).parent / "feast"), "-c", str(PROJECT_ROOT / "feature_repo"), "-f",
+             str(work / "feature_store.yaml"), "serve", "-p", "{port}", "-w", str(args.workers), "--max-requests", "0",
+             "--no-access-log"]
+    with Service("feast_serve", feast, env, "/get-online-features", b["feast"]) as svc:
+        report["feast_serve"] = run(svc, "/get-online-features", b["feast"])
+    _any_lead(report, env, b, work, args)
+    _logging(report, env, b, work, args)
+    # How the server is run (make serve): workers and event loop / HTTP parser, by measurement.
+    report["choices"] = {}
+    other = 1 if args.workers != 1 else 2
+    with Service("skyprophet", uvicorn_cmd("serving.main:create_app", other), env, "/predict", b["one"]) as svc:
+        report["choices"][f"skyprophet c8, {other} worker(s)"] = run(svc, "/predict", b["one"], (8,))["c8"]
+    h11 = uvicorn_cmd("serving.main:create_app", args.workers, "asyncio", "h11")
+    with Service("skyprophet", h11, env, "/predict", b["one"]) as svc:
+        report["choices"][f"skyprophet c1, {args.workers} workers, asyncio+h11"] = run(svc, "/predict", b["one"], (1,))["c1"]
 
 
 if __name__ == "__main__":

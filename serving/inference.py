@@ -248,11 +248,10 @@ def score(
     if features is None:
         reader = lookup.reader(spec.feature_service, spec.lead_minutes)
         features = reader.read(flights, None if as_of is None else [as_of] * len(flights))
-    feats = features
-    if feats and list(feats[0].values) == spec.feature_names:  # read in the model's order (its own service)
-        x = encode_values([list(f.values.values()) for f in feats], spec)
+    if list(features[0].values) == spec.feature_names:  # read in the model's order (its own service)
+        x = encode_values([list(f.values.values()) for f in features], spec)
     else:
-        x = encode_rows([f.values for f in feats], spec)
+        x = encode_rows([f.values for f in features], spec)
     p = probabilities(model.booster, x, spec, num_threads=1)
     contrib = contributions(model.booster, x, spec, num_threads=1) if explain else None
-    return Scored(feats, p, contrib)
+    return Scored(features, p, contrib)

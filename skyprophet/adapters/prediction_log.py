@@ -114,8 +114,7 @@ class PredictionLog:
         self._writing = threading.Lock()
         self._wake = threading.Event()
         self._stop = False
-        self._names = [n for n in self.schema.names if n.endswith("__status")]
-        self._features = [n[: -len("__status")] for n in self._names]
+        self._features = [n[: -len("__status")] for n in self.schema.names if n.endswith("__status")]
         self._views = [n.split(SEP, 1)[0] for n in self._features]  # the view (or alias) of each input
         per_feature = {f"{n}{suffix}" for n in self._features for suffix in ("", "__timestamp", "__status")}
         # the join keys and request fields: what is neither an input, a system field nor the prediction's
@@ -207,7 +206,6 @@ class PredictionLog:
                 log.exception("prediction log: flush failed")
             if stopping:
                 return
-            time.sleep(0)
 
     def table(self, batch: Sequence[Scored]) -> pa.Table:
         """The log rows of ``batch``, one per flight, in ``self.schema`` (built column by column:
@@ -237,8 +235,7 @@ class PredictionLog:
         cols["scheduled_departure"] = [x * 1_000_000 for x in sched]
         cols["as_of"] = [t * 1_000_000 for t in t_s]
         cols["lead_minutes"] = [(x - t) / 60 for x, t in zip(sched, t_s, strict=True)]
-        rows = [{**k.entity_row(t), "sched_dep_epoch_s": k.sched_dep_epoch_s, "utc_offset_min": k.utc_offset_min, "as_of_epoch_s": t}
-                for k, t in zip(flights, t_s, strict=True)]
+        rows = [k.request_row_at(t) for k, t in zip(flights, t_s, strict=True)]
         for key in self._keys:
             cols[key] = [r.get(key) for r in rows]
         per_s = _PER_SECOND[self.schema.field(f"{self._features[0]}__timestamp").type.unit]  # Feast's unit (ms in 0.67)

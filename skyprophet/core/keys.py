@@ -98,9 +98,12 @@ class FlightKeys:
     def request_row(self, lead_minutes: int) -> dict[str, Any]:
         """The entity row at T = scheduled - lead plus the on-demand view's request values: what
         Feast's ``get_online_features`` needs to serve the whole feature service."""
-        t = self.sched_dep_epoch_s - 60 * lead_minutes
-        return {**self.entity_row(t), "sched_dep_epoch_s": self.sched_dep_epoch_s, "utc_offset_min": self.utc_offset_min,
-                "as_of_epoch_s": t}
+        return self.request_row_at(self.sched_dep_epoch_s - 60 * lead_minutes)
+
+    def request_row_at(self, as_of_epoch_s: int) -> dict[str, Any]:
+        """``request_row`` as of one instant (any lead)."""
+        return {**self.entity_row(as_of_epoch_s), "sched_dep_epoch_s": self.sched_dep_epoch_s,
+                "utc_offset_min": self.utc_offset_min, "as_of_epoch_s": as_of_epoch_s}
 
 
 ROW_ID = "row_id"

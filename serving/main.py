@@ -18,10 +18,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from serving import __version__
-from serving.api.routes import admin, board, departures, health, predict
+from serving.api.routes import admin, board, departures, health, monitor, predict
 from serving.config import ServingSettings, get_serving_settings
 from serving.inference import FeatureLookup, LiveClock, ModelHolder, sync
 from serving.metrics import Metrics, MetricsMiddleware
+from serving.monitoring import MonitorGauges
 from serving.prediction_log import PredictionLogs
 from serving.schemas import PredictRequest
 from skyprophet.adapters.departures import Departures
@@ -137,6 +138,7 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
+    app.state.monitor_gauges = MonitorGauges(app.state.metrics, settings.reports_dir)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.include_router(health.router)
@@ -144,5 +146,6 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     app.include_router(departures.router)
     app.include_router(board.router)
     app.include_router(admin.router)
+    app.include_router(monitor.router)
     _document_request_bodies(app, settings)
     return app

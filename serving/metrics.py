@@ -45,6 +45,19 @@ class Metrics:
         self.log_flights = Counter("skyprophet_prediction_log_flights", "scored flights handed to the prediction log, by "
                                    "outcome (written; dropped: the buffer was full; failed: a write attempt failed, the "
                                    "flights kept for the next)", ["outcome"], registry=r)
+        # The newest monitoring report (``skyprophet monitor``), read on a scrape (serving.monitoring).
+        self.monitor_psi = Gauge("skyprophet_monitor_psi", "per input: its PSI, window against the training reference, in "
+                                 "the newest monitoring report", ["input"], registry=r, multiprocess_mode="mostrecent")
+        self.monitor_adversarial_auc = Gauge("skyprophet_monitor_adversarial_auc", "the adversarial validator's ROC AUC in "
+                                             "the newest monitoring report (0.5: no drift)", registry=r,
+                                             multiprocess_mode="mostrecent")
+        self.monitor_brier = Gauge("skyprophet_monitor_brier", "the Brier score of the newest monitoring report's window "
+                                   "(NaN before outcomes join)", registry=r, multiprocess_mode="mostrecent")
+        self.monitor_skew = Gauge("skyprophet_monitor_skew_match_rate", "per input: the share of logged online values "
+                                  "equal to offline retrieval at the same instant, newest report", ["input"], registry=r,
+                                  multiprocess_mode="mostrecent")
+        self.monitor_alerts = Gauge("skyprophet_monitor_alerts", "alerts raised by the newest monitoring report", registry=r,
+                                    multiprocess_mode="mostrecent")
         self.model_version = Gauge("skyprophet_model_version", "registered version of the loaded model",
                                    ["name", "alias"], registry=r, multiprocess_mode="max")
 

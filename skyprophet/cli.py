@@ -264,6 +264,50 @@ def evaluate(
 
 
 @app.command()
+def monitor(
+    window: Annotated[str | None, typer.Option(metavar="YYYY-MM[..YYYY-MM]", help="months scored in batch (offline "
+                                               "retrieval, as training reads), e.g. 2013-12")] = None,
+    log_dir: Annotated[Path | None, typer.Option("--log", help="the prediction log of served traffic (a folder of "
+                                                 "parquet files, e.g. data/prediction_log/flight_delay_v3)")] = None,
+    hours: Annotated[float | None, typer.Option(min=0.01, help="with --log: only what was logged in the last HOURS")] = None,
+    reference: Annotated[str | None, typer.Option(metavar="YYYY-MM[..YYYY-MM]", help="reference months (default: the "
+                                                  "training window of params.yaml)")] = None,
+    name: Annotated[str | None, typer.Option(help="report folder under reports/monitor/ (default: from the window)")] = None,
+    every: Annotated[float | None, typer.Option(min=1, help="with --log: run again every EVERY seconds (live operation; "
+                                                "Ctrl-C stops)")] = None,
+) -> None:
+    """Drift, the adversarial validator, performance, skew and freshness of a window against the
+    training reference: reports/monitor/<name>/report.html and report.json (served at /monitor)."""
+    import time
+    from datetime import timedelta, timezone
+
+    from pipelines.monitor import monitor as run
+    from pipelines.params import parse_window
+
+    _setup_logging()
+    if (window is None) == (log_dir is None):
+        raise InvalidInput("give one window: --window YYYY-MM[..YYYY-MM] or --log FOLDER")
+    if log_dir is None and (hours is not None or every is not None):
+        raise InvalidInput("--hours and --every go with --log")
+    settings = _settings()
+    ref = parse_window("reference", reference) if reference else None
+    while True:
+        since = datetime.now(timezone.utc) - timedelta(hours=hours) if hours else None
+        result = run(settings, window=parse_window("window", window) if window else None, log_dir=log_dir, since=since,
+                     reference=ref, name=name)
+        r = result.report
+        perf = r["performance"]
+        typer.echo(f"adversarial AUC {r['adversarial_auc']:.3f}; largest PSI: "
+                   + ", ".join(f"{k} {v:.3f}" for k, v in list(r["psi"].items())[:3])
+                   + (f"; ROC AUC {perf['roc_auc']:.4f}, Brier {perf['brier']:.4f}" if perf else "; no outcomes yet")
+                   + f"; {len(r['alerts'])} alert(s)")
+        typer.echo(f"wrote {result.folder / 'report.html'}")
+        if every is None:
+            return
+        time.sleep(every)
+
+
+@app.command()
 def promote(
     version: Annotated[str | None, typer.Option(help="version to promote (default: the newest)")] = None,
     force: Annotated[bool, typer.Option("--force", help="promote even if the gate refuses")] = False,

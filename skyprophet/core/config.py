@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     stream_batch: int = Field(default=2_000, gt=0)  # entries per read (one durable append, one acknowledgement)
     live_max_age_minutes: int = Field(default=30, gt=0)
     model_name: str = "flight-delay"
+    # Monitoring (``skyprophet monitor``): a report raises an alert past any of these.
+    monitor_psi_alert: float = Field(default=0.25, gt=0)  # an input's PSI ("act" band)
+    monitor_adversarial_auc_alert: float = Field(default=0.6, ge=0.5, le=1)  # the validator tells the periods apart
+    monitor_skew_match_min: float = Field(default=0.99, ge=0, le=1)  # an input's share of online values equal to offline
+    monitor_brier_alert: float = Field(default=0.16, gt=0, le=1)  # the window's Brier score once labels are in
+    monitor_sample_flights: int = Field(default=20_000, gt=0)  # flights sampled per side of a batch report
 
     @property
     def materialize_chunk(self) -> timedelta:

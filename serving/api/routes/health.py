@@ -102,5 +102,6 @@ async def ready(request: Request, holder: HolderDep, lookup: FeaturesDep, metric
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(m: MetricsDep) -> Response:
+async def metrics(request: Request, m: MetricsDep) -> Response:
+    await asyncio.to_thread(request.app.state.monitor_gauges.refresh)
     return Response(m.render(), media_type=CONTENT_TYPE_LATEST)

@@ -17,7 +17,7 @@ training months' flights, each at one of the model's leads, scored by the same m
   at the same instant: the share of exact matches per input) and the features' freshness.
 
 Written as ``report.json`` and ``report.html`` (plots) with Evidently's drift page ``drift.html``
-and the window's rows ``window.parquet`` under ``reports/monitor/<name>/``.
+and the rows compared (``reference.parquet``, ``window.parquet``) under ``reports/monitor/<name>/``.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from pipelines.params import TrainParams, Window
 from pipelines.retrieval import historical_features
 from pipelines.training_set import flights_in, resolve_service
 from skyprophet.adapters.parquet import read_canonical
-from skyprophet.adapters.tracking import PRODUCTION, LoadedModel, connect, load_by_alias
+from skyprophet.adapters.tracking import PRODUCTION, LoadedModel, connect, load_by_alias, load_version
 from skyprophet.core.config import Settings
 from skyprophet.core.errors import NoData
 from skyprophet.core.features import SEP
@@ -241,6 +241,7 @@ def monitor(
     reference: Window | None = None,
     name: str | None = None,
     alias: str = PRODUCTION,
+    version: str | None = None,
     seed: int = 7,
     store: FeatureStore | None = None,
     transform: Any = None,
@@ -254,6 +255,7 @@ def monitor(
         reference: the reference months (default: the model's training window from params).
         name: the report's folder under ``reports/monitor/`` (default: from the window).
         alias: the registry alias of the model scored (batch) and described.
+        version: a registered version instead of the alias.
         seed: sampling and lead draws.
         store: the feature store (default: opened from settings).
         transform: a function applied to the window's rows before the statistics (tests inject
@@ -274,7 +276,8 @@ def monitor(
     params = TrainParams.load(settings.params_path)
     reference = reference or params.window("train")
     store = store or open_store(settings, online="sqlite")
-    model = load_by_alias(connect(settings), settings.model_name, alias)
+    client = connect(settings)
+    model = load_version(client, settings.model_name, version) if version else load_by_alias(client, settings.model_name, alias)
     spec = model.spec
     canonical = read_canonical(settings.canonical_path)
     n = settings.monitor_sample_flights
@@ -334,9 +337,10 @@ def monitor(
     (folder / "report.json").write_text(json.dumps(report, indent=2, default=_json) + "\n")
     snapshot.save_html(str(folder / "drift.html"))
     (folder / "report.html").write_text(render_html(report, ref, cur), encoding="utf-8")
-    kept = [c for c in cur.columns if c in {*names, PROBABILITY, LABEL, LEAD, "carrier", "origin", "flight_number",
+    kept = [c for c in cur.columns if c in {*names, PROBABILITY, LABEL, LEAD, "carrier", "origin", "flight_number", "flight_row_id",
                                              "scheduled_departure", "as_of", "__request_id", "model_version"}]
     cur[kept].to_parquet(folder / "window.parquet", index=False)
+    ref.to_parquet(folder / "reference.parquet", index=False)
     log.info("monitor %s: adversarial AUC %.3f, %d alert(s) -> %s", report["name"], adv.auc, len(report["alerts"]), folder)
     return MonitorResult(report, folder)
 

@@ -112,7 +112,8 @@ def input_drift(
 
     PSI is this module's (deciles, see the module); Evidently gives each test's p-value (KS for
     numeric inputs, chi-square for categorical ones) on the present values; the share missing
-    and the categories the reference never had are counted here.
+    and the categories the reference never had are counted here. An input with no value on one
+    side has no test (p-value NaN; Evidently refuses it) but its PSI still shows the change.
     """
     os.environ.setdefault("DO_NOT_TRACK", "1")  # Evidently's usage telemetry stays off
     with warnings.catch_warnings():  # its web framework's deprecation notices on import: not ours to fix
@@ -124,19 +125,20 @@ def input_drift(
     cats = [n for n in names if n in set(categorical)]
     ref, cur = _frame(reference, numeric, cats), _frame(window, numeric, cats)
     definition = DataDefinition(numerical_columns=numeric, categorical_columns=cats)
-    metrics = [ValueDrift(column=n, method="ks" if n in numeric else "chisquare") for n in names]
+    tested = [n for n in names if ref[n].notna().any() and cur[n].notna().any()]
+    metrics = [ValueDrift(column=n, method="ks" if n in numeric else "chisquare") for n in tested]
     with warnings.catch_warnings():  # Evidently's own divide-by-zero on empty bins (it clips them)
         warnings.simplefilter("ignore", RuntimeWarning)
         snapshot = Report(metrics).run(Dataset.from_pandas(cur, data_definition=definition),
                                        Dataset.from_pandas(ref, data_definition=definition))
-    p = [float(m["value"]) for m in snapshot.dict()["metrics"]]
+    p = dict.fromkeys(names, float("nan")) | {n: float(m["value"]) for n, m in zip(tested, snapshot.dict()["metrics"], strict=True)}
     psi = [categorical_psi(ref[n].tolist(), cur[n].tolist()) if n in cats else numeric_psi(ref[n].to_numpy(), cur[n].to_numpy())
            for n in names]
     out = []
     for i, name in enumerate(names):
         kind = "categorical" if name in cats else "numeric"
         new = sorted(set(cur[name].dropna()) - set(ref[name].dropna())) if kind == "categorical" else []
-        out.append(InputDrift(name, kind, psi[i], "chi2" if kind == "categorical" else "ks", p[i], [str(x) for x in new],
+        out.append(InputDrift(name, kind, psi[i], "chi2" if kind == "categorical" else "ks", p[name], [str(x) for x in new],
                               float(_missing(ref[name]).mean()), float(_missing(cur[name]).mean())))
     return sorted(out, key=lambda d: -d.psi), snapshot
 

@@ -121,7 +121,7 @@ def read_log(dest: Path, since: datetime | None = None, until: datetime | None =
         raise NoData(f"the prediction log {dest} holds nothing yet")
     frame = duckdb.execute(
         "select * from read_parquet(?, union_by_name = true) where (? is null or __log_timestamp >= ?) "
-        "and (? is null or __log_timestamp < ?)", [[str(f) for f in files], since, since, until, until]).df()
+        "and (? is null or __log_timestamp < ?)", [[str(f) for f in files], since, since, until, until]).to_arrow_table().to_pandas()
     if frame.empty:
         raise NoData(f"the prediction log {dest} holds nothing logged in the window")
     return frame
@@ -180,16 +180,16 @@ def freshness(logged: pd.DataFrame, names: list[str]) -> dict[str, dict[str, flo
     """Per view, at serve time: the age of the rows read (instant read - the row's event time;
     median and 95th percentile in seconds) and the shares present, stale (older than the view's
     ttl) and not found."""
-    as_of_ms = pd.to_datetime(logged["as_of"], utc=True).astype("int64").to_numpy() // 1_000  # us -> ms
+    as_of = pd.to_datetime(logged["as_of"], utc=True)
     out: dict[str, dict[str, float]] = {}
     firsts: dict[str, str] = {}
     for name in names:
         firsts.setdefault(name.split(SEP, 1)[0], name)
     for view, name in firsts.items():
         status = logged[f"{name}__status"].to_numpy()
-        stamp = pd.to_numeric(logged[f"{name}__timestamp"], errors="coerce").to_numpy(dtype=np.float64)
         present = status == PRESENT
-        ages = (as_of_ms[present] - stamp[present]) / 1_000
+        age = (as_of - pd.to_datetime(logged[f"{name}__timestamp"], utc=True)).dt.total_seconds().to_numpy()
+        ages = age[present]
         out[view] = {
             "age_p50_s": float(np.median(ages)) if ages.size else float("nan"),
             "age_p95_s": float(np.quantile(ages, 0.95)) if ages.size else float("nan"),

@@ -97,3 +97,11 @@ def test_input_drift_orders_by_psi_and_gives_the_tests_p_values() -> None:
     expected = ref["k"].value_counts().sort_index() * len(cur) / len(ref)
     assert got["k"].p_value == pytest.approx(chisquare(observed, expected).pvalue, rel=1e-6)
     assert got["k"].kind == "categorical" and got["b"].kind == "numeric"
+
+
+def test_an_input_missing_on_one_side_has_no_test_but_its_psi_shows_it() -> None:
+    ref, cur = _frames(0.0)
+    cur = cur.assign(c=np.nan)
+    got = {d.name: d for d in drift.input_drift(ref, cur, ["a", "b", "c", "k"], ["k"])[0]}
+    assert np.isnan(got["c"].p_value) and got["c"].missing_window == 1.0 and got["c"].psi > drift.PSI_ACT
+    assert not np.isnan(got["a"].p_value)

@@ -119,9 +119,10 @@ def read_log(dest: Path, since: datetime | None = None, until: datetime | None =
     files = sorted(dest.glob("*.parquet"))
     if not files:
         raise NoData(f"the prediction log {dest} holds nothing yet")
-    frame = duckdb.execute(
+    table = duckdb.execute(
         "select * from read_parquet(?, union_by_name = true) where (? is null or __log_timestamp >= ?) "
-        "and (? is null or __log_timestamp < ?)", [[str(f) for f in files], since, since, until, until]).to_arrow_table().to_pandas()
+        "and (? is null or __log_timestamp < ?)", [[str(f) for f in files], since, since, until, until]).to_arrow_table()
+    frame = table.to_pandas() if table is not None else pd.DataFrame()
     if frame.empty:
         raise NoData(f"the prediction log {dest} holds nothing logged in the window")
     return frame

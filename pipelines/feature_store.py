@@ -53,6 +53,21 @@ def apply(store: FeatureStore, settings: Settings, processed_dir: Path | None = 
     return [o.name for o in objs]
 
 
+def clear_online(store: FeatureStore) -> None:
+    """Delete every stored row of the project's feature views from the online store.
+
+    Before loading it as of an earlier instant (a replay started again from an earlier point):
+    Feast keeps a stored row over an older one, so rows a previous run wrote ahead would stay,
+    and the service would find every row later than its instant (served as missing).
+    """
+    provider = store._get_provider()
+    views, entities = store.list_feature_views(), store.list_entities()
+    provider.teardown_infra(store.project, views, entities)
+    # and back, empty (an embedded store's tables go with its teardown)
+    provider.update_infra(store.project, tables_to_delete=[], tables_to_keep=views, entities_to_delete=[],
+                          entities_to_keep=entities, partial=False)
+
+
 def _source_start(fv: FeatureView) -> datetime:
     """Earliest event timestamp of a view's parquet source (from the file's statistics)."""
     from feast import FileSource

@@ -239,6 +239,8 @@ def monitor(
     log_dir: Path | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    served: bool = False,
+    known_at: datetime | None = None,
     reference: Window | None = None,
     name: str | None = None,
     alias: str = PRODUCTION,
@@ -252,7 +254,11 @@ def monitor(
     Args:
         settings: data, stores, tracking, reports folder, alert thresholds, sample size.
         window: months scored in batch (offline retrieval, as training reads); or
-        log_dir: the prediction log of served traffic (logged in [since, until)).
+        log_dir: the prediction log of served traffic (logged in [since, until)): one service's
+            folder, or the folder of every service's (the model's service is read); or
+        served: the log of the model's feature service (its Feast ``LoggingConfig`` destination).
+        known_at: outcomes are joined only for flights departed by then (live operation: the
+            replay's clock); default: every outcome in the data.
         reference: the reference months (default: the model's training window from params).
         name: the report's folder under ``reports/monitor/`` (default: from the window).
         alias: the registry alias of the model scored (batch) and described.
@@ -271,8 +277,8 @@ def monitor(
     """
     from skyprophet.adapters.store import open_store
 
-    if (window is None) == (log_dir is None):
-        raise ValueError("a report needs one window: months scored in batch or a prediction log")
+    if (window is not None) + (log_dir is not None) + served != 1:
+        raise ValueError("a report needs one window: months scored in batch, a prediction log, or the served model's log")
     started = time.perf_counter()
     params = TrainParams.load(settings.params_path)
     reference = reference or params.window("train")
@@ -292,15 +298,23 @@ def monitor(
         source: dict[str, Any] = {"source": "batch", "months": str(window)}
         default_name = f"{window.first}" if window.first == window.last else f"{window.first}_{window.last}"
     else:
-        assert log_dir is not None
+        if log_dir is None:  # the served model's own log
+            config = resolve_service(store, spec.feature_service).logging_config
+            if config is None:
+                raise NoData(f"feature service {spec.feature_service!r} has no logging configuration")
+            log_dir = Path(config.destination.path)  # type: ignore[attr-defined]
+        elif not any(log_dir.glob("*.parquet")) and (log_dir / spec.feature_service).is_dir():
+            log_dir = log_dir / spec.feature_service  # the folder of every service's log: the model's own
         logged = read_log(log_dir, since, until)
         logged = logged[logged["prediction_status"] == "ok"]
         models = sorted(set(zip(logged["model_name"], logged["model_version"], strict=True)))
-        cur = with_outcomes(logged, canonical, params.label_delay_minutes).reset_index(drop=True)
+        at = pd.Timestamp(known_at) if known_at is not None else None
+        cur = with_outcomes(logged, canonical, params.label_delay_minutes, at).reset_index(drop=True)
         skew_part = skew(store, cur, spec.feature_service, spec.feature_names)
         fresh = freshness(cur, spec.feature_names)
         source = {"source": "prediction_log", "log": str(log_dir), "since": since.isoformat() if since else None,
-                  "until": until.isoformat() if until else None, "models": [f"{a} v{b}" for a, b in models]}
+                  "until": until.isoformat() if until else None, "models": [f"{a} v{b}" for a, b in models],
+                  "outcomes_known_at": known_at.isoformat() if known_at else None}
         default_name = "log-" + time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     if transform is not None:
         cur = transform(cur)

@@ -267,13 +267,17 @@ def evaluate(
 def monitor(
     window: Annotated[str | None, typer.Option(metavar="YYYY-MM[..YYYY-MM]", help="months scored in batch (offline "
                                                "retrieval, as training reads), e.g. 2013-12")] = None,
-    log_dir: Annotated[Path | None, typer.Option("--log", help="the prediction log of served traffic (a folder of "
-                                                 "parquet files, e.g. data/prediction_log/flight_delay_v3)")] = None,
-    hours: Annotated[float | None, typer.Option(min=0.01, help="with --log: only what was logged in the last HOURS")] = None,
+    log_dir: Annotated[Path | None, typer.Option("--log", help="the prediction log of served traffic: a service's folder "
+                                                 "of parquet files, or data/prediction_log (the model's service is read)")] = None,
+    served: Annotated[bool, typer.Option("--served", help="the prediction log of the production model's feature service "
+                                         "(its Feast logging destination)")] = False,
+    live: Annotated[bool, typer.Option("--live", help="with a log: join only the outcomes of flights departed by the "
+                                       "replay's clock (live operation, Redis)")] = False,
+    hours: Annotated[float | None, typer.Option(min=0.01, help="with a log: only what was logged in the last HOURS")] = None,
     reference: Annotated[str | None, typer.Option(metavar="YYYY-MM[..YYYY-MM]", help="reference months (default: the "
                                                   "training window of params.yaml)")] = None,
     name: Annotated[str | None, typer.Option(help="report folder under reports/monitor/ (default: from the window)")] = None,
-    every: Annotated[float | None, typer.Option(min=1, help="with --log: run again every EVERY seconds (live operation; "
+    every: Annotated[float | None, typer.Option(min=1, help="with a log: run again every EVERY seconds (live operation; "
                                                 "Ctrl-C stops)")] = None,
 ) -> None:
     """Drift, the adversarial validator, performance, skew and freshness of a window against the
@@ -283,22 +287,39 @@ def monitor(
 
     from pipelines.monitor import monitor as run
     from pipelines.params import parse_window
+    from skyprophet.core.errors import NoData
 
     _setup_logging()
-    if (window is None) == (log_dir is None):
-        raise InvalidInput("give one window: --window YYYY-MM[..YYYY-MM] or --log FOLDER")
-    if log_dir is None and (hours is not None or every is not None):
-        raise InvalidInput("--hours and --every go with --log")
+    if (window is not None) + (log_dir is not None) + served != 1:
+        raise InvalidInput("give one window: --window YYYY-MM[..YYYY-MM], --log FOLDER or --served")
+    if window is not None and (hours is not None or every is not None or live):
+        raise InvalidInput("--hours, --every and --live go with a log (--log or --served)")
     settings = _settings()
     ref = parse_window("reference", reference) if reference else None
     while True:
         since = datetime.now(timezone.utc) - timedelta(hours=hours) if hours else None
-        result = run(settings, window=parse_window("window", window) if window else None, log_dir=log_dir, since=since,
-                     reference=ref, name=name)
+        known_at = None
+        if live:
+            from skyprophet.adapters.stream import EventStream
+
+            now_s = EventStream.from_url(settings.redis_url, name=settings.stream_name).clock()
+            if now_s is None:
+                raise InvalidInput(f"--live: no replay clock at {settings.stream_name}:clock on {settings.redis_url}")
+            known_at = datetime.fromtimestamp(now_s, timezone.utc)
+        try:
+            result = run(settings, window=parse_window("window", window) if window else None, log_dir=log_dir, since=since,
+                         served=served, known_at=known_at, reference=ref, name=name)
+        except NoData as exc:
+            if every is None:
+                raise
+            log.info("monitor: %s; next try in %.0f s", exc, every)  # nothing served yet: the schedule goes on
+            time.sleep(every)
+            continue
         r = result.report
         perf = r["performance"]
-        typer.echo(f"adversarial AUC {r['adversarial_auc']:.3f}; largest PSI: "
-                   + ", ".join(f"{k} {v:.3f}" for k, v in list(r["psi"].items())[:3])
+        moved = [(k, v) for k, v in r["psi"].items() if k not in r["calendar_inputs"]][:3]
+        typer.echo(f"adversarial AUC {r['adversarial_auc']:.3f}; largest PSI (calendar apart): "
+                   + ", ".join(f"{k} {v:.3f}" for k, v in moved)
                    + (f"; ROC AUC {perf['roc_auc']:.4f}, Brier {perf['brier']:.4f}" if perf else "; no outcomes yet")
                    + f"; {len(r['alerts'])} alert(s)")
         typer.echo(f"wrote {result.folder / 'report.html'}")
@@ -456,11 +477,12 @@ def _online_store_at(settings: Any, point: datetime, online: Online) -> None:
     from datetime import timedelta
 
     from pipelines import build_features
-    from pipelines.feature_store import apply, materialize
+    from pipelines.feature_store import apply, clear_online, materialize
 
     build_features.run(settings, until=point)
     store = _store(settings, online)
     apply(store, settings)
+    clear_online(store)  # what an earlier run wrote past the point would shadow the rows loaded now
     materialize(store, point, start=point - timedelta(days=1), chunk=timedelta(days=1), show_progress=False)
 
 
@@ -584,6 +606,9 @@ def live(
     to: Annotated[str | None, typer.Option("--to", help="last instant replayed (default: --from + 31 days)")] = None,
     speed: Annotated[str, typer.Option(help="simulated seconds per wall second, or 'max'")] = "600",
     port: Annotated[int, typer.Option(help="the API's TCP port")] = 8000,
+    monitor_every: Annotated[float | None, typer.Option(min=1, help="also write the monitoring report of the served "
+                                                        "traffic (the prediction log, outcomes as the clock passes) every "
+                                                        "this many wall seconds, as reports/monitor/live (/monitor)")] = None,
 ) -> None:
     """Live operation in one command, on Redis: the online store loaded up to --from, then the stream
     processor, the replay and the API in live mode (Ctrl-C stops all three). The cut-off tables and
@@ -625,6 +650,11 @@ def live(
         for args in ([me, "stream", "--from", begin.isoformat()], replay_args, [me, "serve", "--port", str(port), "--workers", "1"]):
             children.append(subprocess.Popen(args, env=env))
             watched[args[1]] = children[-1]
+        if monitor_every is not None:  # not watched: a failing report must not stop the service
+            # Offline retrieval on the whole tables (the batch truth), not the cut-off ones the replay started from:
+            # the served values are compared with what training would read at the same instant.
+            children.append(subprocess.Popen([me, "monitor", "--log", str(run_dir / "prediction_log"), "--live", "--every",
+                                              str(monitor_every), "--name", "live"], env={**os.environ, "REDIS_URL": s.redis_url}))
         typer.echo(f"live: replay from {begin.isoformat()} at {speed}x; API on http://127.0.0.1:{port} (Ctrl-C stops)")
         stopping: list[int] = []
         signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))

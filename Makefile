@@ -11,7 +11,7 @@ DATA := data
 RAW := $(DATA)/raw/canonical_flights.parquet
 PROCESSED := $(DATA)/processed/plane_recent.parquet
 
-.PHONY: run test test-unit env features apply demo model live feast-ui mlflow-ui train promote evaluate score tune october-checks serve stress-test lint repro compose-config fresh-clone-check bench-features bench-stream bench-train bench-serving soak clean
+.PHONY: run test test-unit env features apply demo model live monitor feast-ui mlflow-ui train promote evaluate score tune october-checks serve stress-test lint repro compose-config fresh-clone-check bench-features bench-stream bench-train bench-serving soak clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -56,6 +56,11 @@ promote: env
 
 evaluate: apply
 	$(CLI) evaluate $(if $(VERSION),--version $(VERSION))
+
+## The monitoring report of months scored in batch against the training months (reports/monitor/<window>/).
+WINDOW ?= 2013-12
+monitor: apply
+	$(CLI) monitor --window $(WINDOW)
 
 ## Batch scoring of one local day: make score DATE=2013-12-30
 DATE ?= 2013-12-30

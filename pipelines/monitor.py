@@ -442,7 +442,7 @@ def _figures(report: dict[str, Any], ref: pd.DataFrame, cur: pd.DataFrame) -> di
                 ax.hist(b.clip(lo, hi), bins=edges, density=True, alpha=0.55, color="#1565c0", label="window")
             ax.set_title(name, fontsize=8)
         np.atleast_1d(axes)[0].legend(fontsize=7)
-        fig.suptitle("The inputs that moved most (not calendar)")
+        fig.suptitle("The inputs that moved most (not calendar)", y=1.06)
         figs["moved"] = _png(fig)
     perf = report["performance"]
     if perf:

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from skyprophet.adapters.online import OnlineFeatures, command
-from skyprophet.adapters.stream import features_complete_at
 from skyprophet.adapters.tracking import LoadedModel, alias_version, connect, load_version
 from skyprophet.core.errors import first_line
 from skyprophet.core.features import FlightFeatures
@@ -196,35 +195,29 @@ class LiveClock:
         self.window_s = window_minutes * 60
         self._last: int | None = None  # the clock as last read: the day to read the views at
         self._get_clock = command("GET", self.stream.clock_key)
-        self._get_tick = command("HGET", self.stream.checkpoint_key, "tick")
 
     def read(
         self, reader: OnlineFeatures, flights: list[FlightKeys]
     ) -> tuple[int | None, list[dict[str, Any] | None], list[FlightFeatures]]:
-        """The instant read (the clock, or the processor's last tick when it trails the clock:
-        ``features_complete_at``), each flight's outcome from the stream (None while it has not
-        departed) and its online features as of that instant, in one round trip (two on the first
-        read of a process and when the instant has crossed midnight UTC since the last one)."""
+        """The clock, each flight's outcome from the stream (None while it has not departed) and
+        its online features as of the clock, in one round trip (two on the first read of a
+        process and when the clock has crossed midnight UTC since the last one)."""
         guess = self._last if self._last is not None else self.now()
         if guess is None:
             return None, [None] * len(flights), []
         rows = [{"carrier": f.carrier, "flight_number": f.flight_number, "origin": f.origin, "sched": f.sched_dep_epoch_s}
                 for f in flights]
         commands, outcomes = self.board.outcome_commands(rows)
-        replies, now_s, feats = reader.read_now(flights, guess, [self._get_clock, self._get_tick, *commands],
-                                                lambda r: features_complete_at(r[0], r[1]))
+        replies, now_s, feats = reader.read_now(flights, guess, [self._get_clock, *commands],
+                                                lambda r: None if r[0] is None else int(r[0]))
         if now_s is None:
             return None, [None] * len(flights), []
         self._last = now_s
-        return now_s, outcomes(replies[2:]), feats
+        return now_s, outcomes(replies[1:]), feats
 
     def now(self) -> int | None:
         """The clock (seconds since the epoch), None when no producer has published one."""
         return self.stream.clock()
-
-    def features_now(self) -> int | None:
-        """The instant features are read as of: the clock, or the processor's last tick when it trails."""
-        return self.stream.features_now()
 
     def lag(self) -> tuple[int | None, int | None]:
         """(clock, last grid tick written by the processor), each in seconds; None where absent."""

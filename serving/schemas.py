@@ -93,8 +93,7 @@ class ModelRef(BaseModel):
 class PredictResponse(BaseModel):
     model: ModelRef
     predictions: list[FlightPrediction]
-    as_of: str | None = Field(default=None, description="live mode: the instant the features were read as of: the clock's now, or "
-                              "the stream processor's last grid tick while it has not caught up with the clock")
+    as_of: str | None = Field(default=None, description="live mode: the clock's now, the instant the features were read as of")
 
 
 class Outcome(BaseModel):

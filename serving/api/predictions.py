@@ -104,7 +104,7 @@ def predict_keys(
             elif spec.any_lead:  # the clock, the outcomes and the features in one round trip
                 now_s, outcomes, feats = clock.read(lookup.reader(spec.feature_service, spec.lead_minutes), flights)
             else:
-                now_s = clock.features_now()
+                now_s = clock.now()
             if now_s is None:
                 raise ServiceUnavailable(f"live mode: no clock at {clock.stream.clock_key} (is a replay running?)")
             as_of = datetime.fromtimestamp(now_s, timezone.utc)

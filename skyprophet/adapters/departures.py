@@ -25,24 +25,21 @@ import orjson
 import redis
 
 from skyprophet.adapters.online import command
-from skyprophet.adapters.stream import features_complete_at
 from skyprophet.core.events import CANCELLATION, DEPARTURE, PLANNED, Event, flight_identity
 
 KEEP_S = 6 * 3600  # departed flights stay listed this long after their scheduled time
 _MEMBER = ("carrier", "flight_number", "origin", "dest", "tailnum", "sched", "utc_offset_min")
 
 
-# The clock, the origin's flights in (now - back, now + ahead], its outcomes and the processor's
-# last tick, at one instant.
+# The clock, the origin's flights in (now - back, now + ahead] and its outcomes, at one instant.
 _LISTING = """
 local now = redis.call('GET', KEYS[1])
 if not now then return false end
 local n = tonumber(now)
-local tick = redis.call('HGET', KEYS[4], 'tick') or ''
 local members = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. string.format('%d', n - tonumber(ARGV[1])),
                            string.format('%d', n + tonumber(ARGV[2])))
-if #members == 0 then return {now, members, {}, tick} end
-return {now, members, redis.call('HGETALL', KEYS[3]), tick}
+if #members == 0 then return {now, members, {}} end
+return {now, members, redis.call('HGETALL', KEYS[3])}
 """
 
 
@@ -126,14 +123,11 @@ class Departures:
         raw = self.r.zrangebyscore(self.prefix + origin, f"({after_s}", until_s)
         return _with_outcomes(raw, self.r.hgetall(self.outcomes + origin) if raw else {})
 
-    def listed_now(
-        self, clock_key: str, checkpoint_key: str, origin: str, back_s: int, ahead_s: int
-    ) -> tuple[int | None, list[dict[str, Any]], int | None]:
-        """The clock (``clock_key``), ``listed(origin, now - back_s, now + ahead_s)`` and the instant
-        the features are complete for (``features_complete_at``, from the processor's checkpoint)
-        read as one (a script: one round trip, one instant); (None, [], None) when there is no clock."""
-        got = self._listing(keys=[clock_key, self.prefix + origin, self.outcomes + origin, checkpoint_key], args=[back_s, ahead_s])
+    def listed_now(self, clock_key: str, origin: str, back_s: int, ahead_s: int) -> tuple[int | None, list[dict[str, Any]]]:
+        """The clock (``clock_key``) and ``listed(origin, now - back_s, now + ahead_s)`` read as one
+        (a script: one round trip, one instant); (None, []) when there is no clock."""
+        got = self._listing(keys=[clock_key, self.prefix + origin, self.outcomes + origin], args=[back_s, ahead_s])
         if not got:
-            return None, [], None
-        now, members, pairs, tick = got
-        return int(now), _with_outcomes(members, dict(zip(pairs[::2], pairs[1::2], strict=True))), features_complete_at(now, tick)
+            return None, []
+        now, members, pairs = got
+        return int(now), _with_outcomes(members, dict(zip(pairs[::2], pairs[1::2], strict=True)))

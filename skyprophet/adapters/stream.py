@@ -37,19 +37,6 @@ def _s(v: Any) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
-def features_complete_at(clock: Any, tick: Any) -> int | None:
-    """The instant live features are read as of: the clock, or the processor's last written grid
-    tick when it trails the clock. Until the processor has written the clock's grid point, the
-    online store holds the previous point's rows; read as of the clock they would be served as
-    the new point's (training-serving skew the monitor measured at grid crossings), read as of
-    the tick they are exact. ``clock`` in seconds and ``tick`` in minutes, as Redis returns them
-    (None: absent; an empty tick too)."""
-    if clock is None:
-        return None
-    now = int(clock)
-    return now if tick is None or tick in (b"", "") else min(now, int(tick) * 60)
-
-
 class EventStream:
     def __init__(self, client: redis.Redis, name: str = STREAM, group: str = GROUP, retention: int = 1_000_000):
         self.r = client
@@ -57,7 +44,6 @@ class EventStream:
         self.group = group
         self.retention = retention
         self.clock_key = f"{name}:clock"  # the replay's now, seconds since the epoch
-        self.checkpoint_key = f"{name}:checkpoint"  # the processor's last grid tick (minutes) and entry
 
     @classmethod
     def from_url(cls, url: str, **kw: Any) -> EventStream:
@@ -84,11 +70,6 @@ class EventStream:
     def clock(self) -> int | None:
         v = self.r.get(self.clock_key)
         return None if v is None else int(v)
-
-    def features_now(self) -> int | None:
-        """``features_complete_at`` of the clock and the processor's last tick, read together."""
-        clock, tick = self.r.pipeline(transaction=False).get(self.clock_key).hget(self.checkpoint_key, "tick").execute()
-        return features_complete_at(clock, tick)
 
     def reset(self) -> None:
         """A new replay: delete the stream and every key beside it (``<name>:*``: its clock,
@@ -135,7 +116,7 @@ class EventStream:
         pipe = self.r.pipeline(transaction=True)
         if ids:
             pipe.xack(self.name, self.group, *ids)
-        pipe.hset(self.checkpoint_key, mapping={k: str(v) for k, v in checkpoint.items()})
+        pipe.hset(f"{self.name}:checkpoint", mapping={k: str(v) for k, v in checkpoint.items()})
         pipe.execute()
 
     def restart_at(self, tick_s: int) -> None:

@@ -57,16 +57,14 @@ async def departures(
                             status_code=409)
     model = current_model(state.models)
     try:
-        stream = state.clock.stream
-        now_s, listed, at_s = board.listed_now(stream.clock_key, stream.checkpoint_key, origin, int(past_hours * 3600), int(hours * 3600))
-        if now_s is None or at_s is None:
+        now_s, listed = board.listed_now(state.clock.stream.clock_key, origin, int(past_hours * 3600), int(hours * 3600))
+        if now_s is None:
             raise ServiceUnavailable(f"live mode: no clock at {state.clock.stream.clock_key} (is a replay running?)")
         upcoming = [f for f in listed if f["sched"] > now_s and f["outcome"] is None]
         keys = [FlightKeys(f["carrier"], int(f["flight_number"]), f["origin"], f["dest"], int(f["sched"]), int(f["utc_offset_min"]),
                            f.get("tailnum")) for f in upcoming]
-        # scored as of the instant listed (or the processor's last tick, when it trails the clock), whose outcomes
-        # are known (none: the flights have not left)
-        read: tuple[int, list[dict[str, Any] | None]] = (at_s, [None] * len(keys))
+        # scored as of the instant listed, whose outcomes are known (none: the flights have not left)
+        read: tuple[int, list[dict[str, Any] | None]] = (now_s, [None] * len(keys))
         predictions, _ = predict_keys(state, model, keys, explain, False, None, read) if keys else ([], None)
     except RedisError as exc:
         return JSONResponse({"detail": f"online feature store unavailable: {type(exc).__name__}"}, status_code=503)

@@ -2,7 +2,8 @@
 feature log of the model's feature service (its ``LoggingConfig`` destination, parquet).
 
 A request hands its scored flights to ``PredictionLog.offer``, which never blocks and never
-raises: they wait in a bounded buffer and a writer thread turns what has accumulated into one
+raises: they wait in a bounded buffer as one compact record per request (tuples of plain values,
+which the garbage collector stops tracking: the request's feature objects are not kept alive) and a writer thread turns what has accumulated into one
 Arrow table and appends it to the destination as one more parquet file (written aside, synced,
 renamed into place). Feast's own ``FeatureStore.write_logged_features`` is not used: with the
 DuckDB offline store it goes through ibis, which fails on the log's time-zone-aware timestamps
@@ -81,6 +82,12 @@ class Scored:
     statuses: Sequence[str]  # "ok" or "refused"
 
 
+# One request as the buffer holds it (``PredictionLog.compact``): request id, time logged, model name,
+# version, threshold, then per flight: its keys, the instant read, the inputs' values (in the log's
+# order), each view's row time, the stale inputs, the probability and the status.
+Record = tuple[Any, ...]
+
+
 def log_schema(store: FeatureStore, service: FeatureService) -> pa.Schema:
     """Feast's logging schema of ``service`` followed by the prediction's own fields."""
     from feast.feature_logging import FeatureServiceLoggingSource
@@ -108,7 +115,7 @@ class PredictionLog:
         self.max_flights = max_flights
         self.flush_s = flush_s
         self.on_count = on_count  # ("written" | "dropped" | "failed", flights)
-        self._buffer: deque[Scored] = deque()
+        self._buffer: deque[Record] = deque()
         self._pending = 0  # flights in the buffer
         self._lock = threading.Lock()
         self._writing = threading.Lock()
@@ -116,6 +123,7 @@ class PredictionLog:
         self._stop = False
         self._features = [n[: -len("__status")] for n in self.schema.names if n.endswith("__status")]
         self._views = [n.split(SEP, 1)[0] for n in self._features]  # the view (or alias) of each input
+        self._view_order = list(dict.fromkeys(self._views))
         per_feature = {f"{n}{suffix}" for n in self._features for suffix in ("", "__timestamp", "__status")}
         # the join keys and request fields: what is neither an input, a system field nor the prediction's
         self._keys = [n for n in self.schema.names if n not in per_feature and not n.startswith("__")
@@ -132,12 +140,13 @@ class PredictionLog:
         n = len(scored.flights)
         if n == 0:
             return True
+        record = self.compact(scored)
         with self._lock:
             if self._pending + n > self.max_flights or self._stop:
                 full = True
             else:
                 full = False
-                self._buffer.append(scored)
+                self._buffer.append(record)
                 self._pending += n
         if full:
             self.on_count("dropped", n)
@@ -156,7 +165,7 @@ class PredictionLog:
             batch = list(self._buffer)
         if not batch:
             return 0
-        n = sum(len(s.flights) for s in batch)
+        n = sum(len(r[5]) for r in batch)
         try:
             self._write(self.table(batch))
         except Exception:
@@ -207,29 +216,50 @@ class PredictionLog:
             if stopping:
                 return
 
-    def table(self, batch: Sequence[Scored]) -> pa.Table:
+    def compact(self, s: Scored) -> Record:
+        """One request's flights as the buffer keeps them: tuples of plain values only, which the
+        garbage collector stops tracking (the request's feature objects are not kept alive)."""
+        names, views = self._features, self._view_order
+        return (
+            s.request_id, s.logged_at, s.model_name, s.model_version, s.threshold,
+            tuple((k.carrier, k.flight_number, k.origin, k.dest, k.sched_dep_epoch_s, k.utc_offset_min, k.tailnum)
+                  for k in s.flights),
+            tuple(s.as_of_s),
+            tuple(tuple(ff.values.get(n) for n in names) for ff in s.features),
+            tuple(tuple(ff.stamps.get(v, 0) for v in views) for ff in s.features),
+            tuple(tuple(ff.stale) for ff in s.features),
+            tuple(float(p) for p in s.probabilities),
+            tuple(s.statuses),
+        )
+
+    def table(self, batch: Sequence[Record]) -> pa.Table:
         """The log rows of ``batch``, one per flight, in ``self.schema`` (built column by column:
         this runs beside the requests, on the same interpreter)."""
-        flights: list[FlightKeys] = []
+        keys: list[tuple[Any, ...]] = []
         t_s: list[int] = []
-        feats: list[FlightFeatures] = []
+        values: list[tuple[Any, ...]] = []
+        view_stamps: list[tuple[int, ...]] = []
+        stale: list[tuple[str, ...]] = []
         cols: dict[str, list[Any]] = {name: [] for name in PREDICTION_FIELDS.names}
         cols |= {"__log_timestamp": [], "__log_date": [], "__request_id": []}
-        for s in batch:
-            n = len(s.flights)
-            at = datetime.fromtimestamp(s.logged_at, timezone.utc)
-            flights.extend(s.flights)
-            t_s.extend(s.as_of_s)
-            feats.extend(s.features)
+        for rid, logged_at, model_name, model_version, threshold, r_keys, r_t, r_values, r_stamps, r_stale, probs, statuses in batch:
+            n = len(r_keys)
+            at = datetime.fromtimestamp(logged_at, timezone.utc)
+            keys.extend(r_keys)
+            t_s.extend(r_t)
+            values.extend(r_values)
+            view_stamps.extend(r_stamps)
+            stale.extend(r_stale)
             cols["__log_timestamp"] += [at] * n
             cols["__log_date"] += [at.date()] * n
-            cols["__request_id"] += [s.request_id] * n
-            cols["model_name"] += [s.model_name] * n
-            cols["model_version"] += [s.model_version] * n
-            cols["threshold"] += [s.threshold] * n
-            cols["delay_probability"] += s.probabilities
-            cols["delayed"] += [p >= s.threshold for p in s.probabilities]
-            cols["prediction_status"] += s.statuses
+            cols["__request_id"] += [rid] * n
+            cols["model_name"] += [model_name] * n
+            cols["model_version"] += [model_version] * n
+            cols["threshold"] += [threshold] * n
+            cols["delay_probability"] += probs
+            cols["delayed"] += [p >= threshold for p in probs]
+            cols["prediction_status"] += statuses
+        flights = [FlightKeys(*k) for k in keys]
         sched = [k.sched_dep_epoch_s for k in flights]
         cols["flight_number"] = [k.flight_number for k in flights]
         cols["scheduled_departure"] = [x * 1_000_000 for x in sched]
@@ -240,17 +270,18 @@ class PredictionLog:
             cols[key] = [r.get(key) for r in rows]
         per_s = _PER_SECOND[self.schema.field(f"{self._features[0]}__timestamp").type.unit]  # Feast's unit (ms in 0.67)
         stamps: dict[str, tuple[list[int], list[int | None]]] = {}  # per view: each flight's row time, raw and in the log's unit
-        for view in dict.fromkeys(self._views):
-            raw = [ff.stamps.get(view, t) for ff, t in zip(feats, t_s, strict=True)]  # request features: the instant read
+        by_view = list(zip(*view_stamps, strict=True)) if view_stamps else [()] * len(self._view_order)
+        for j, view in enumerate(self._view_order):
+            raw = [x or t for x, t in zip(by_view[j], t_s, strict=True)]  # request features: the instant read
             stamps[view] = (raw, [x * per_s if x else None for x in raw])
-        stale = [ff.stale for ff in feats]
-        for name, view in zip(self._features, self._views, strict=True):
-            values = [ff.values.get(name) for ff in feats]
+        by_name = list(zip(*values, strict=True)) if values else [()] * len(self._features)
+        for j, (name, view) in enumerate(zip(self._features, self._views, strict=True)):
+            column = list(by_name[j])
             raw, scaled = stamps[view]
-            cols[name] = values
+            cols[name] = column
             cols[f"{name}__timestamp"] = scaled
             cols[f"{name}__status"] = [
                 PRESENT if v is not None else OUTSIDE_MAX_AGE if name in st else NULL_VALUE if x else NOT_FOUND
-                for v, st, x in zip(values, stale, raw, strict=True)
+                for v, st, x in zip(column, stale, raw, strict=True)
             ]
         return pa.Table.from_pydict({name: cols[name] for name in self.schema.names}, schema=self.schema)

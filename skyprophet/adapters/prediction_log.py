@@ -3,7 +3,8 @@ feature log of the model's feature service (its ``LoggingConfig`` destination, p
 
 A request hands its scored flights to ``PredictionLog.offer``, which never blocks and never
 raises: they wait in a bounded buffer as one compact record per request (tuples of plain values,
-which the garbage collector stops tracking: the request's feature objects are not kept alive) and a writer thread turns what has accumulated into one
+which the garbage collector stops tracking: the request's feature objects are not kept alive),
+and a writer thread turns what has accumulated into one
 Arrow table and appends it to the destination as one more parquet file (written aside, synced,
 renamed into place). Feast's own ``FeatureStore.write_logged_features`` is not used: with the
 DuckDB offline store it goes through ibis, which fails on the log's time-zone-aware timestamps

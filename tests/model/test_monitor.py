@@ -25,7 +25,7 @@ CLEAN = Window("window", "2013-01", "2013-09")
 
 @pytest.fixture(scope="module")
 def monitor_settings(mlflow_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return mlflow_settings.model_copy(update={"reports_dir": tmp_path_factory.mktemp("monitor"), "monitor_sample_flights": 8_000})
+    return mlflow_settings.model_copy(update={"reports_dir": tmp_path_factory.mktemp("monitor"), "monitor_sample_flights": 5_000})
 
 
 def _run(settings: Settings, trained_model: Any, offline_store: Any, name: str, window: Window, **kw: Any) -> dict[str, Any]:
@@ -47,7 +47,7 @@ def test_a_clean_window_is_not_flagged(clean: dict[str, Any], monitor_settings: 
     # held out: no flight of the window is in the reference
     folder = monitor_settings.reports_dir / "monitor" / "clean"
     ref, cur = pd.read_parquet(folder / "reference.parquet"), pd.read_parquet(folder / "window.parquet")
-    assert len(ref) == len(cur) == 8_000
+    assert len(ref) == len(cur) == 5_000
     assert not set(ref["flight_row_id"]) & set(cur["flight_row_id"])
 
 

@@ -119,10 +119,12 @@ def read_log(dest: Path, since: datetime | None = None, until: datetime | None =
     files = sorted(dest.glob("*.parquet"))
     if not files:
         raise NoData(f"the prediction log {dest} holds nothing yet")
-    table = duckdb.execute(
-        "select * from read_parquet(?, union_by_name = true) where (? is null or __log_timestamp >= ?) "
-        "and (? is null or __log_timestamp < ?)", [[str(f) for f in files], since, since, until, until]).to_arrow_table()
-    frame = table.to_pandas() if table is not None else pd.DataFrame()
+    with duckdb.connect() as con:  # its own connection: nothing is left open on DuckDB's default one
+        frame = con.sql(
+            "select * from read_parquet($files, union_by_name = true) where ($since is null or __log_timestamp >= $since) "
+            "and ($until is null or __log_timestamp < $until)",
+            params={"files": [str(f) for f in files], "since": since, "until": until},
+        ).to_arrow_table().to_pandas()
     if frame.empty:
         raise NoData(f"the prediction log {dest} holds nothing logged in the window")
     return frame

@@ -142,7 +142,7 @@ def with_outcomes(logged: pd.DataFrame, canonical: pd.DataFrame, label_delay_min
     frame["flight_number"] = frame["flight_number"].astype("int64")
     frame = frame.merge(outcomes.drop_duplicates(keys), on=keys, how="left")
     delay = frame["dep_delay_min"].to_numpy(dtype=np.float64)
-    known = ~frame["cancelled"].fillna(True).to_numpy(dtype=bool) & ~np.isnan(delay)
+    known = frame["cancelled"].eq(False).to_numpy(dtype=bool) & ~np.isnan(delay)  # not cancelled, outcome in the data
     if known_at is not None:
         known &= (frame["actual_departure"] <= known_at).fillna(False).to_numpy(dtype=bool)
     frame[LABEL] = np.where(known, (delay > label_delay_minutes).astype(np.float64), np.nan)
@@ -309,6 +309,15 @@ def monitor(
             log_dir = log_dir / spec.feature_service  # the folder of every service's log: the model's own
         logged = read_log(log_dir, since, until)
         logged = logged[logged["prediction_status"] == "ok"]
+        # Flights read as of an instant the data does not cover (a client's far future or distant past)
+        # have no offline truth and no outcome: counted, left out.
+        lo, hi = (int(t.timestamp()) for t in (canonical["sched_dep_utc"].min(), canonical["sched_dep_utc"].max()))
+        covered = (logged["as_of_epoch_s"].astype("int64").between(lo - 2 * 86_400, hi)
+                   & logged["sched_dep_epoch_s"].astype("int64").between(lo, hi + 2 * 86_400))
+        outside = int((~covered).sum())
+        logged = logged[covered]
+        if logged.empty:
+            raise NoData(f"the prediction log {log_dir} holds no flight read within the data's span")
         models = sorted(set(zip(logged["model_name"], logged["model_version"], strict=True)))
         at = pd.Timestamp(known_at) if known_at is not None else None
         cur = with_outcomes(logged, canonical, params.label_delay_minutes, at).reset_index(drop=True)
@@ -316,7 +325,7 @@ def monitor(
         fresh = freshness(cur, spec.feature_names)
         source = {"source": "prediction_log", "log": str(log_dir), "since": since.isoformat() if since else None,
                   "until": until.isoformat() if until else None, "models": [f"{a} v{b}" for a, b in models],
-                  "outcomes_known_at": known_at.isoformat() if known_at else None}
+                  "outcomes_known_at": known_at.isoformat() if known_at else None, "outside_data": outside}
         default_name = "log-" + time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     if transform is not None:
         cur = transform(cur)

@@ -4,6 +4,7 @@ same instant (training-serving skew), an injected skew in one view, and the repo
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,11 @@ def _metric(api: Server, name: str, label: str | None = None) -> float | None:
 def test_skew_shows_in_the_corrupted_view_only_and_the_report_is_served(
     api: Server, api_settings: ServingSettings, canonical: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
+    from skyprophet.adapters.store import open_store
+
+    started = datetime.now(timezone.utc)  # the report covers this test's traffic (other tests read at other instants)
     app = api.server.config.app  # type: ignore[attr-defined]
-    store = app.state.lookup.store
+    store = open_store(api_settings, online="redis")  # the test's own: the server's is busy in its threads
     model = app.state.models.current
     names = model.spec.feature_names
     # flights leaving 1-8 h after the instant the online store was materialized up to: read as of that instant,
@@ -49,7 +53,7 @@ def test_skew_shows_in_the_corrupted_view_only_and_the_report_is_served(
     pick = canonical[(sched > pd.Timestamp(MATERIALIZED) + pd.Timedelta(hours=1))
                      & (sched <= pd.Timestamp(MATERIALIZED) + pd.Timedelta(hours=8))].sample(60, random_state=3)
     flights = [flight_query(r) for r in pick.itertuples()]
-    dest = app.state.lookup.store.get_feature_service(model.spec.feature_service).logging_config.destination.path
+    dest = store.get_feature_service(model.spec.feature_service).logging_config.destination.path
 
     _served(api, flights, "skew-clean")
     source = pd.read_parquet(store.get_feature_view(CORRUPTED).batch_source.path)
@@ -61,7 +65,14 @@ def test_skew_shows_in_the_corrupted_view_only_and_the_report_is_served(
         _served(api, flights, "skew-corrupted")
     finally:  # the true values back for the other tests
         store.write_to_online_store(CORRUPTED, routes.assign(event_ts=routes["event_ts"] + pd.Timedelta(seconds=2)))
+    # a flight far beyond the data: served (all its inputs missing), logged, and left out of the report
+    far = {**flights[0], "scheduled_departure": "2100-01-01T10:00:00+00:00"}
+    got = httpx.post(f"{api.url}/predict", json={"flights": [far], "as_of": "2100-01-01T08:00:00+00:00"},
+                     headers={"X-Request-ID": "far-future"}, timeout=60)
+    assert got.status_code == 200, got.text
+    app.state.logs.flush()
     logged = read_log(Path(dest))
+    assert (logged["__request_id"] == "far-future").any()
     for rid in ("skew-clean", "skew-corrupted"):
         rows = logged[logged["__request_id"] == rid].reset_index(drop=True)
         assert len(rows) == len(flights)
@@ -73,9 +84,10 @@ def test_skew_shows_in_the_corrupted_view_only_and_the_report_is_served(
     # the whole report over the log: JSON, page, Evidently's page, gauges
     assert httpx.get(f"{api.url}/monitor/", timeout=10).status_code in (200, 404)
     settings = api_settings.model_copy(update={"monitor_sample_flights": 2_000})
-    result = monitor(settings, log_dir=Path(dest), name="served", store=store)
+    result = monitor(settings, log_dir=Path(dest), since=started, name="served", store=store)
     report = result.report
-    assert report["window"]["source"] == "prediction_log" and report["window"]["rows"] >= 2 * len(flights)
+    assert report["window"]["source"] == "prediction_log" and report["window"]["rows"] == 2 * len(flights)
+    assert report["window"]["outside_data"] >= 1
     for key in ("adversarial_auc", "psi", "skew_match_rate", "performance", "freshness"):
         assert key in report
     assert report["skew_match_rate"][f"{CORRUPTED}__distance"] < 0.99  # half the rows were corrupted

@@ -227,7 +227,7 @@ class PredictionLog:
                   for k in s.flights),
             tuple(s.as_of_s),
             tuple(tuple(ff.values.get(n) for n in names) for ff in s.features),
-            tuple(tuple(ff.stamps.get(v, 0) for v in views) for ff in s.features),
+            tuple(tuple(ff.stamps.get(v) for v in views) for ff in s.features),  # None: a view not read (request features)
             tuple(tuple(ff.stale) for ff in s.features),
             tuple(float(p) for p in s.probabilities),
             tuple(s.statuses),
@@ -239,7 +239,7 @@ class PredictionLog:
         keys: list[tuple[Any, ...]] = []
         t_s: list[int] = []
         values: list[tuple[Any, ...]] = []
-        view_stamps: list[tuple[int, ...]] = []
+        view_stamps: list[tuple[int | None, ...]] = []
         stale: list[tuple[str, ...]] = []
         cols: dict[str, list[Any]] = {name: [] for name in PREDICTION_FIELDS.names}
         cols |= {"__log_timestamp": [], "__log_date": [], "__request_id": []}
@@ -273,7 +273,7 @@ class PredictionLog:
         stamps: dict[str, tuple[list[int], list[int | None]]] = {}  # per view: each flight's row time, raw and in the log's unit
         by_view = list(zip(*view_stamps, strict=True)) if view_stamps else [()] * len(self._view_order)
         for j, view in enumerate(self._view_order):
-            raw = [x or t for x, t in zip(by_view[j], t_s, strict=True)]  # request features: the instant read
+            raw = [t if x is None else x for x, t in zip(by_view[j], t_s, strict=True)]  # request features: the instant read
             stamps[view] = (raw, [x * per_s if x else None for x in raw])
         by_name = list(zip(*values, strict=True)) if values else [()] * len(self._features)
         for j, (name, view) in enumerate(zip(self._features, self._views, strict=True)):

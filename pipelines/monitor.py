@@ -41,6 +41,7 @@ from pipelines.params import TrainParams, Window
 from pipelines.retrieval import historical_features
 from pipelines.training_set import flights_in, resolve_service
 from skyprophet.adapters.parquet import read_canonical
+from skyprophet.adapters.prediction_log import OUTSIDE_MAX_AGE, PRESENT
 from skyprophet.adapters.tracking import PRODUCTION, LoadedModel, connect, load_by_alias, load_version
 from skyprophet.core.config import Settings
 from skyprophet.core.errors import NoData
@@ -61,16 +62,16 @@ PROBABILITY = "delay_probability"
 LABEL = "label"
 LEAD = "lead_minutes"  # the row's lead (minutes from the instant read to scheduled departure)
 GROUP_MIN_ROWS = 200  # a carrier, origin or lead with fewer labelled rows is not scored apart
-# Feast's FieldStatus in the log (skyprophet.adapters.prediction_log)
-PRESENT, OUTSIDE_MAX_AGE = 1, 4
 
 
 @dataclass
 class Thresholds:
-    psi: float = drift.PSI_ACT
-    adversarial_auc: float = 0.6
-    skew_match_min: float = 0.99
-    brier: float = 0.16
+    """The alert thresholds of a report (``SKYPROPHET_MONITOR_*`` settings)."""
+
+    psi: float
+    adversarial_auc: float
+    skew_match_min: float
+    brier: float
 
     @classmethod
     def of(cls, settings: Settings) -> Thresholds:
@@ -333,8 +334,9 @@ def monitor(
     categorical = list(spec.categories)
     inputs, snapshot = drift.input_drift(ref, cur, names, categorical)
     pred, _ = drift.input_drift(ref, cur, [PROBABILITY], [])
-    watched = [n for n in names if n not in CALENDAR_INPUTS]
-    adv = drift.adversarial(ref, cur, names, categorical, exclude=[n for n in names if n in CALENDAR_INPUTS])
+    calendar = [n for n in names if n in CALENDAR_INPUTS]
+    watched = [n for n in names if n not in calendar]
+    adv = drift.adversarial(ref, cur, names, categorical, exclude=calendar)
     perf = performance(cur, spec.threshold)
     limits = Thresholds.of(settings)
     report: dict[str, Any] = {
@@ -348,7 +350,7 @@ def monitor(
         "skew_match_rate": skew_part["match_rate"] if skew_part else None,
         "performance": perf,
         "adversarial": adv.to_dict(),
-        "calendar_inputs": [n for n in names if n in CALENDAR_INPUTS],
+        "calendar_inputs": calendar,
         "drift": {d.name: d.to_dict() for d in inputs},
         "prediction_drift": {**pred[0].to_dict(), "reference_mean": float(ref[PROBABILITY].mean()),
                              "window_mean": float(cur[PROBABILITY].mean())},
@@ -418,9 +420,10 @@ def _figures(report: dict[str, Any], ref: pd.DataFrame, cur: pd.DataFrame) -> di
     calendar = set(report["calendar_inputs"])
     top = list(report["psi"].items())[:20]
     fig, ax = plt.subplots(figsize=(7, 0.28 * len(top) + 1))
-    colours = ["#9e9e9e" if n in calendar else "#c62828" if v > 0.25 else "#f9a825" if v >= 0.1 else "#2e7d32" for n, v in top]
+    band_colour = {"act": "#c62828", "watch": "#f9a825", "stable": "#2e7d32"}
+    colours = ["#9e9e9e" if n in calendar else band_colour[drift.band(v)] for n, v in top]
     ax.barh([n for n, _ in top][::-1], [v for _, v in top][::-1], color=colours[::-1])
-    for x in (0.1, 0.25):
+    for x in (drift.PSI_WATCH, drift.PSI_ACT):
         ax.axvline(x, color="#555", lw=0.8, ls="--")
     ax.set_xscale("symlog", linthresh=0.1)  # the calendar's PSI dwarfs the rest on a linear scale
     ax.set_xlabel("PSI, log scale above 0.1 (grey: calendar input, reported apart)")
@@ -561,8 +564,3 @@ def render_html(report: dict[str, Any], ref: pd.DataFrame, cur: pd.DataFrame) ->
                      "store (run the report on the prediction log to compare what was served).</p>")
     return "".join(parts) + "</html>"
 
-
-def latest(reports_dir: Path) -> Path | None:
-    """The folder of the newest report under ``reports_dir/monitor`` (None: none yet)."""
-    found = sorted((reports_dir / "monitor").glob("*/report.json"), key=lambda p: p.stat().st_mtime)
-    return found[-1].parent if found else None

@@ -1,26 +1,38 @@
 """Data sources: the parquet tables written by ``pipelines.build_features``, and the request.
 
-File sources are made for a folder (``parquet_source``), so the definitions read no settings;
-the request source is the same everywhere.
+Parquet sources are made for a folder and an offline engine (``parquet_source``), so the
+definitions read no settings: the same tables are ``FileSource``s for DuckDB and
+``SparkSource``s for Spark (Feast's Spark store reads only the latter). The request source is
+the same everywhere.
 """
 
 from pathlib import Path
+from typing import Literal
 
 from feast import FileSource, RequestSource
+from feast.data_source import DataSource
 from feast.data_format import ParquetFormat
 from feast.field import Field
 from feast.types import Int64
 
 
-def parquet_source(processed_dir: Path, name: str) -> FileSource:
-    """The table ``<processed_dir>/<name>.parquet``, time-stamped by ``event_ts``."""
-    return FileSource(
-        name=name,
-        path=str(Path(processed_dir).resolve() / f"{name}.parquet"),
-        file_format=ParquetFormat(),
-        timestamp_field="event_ts",
-        description=f"data/processed/{name}.parquet from pipelines.build_features",
-    )
+Engine = Literal["duckdb", "spark"]
+
+
+def parquet_source(processed_dir: Path, name: str, engine: Engine = "duckdb") -> DataSource:
+    """The table ``<processed_dir>/<name>.parquet``, time-stamped by ``event_ts``, as a source of
+    the offline ``engine``."""
+    path = str(Path(processed_dir).resolve() / f"{name}.parquet")
+    description = f"data/processed/{name}.parquet from pipelines.build_features"
+    if engine == "spark":
+        from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource
+
+        return SparkSource(name=name, path=path, file_format="parquet", timestamp_field="event_ts",
+                           description=description)
+    if engine != "duckdb":
+        raise ValueError(f"unknown offline engine {engine!r} (duckdb or spark)")
+    return FileSource(name=name, path=path, file_format=ParquetFormat(), timestamp_field="event_ts",
+                      description=description)
 
 
 flight_request = RequestSource(

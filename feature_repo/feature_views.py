@@ -13,10 +13,11 @@ from dataclasses import dataclass, fields
 from datetime import timedelta
 from pathlib import Path
 
-from feast import FeatureView, Field, FileSource
+from feast import FeatureView, Field
+from feast.data_source import DataSource
 from feast.types import Float64, Int64, String
 
-from feature_repo.data_sources import parquet_source
+from feature_repo.data_sources import Engine, parquet_source
 from feature_repo.entities import airline, airport, carrier_origin, day, flight, plane, route
 
 # Whole days: the DuckDB store cannot add a timedelta mixing days and seconds.
@@ -74,12 +75,13 @@ class FeatureViews:
         return [getattr(self, f.name) for f in fields(self)]
 
 
-def feature_views(processed_dir: Path, grid_minutes: int) -> FeatureViews:
-    """The views over the tables in ``processed_dir``, dense ones with the grid step's ttl."""
+def feature_views(processed_dir: Path, grid_minutes: int, engine: Engine = "duckdb") -> FeatureViews:
+    """The views over the tables in ``processed_dir`` (sources of the offline ``engine``), dense
+    ones with the grid step's ttl."""
     grid_ttl = dense_ttl(grid_minutes)
 
-    def src(name: str) -> FileSource:
-        return parquet_source(processed_dir, name)
+    def src(name: str) -> DataSource:
+        return parquet_source(processed_dir, name, engine)
 
     airline_stats = FeatureView(
         name="airline_stats",

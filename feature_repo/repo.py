@@ -12,5 +12,5 @@ from feature_repo.definitions import objects
 from skyprophet.core.config import get_settings
 
 _settings = get_settings()
-for _obj in objects(_settings.processed_dir, _settings.grid_minutes):
+for _obj in objects(_settings.processed_dir, _settings.grid_minutes, _settings.offline_store):
     globals()[f"{type(_obj).__name__}_{_obj.name}"] = _obj

@@ -36,7 +36,7 @@ def apply(store: FeatureStore, settings: Settings, processed_dir: Path | None = 
     ``settings.processed_dir``), dense views with ``settings.grid_minutes``' ttl."""
     from feature_repo.definitions import objects
 
-    objs = objects(processed_dir or settings.processed_dir, settings.grid_minutes)
+    objs = objects(processed_dir or settings.processed_dir, settings.grid_minutes, settings.offline_store)
     names = {(type(o).__name__, o.name) for o in objs}
     registered: list[Any] = [
         *store.list_feature_services(),
@@ -70,12 +70,11 @@ def clear_online(store: FeatureStore) -> None:
 
 def _source_start(fv: FeatureView) -> datetime:
     """Earliest event timestamp of a view's parquet source (from the file's statistics)."""
-    from feast import FileSource
-
     source = fv.batch_source
-    if not isinstance(source, FileSource):
+    path = str(getattr(source, "path", None) or "")  # a FileSource (DuckDB) or a SparkSource
+    if source is None or not path.endswith(".parquet"):
         raise TypeError(f"feature view {fv.name!r} is not backed by a parquet file")
-    meta = pq.ParquetFile(source.path).metadata
+    meta = pq.ParquetFile(path).metadata
     col = meta.schema.to_arrow_schema().get_field_index(source.timestamp_field)
     mins = [meta.row_group(i).column(col).statistics.min for i in range(meta.num_row_groups)]
     start = min(mins) if mins else EPOCH

@@ -382,7 +382,7 @@ def log_model_run(
         info = mlflow.lightgbm.log_model(
             booster,
             name="model",
-            signature=infer_signature(example, booster.predict(example.to_numpy(), num_threads=threads)),
+            signature=infer_signature(example, np.asarray(booster.predict(example.to_numpy(), num_threads=threads))),
             input_example=example,
             metadata={"skyprophet": spec.to_dict()},
             registered_model_name=registered_name,

@@ -31,12 +31,22 @@ log = logging.getLogger(__name__)
 
 
 def redis_client(settings: ServingSettings) -> Any:
-    """A Redis client whose every call gives up after the configured timeout, without retries."""
+    """A Redis (or Redis Cluster) client whose every call gives up after the configured timeout,
+    without retries; None for the embedded store."""
     import redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
     timeout = settings.redis_timeout_ms / 1000
+    if settings.online_store == "redis_cluster":
+        from redis.cluster import ClusterNode, RedisCluster
+
+        nodes = [ClusterNode(host, int(port)) for host, _, port in
+                 (n.rpartition(":") for n in settings.redis_cluster_nodes.split(","))]
+        return RedisCluster(startup_nodes=nodes, socket_timeout=timeout, socket_connect_timeout=timeout,
+                            retry=Retry(NoBackoff(), 0))
+    if settings.online_store != "redis":
+        return None
     return redis.Redis.from_url(
         settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
     )
@@ -58,7 +68,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
     settings: ServingSettings = app.state.settings
     store = await asyncio.to_thread(lambda: open_store(settings, online=settings.online_store, registry_ttl_s=60))
-    client = redis_client(settings) if settings.online_store == "redis" else None
+    # A cluster client reads the topology when made: the service does not start without it.
+    client = await asyncio.to_thread(redis_client, settings)
     app.state.lookup = FeatureLookup(store, client)
     app.state.clock = LiveClock(client, settings.stream_name, settings.grid_minutes) if settings.live and client else None
     app.state.departures = Departures(client, settings.stream_name) if settings.live and client else None

@@ -39,7 +39,7 @@ bench_app = typer.Typer(help="Benchmarks: print figures beside their baselines, 
 app.add_typer(features_app, name="features")
 app.add_typer(bench_app, name="bench")
 
-Online = Literal["sqlite", "redis"]
+Online = Literal["sqlite", "redis", "redis_cluster"]
 NOISY = ("feast", "mlflow", "alembic", "urllib3", "httpx")
 
 

@@ -66,6 +66,42 @@ def redis_url() -> Iterator[str]:
     yield REDIS_URL
 
 
+CLUSTER_PORTS = os.environ.get("REDIS_CLUSTER_PORTS", "7100 7101 7102")
+
+
+def cluster_client(nodes: str) -> Any:
+    """A redis-py cluster client on ``host:port,...``."""
+    from redis.cluster import ClusterNode, RedisCluster
+
+    return RedisCluster(startup_nodes=[ClusterNode(h, int(p)) for h, _, p in (n.rpartition(":") for n in nodes.split(","))])
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[str]:
+    """A three-master Redis Cluster on loopback ports (``scripts/redis_cluster.sh``: started here
+    when it does not answer), emptied; yields its nodes as ``host:port,...``. Without
+    ``redis-server`` it is a skip, under CI=true a failure."""
+    import shutil
+    import subprocess
+
+    from redis.cluster import ClusterNode, RedisCluster
+
+    from skyprophet.core.config import PROJECT_ROOT
+
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("redis-server is not installed")
+        pytest.skip("redis-server is not installed")
+    env = {**os.environ, "REDIS_CLUSTER_PORTS": CLUSTER_PORTS}
+    subprocess.run(["bash", str(PROJECT_ROOT / "scripts" / "redis_cluster.sh"), "start"], check=True, env=env,
+                   capture_output=True)
+    nodes = ",".join(f"127.0.0.1:{p}" for p in CLUSTER_PORTS.split())
+    client = RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", int(p)) for p in CLUSTER_PORTS.split()])
+    client.flushall(target_nodes=RedisCluster.PRIMARIES)
+    client.close()
+    yield nodes
+
+
 @pytest.fixture(scope="session")
 def offline_store(settings: Settings):  # type: ignore[no-untyped-def]
     """A Feast store over the session data, repo applied (SQLite online)."""

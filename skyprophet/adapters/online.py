@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable, Sequence
 from itertools import chain
 from operator import itemgetter
@@ -45,6 +46,12 @@ def _memo(cache: dict[Any, Any], key: Any, make: Callable[[Any], Any], keep: Cal
                 cache.clear()
             cache[key] = found
     return found
+
+
+def _is_cluster(client: Any) -> bool:
+    from redis.cluster import RedisCluster
+
+    return isinstance(client, RedisCluster)
 
 
 def _immutable(v: Any) -> bool:
@@ -89,36 +96,180 @@ class _Wire:
         self._conn = pool.connection_class(**pool.connection_kwargs)
         self._lock = threading.Lock()  # the service reads on its event loop; warm-up on a thread
 
+    def run(self, commands: list[bytes]) -> list[Any]:
+        """The replies to RESP-encoded ``commands``, in order (an error reply raises)."""
+        return self.roundtrip(b"".join(commands), len(commands))
+
     def roundtrip(self, payload: bytes, replies: int) -> list[Any]:
         with self._lock:
-            conn = self._conn
-            try:
-                conn.send_packed_command([payload], check_health=False)  # connects if needed
-                sock = conn._sock
-                if sock is None:
-                    raise redis_errors.ConnectionError("not connected to Redis")
-                reader = hiredis.Reader()
-                out: list[Any] = []
-                while len(out) < replies:
-                    reply = reader.gets()
-                    if reply is False:
-                        try:
-                            data = sock.recv(65536)
-                        except socket.timeout as exc:
-                            raise redis_errors.TimeoutError(f"Timeout reading from Redis: {exc}") from exc
-                        except OSError as exc:
-                            raise redis_errors.ConnectionError(f"Error reading from Redis: {exc}") from exc
-                        if not data:
-                            raise redis_errors.ConnectionError("Redis closed the connection")
-                        reader.feed(data)
-                        continue
-                    if isinstance(reply, Exception):
-                        raise redis_errors.ResponseError(str(reply))
-                    out.append(reply)
-                return out
-            except BaseException:
-                conn.disconnect()  # a half-read reply must never reach the next request
-                raise
+            self.send(payload)
+            out = self.receive(replies)
+        for reply in out:
+            if isinstance(reply, Exception):
+                raise redis_errors.ResponseError(str(reply))
+        return out
+
+    def send(self, payload: bytes) -> None:
+        """Send without reading (the caller holds the lock and calls ``receive`` next)."""
+        try:
+            self._conn.send_packed_command([payload], check_health=False)  # connects if needed
+        except BaseException:
+            self._conn.disconnect()
+            raise
+
+    def receive(self, replies: int) -> list[Any]:
+        """The next ``replies`` replies; an error reply is returned as an exception object."""
+        conn = self._conn
+        try:
+            sock = conn._sock
+            if sock is None:
+                raise redis_errors.ConnectionError("not connected to Redis")
+            reader = hiredis.Reader()
+            out: list[Any] = []
+            while len(out) < replies:
+                reply = reader.gets()
+                if reply is False:
+                    try:
+                        data = sock.recv(65536)
+                    except socket.timeout as exc:
+                        raise redis_errors.TimeoutError(f"Timeout reading from Redis: {exc}") from exc
+                    except OSError as exc:
+                        raise redis_errors.ConnectionError(f"Error reading from Redis: {exc}") from exc
+                    if not data:
+                        raise redis_errors.ConnectionError("Redis closed the connection")
+                    reader.feed(data)
+                    continue
+                out.append(reply)
+            return out
+        except BaseException:
+            conn.disconnect()  # a half-read reply must never reach the next request
+            raise
+
+
+def key_of(command: bytes) -> bytes:
+    """The key of a RESP-encoded command (its second argument)."""
+    at = command.index(b"\r\n", command.index(b"\r\n", command.index(b"\r\n") + 2) + 2) + 2  # after *N, $len, name
+    end = command.index(b"\r\n", at)
+    size = int(command[at + 1 : end])
+    return command[end + 2 : end + 2 + size]
+
+
+class _ClusterWire:
+    """Pipelined commands on a Redis Cluster: each command goes to the master holding its key's
+    slot; the commands of one call are grouped by node, sent to every node before any reply is
+    read (one pipeline per node, the nodes working in parallel), and redirections are followed.
+
+    The slot map is the cluster's (``CLUSTER SLOTS``), read at start and again after a ``MOVED``
+    (a slot range has moved for good). An ``ASK`` (a slot being migrated, this key already on the
+    target) resends the command to the target after ``ASKING``, leaving the map as it is;
+    ``TRYAGAIN`` and ``CLUSTERDOWN`` are retried a few times. Connections are redis-py's per
+    node, with the cluster client's timeouts; each node has a ``_Wire`` of its own.
+    """
+
+    MAX_ROUNDS = 8
+
+    def __init__(self, client: Any):
+        self._client = client  # redis.cluster.RedisCluster
+        self._wires: dict[tuple[str, int], _Wire] = {}
+        self._slots: list[tuple[str, int]] = []
+        self._slot_of: dict[bytes, int] = {}
+        self._lock = threading.Lock()
+        self._load_slots()
+
+    def _load_slots(self) -> None:
+        table: list[tuple[str, int] | None] = [None] * 16384
+        for (first, last), where in self._client.cluster_slots().items():
+            host, port = where["primary"]
+            table[first : last + 1] = [(str(host), int(port))] * (last - first + 1)
+        if any(t is None for t in table):
+            raise redis_errors.ClusterDownError("some hash slots are not served by any node")
+        self._slots = table  # type: ignore[assignment]
+
+    def _wire(self, node: tuple[str, int]) -> _Wire:
+        wire = self._wires.get(node)
+        if wire is None:
+            from redis.cluster import ClusterNode
+
+            found = self._client.get_node(*node) or ClusterNode(*node)
+            conn = found.redis_connection or self._client.get_redis_connection(found)
+            if conn is None:  # a node the client has not met: same settings as the others
+                import redis as redis_module
+
+                any_node = self._client.get_nodes()[0]
+                kwargs = dict(any_node.redis_connection.connection_pool.connection_kwargs)
+                kwargs.update(host=node[0], port=node[1])
+                conn = redis_module.Redis(connection_pool=redis_module.ConnectionPool(**kwargs))
+            wire = self._wires[node] = _Wire(conn)
+        return wire
+
+    def _slot(self, command: bytes) -> int:
+        key = key_of(command)
+        slot = self._slot_of.get(key)
+        if slot is None:
+            from redis.crc import key_slot
+
+            if len(self._slot_of) >= CACHE_ENTRIES:
+                self._slot_of.clear()
+            slot = self._slot_of[key] = key_slot(key)
+        return slot
+
+    def run(self, commands: list[bytes]) -> list[Any]:
+        """The replies to RESP-encoded ``commands``, in order, wherever their keys live."""
+        out: list[Any] = [None] * len(commands)
+        pending = [(i, self._slots[self._slot(c)], False) for i, c in enumerate(commands)]
+        with self._lock:
+            for _ in range(self.MAX_ROUNDS):
+                groups: dict[tuple[str, int], list[tuple[int, bool]]] = {}
+                for i, node, asking in pending:
+                    groups.setdefault(node, []).append((i, asking))
+                sent: list[tuple[_Wire, list[tuple[int, bool]]]] = []
+                try:
+                    for node, items in groups.items():  # every node's pipeline out before any reply is read
+                        wire = self._wire(node)
+                        sent.append((wire, items))
+                        wire.send(b"".join((b"*1\r\n$6\r\nASKING\r\n" if asking else b"") + commands[i]
+                                           for i, asking in items))
+                    pending, moved, retry = self._collect(sent, commands, out)
+                except BaseException:
+                    for wire, _ in sent:  # replies left unread must never reach the next call
+                        wire._conn.disconnect()
+                    raise
+                if not pending:
+                    return out
+                if moved:
+                    self._load_slots()
+                if retry:
+                    time.sleep(0.01)
+        raise redis_errors.ClusterError(f"{len(pending)} commands still redirected after {self.MAX_ROUNDS} rounds")
+
+    def _collect(
+        self, sent: list[tuple[_Wire, list[tuple[int, bool]]]], commands: list[bytes], out: list[Any]
+    ) -> tuple[list[tuple[int, tuple[str, int], bool]], bool, bool]:
+        """Read every node's replies into ``out``; returns the redirected commands (index, node,
+        asking) and whether a MOVED or a retry was seen."""
+        pending: list[tuple[int, tuple[str, int], bool]] = []
+        moved = retry = False
+        for wire, items in sent:
+            replies = iter(wire.receive(len(items) + sum(asking for _, asking in items)))
+            for i, asking in items:
+                if asking:
+                    next(replies)  # ASKING's +OK
+                reply = next(replies)
+                if not isinstance(reply, Exception):
+                    out[i] = reply
+                    continue
+                kind, _, rest = str(reply).partition(" ")
+                if kind in ("MOVED", "ASK"):
+                    host, _, port = rest.split(" ")[1].rpartition(":")
+                    target = (host or wire._conn.host, int(port))
+                    pending.append((i, target, kind == "ASK"))
+                    moved |= kind == "MOVED"
+                elif kind in ("TRYAGAIN", "CLUSTERDOWN"):
+                    pending.append((i, self._slots[self._slot(commands[i])], False))
+                    retry = True
+                else:
+                    raise redis_errors.ResponseError(str(reply))
+        return pending, moved, retry
 
 
 class _ViewPlan(NamedTuple):
@@ -137,8 +288,9 @@ class RedisReader:
     Keys and fields are built with Feast's own functions (entity-key serialization, field
     hashes) and values decoded with its own type map, so the values are those of
     ``FeatureStore.get_online_features``, without its per-call planning. A read is one HMGET
-    per distinct entity key, pipelined on one connection, so it needs a single Redis (not Redis
-    Cluster, where keys live on several nodes).
+    per distinct entity key, pipelined on one connection; on a Redis Cluster (a ``RedisCluster``
+    client) the HMGETs are grouped by the node holding each key and pipelined per node
+    (``_ClusterWire``).
     """
 
     def __init__(self, store: FeatureStore, service: FeatureService, client: redis.Redis):
@@ -156,7 +308,7 @@ class RedisReader:
             self._views.append(_ViewPlan(keys, projection_names(p), fields, head, b"".join(_resp_bulk(f) for f in fields)))
         self._keys: dict[tuple[int, tuple[str, ...]], bytes] = {}
         self._commands: dict[tuple[FlightKeys, str], tuple[bytes, ...]] = {}
-        self._wire = _Wire(client)
+        self._wire = _ClusterWire(client) if _is_cluster(client) else _Wire(client)
         self._values: dict[bytes, Any] = {}
         self._stamps: dict[bytes, int] = {}
         self._replies: dict[tuple[bytes | None, ...], tuple[list[Any], int]] = {}
@@ -215,7 +367,7 @@ class RedisReader:
                     at = seen[command] = len(commands)
                     commands.append(command)
                 view_where.append(at)
-        replies = self._wire.roundtrip(b"".join(commands), len(commands)) if commands else []
+        replies = self._wire.run(commands) if commands else []
         decoded: list[Any] = list(replies[: len(prelude)]) + [self._decoded(r) for r in replies[len(prelude):]]
         out = []
         for (_, names, _, _, _), view_where in zip(self._views, where, strict=True):

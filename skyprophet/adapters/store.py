@@ -1,11 +1,12 @@
-"""Feast store construction from settings: DuckDB offline, SQLite or Redis online."""
+"""Feast store construction from settings: DuckDB or Spark offline; SQLite, Redis or Redis
+Cluster online."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote, urlparse
 
 from skyprophet.core.config import FEATURE_REPO_DIR, Settings
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from feast.repo_config import RepoConfig
 
 PROJECT = "skyprophet"
+OnlineKind = Literal["sqlite", "redis", "redis_cluster"]
 log = logging.getLogger(__name__)
 
 
@@ -39,13 +41,13 @@ def redis_connection_string(url: str) -> str:
 def repo_config(
     settings: Settings,
     *,
-    online: Literal["sqlite", "redis"] | None = None,
+    online: OnlineKind | None = None,
     data_dir: Path | None = None,
     registry_ttl_s: int = 0,
 ) -> RepoConfig:
-    """The Feast configuration: registry and SQLite store under ``data_dir``, Redis from REDIS_URL."""
-    from feast.infra.offline_stores.duckdb import DuckDBOfflineStoreConfig
-    from feast.infra.online_stores.redis import RedisOnlineStoreConfig
+    """The Feast configuration: registry and SQLite store under ``data_dir``, Redis from REDIS_URL,
+    a Redis Cluster from ``redis_cluster_nodes``; DuckDB or Spark offline (``offline_store``)."""
+    from feast.infra.online_stores.redis import RedisOnlineStoreConfig, RedisType
     from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
     from feast.repo_config import MaterializationConfig, RegistryConfig, RepoConfig
 
@@ -55,13 +57,15 @@ def repo_config(
     online_cfg: SqliteOnlineStoreConfig | RedisOnlineStoreConfig
     if kind == "redis":
         online_cfg = RedisOnlineStoreConfig(connection_string=redis_connection_string(settings.redis_url))
+    elif kind == "redis_cluster":
+        online_cfg = RedisOnlineStoreConfig(redis_type=RedisType.redis_cluster, connection_string=settings.redis_cluster_nodes)
     else:
         online_cfg = SqliteOnlineStoreConfig(path=str(data_dir / "online.db"))
     return RepoConfig(
         project=PROJECT,
         provider="local",
         registry=RegistryConfig(path=str(data_dir / "registry.db"), cache_ttl_seconds=registry_ttl_s),
-        offline_store=DuckDBOfflineStoreConfig(),
+        offline_store=offline_config(settings, data_dir),
         online_store=online_cfg,
         entity_key_serialization_version=3,
         materialization_config=MaterializationConfig(
@@ -69,6 +73,34 @@ def repo_config(
         ),
         repo_path=str(FEATURE_REPO_DIR),
     )
+
+
+def spark_conf(settings: Settings, data_dir: Path) -> dict[str, str]:
+    """The Spark session's settings: the master URL, UTC session time (Feast's point-in-time
+    query compares timestamps as text), scratch space under ``data_dir``, then ``spark_conf``."""
+    return {
+        "spark.master": settings.spark_master,
+        "spark.app.name": "skyprophet",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.driver.memory": "2g",
+        "spark.sql.shuffle.partitions": "8",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.ui.enabled": "false",
+        "spark.local.dir": str(data_dir / ".spark_tmp"),
+        "spark.sql.warehouse.dir": str(data_dir / ".spark_warehouse"),
+        **settings.spark_conf,
+    }
+
+
+def offline_config(settings: Settings, data_dir: Path) -> Any:
+    """Feast's offline store configuration for ``settings.offline_store``."""
+    if settings.offline_store == "spark":
+        from feast.infra.offline_stores.contrib.spark_offline_store.spark import SparkOfflineStoreConfig
+
+        return SparkOfflineStoreConfig(spark_conf=spark_conf(settings, data_dir))
+    from feast.infra.offline_stores.duckdb import DuckDBOfflineStoreConfig
+
+    return DuckDBOfflineStoreConfig()
 
 
 def configure_offline(settings: Settings, data_dir: Path) -> None:
@@ -94,7 +126,7 @@ def configure_offline(settings: Settings, data_dir: Path) -> None:
 def open_store(
     settings: Settings,
     *,
-    online: Literal["sqlite", "redis"] | None = None,
+    online: OnlineKind | None = None,
     data_dir: Path | None = None,
     registry_ttl_s: int = 0,
 ) -> FeatureStore:

@@ -44,11 +44,19 @@ class Settings(BaseSettings):
 
     data_dir: Path = PROJECT_ROOT / "data"
     reports_dir: Path = PROJECT_ROOT / "reports"
-    online_store: Literal["sqlite", "redis"] = "sqlite"
+    # Online store: embedded SQLite, one Redis (REDIS_URL) or a Redis Cluster (redis_cluster_nodes).
+    online_store: Literal["sqlite", "redis", "redis_cluster"] = "sqlite"
     redis_url: str = Field(
         default="redis://127.0.0.1:6379/0",
         validation_alias="REDIS_URL",
     )
+    # The cluster's nodes, host:port comma-separated (any of them will do; the rest are discovered).
+    redis_cluster_nodes: str = Field(default="127.0.0.1:7100,127.0.0.1:7101,127.0.0.1:7102",
+                                     pattern=r"^[^,:\s]+:\d+(,[^,:\s]+:\d+)*$")
+    # Offline store: DuckDB in process, or Spark (the master URL and any spark.* settings; Java 17).
+    offline_store: Literal["duckdb", "spark"] = "duckdb"
+    spark_master: str = "local[2]"
+    spark_conf: dict[str, str] = Field(default_factory=dict)  # SKYPROPHET_SPARK_CONF='{"spark.driver.memory": "4g"}'
     params_path: Path = PARAMS_FILE
     # Defaults from the parameters file (one place for the pipeline's parameters; DVC tracks them there).
     lead_minutes: int = Field(default_factory=lambda data: int(_param(data, "lead_minutes", 120)), ge=0)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from typing import Literal
+
 import pandas as pd
 import pytest
 import redis
@@ -15,7 +17,7 @@ from skyprophet.core.config import Settings
 from skyprophet.core.keys import entity_frame
 from skyprophet.adapters.online import FlightKeys, OnlineFeatures
 from skyprophet.adapters.store import open_store
-from tests.conftest import historical, normalized as _norm
+from tests.conftest import cluster_client, historical, normalized as _norm
 
 pytestmark = pytest.mark.integration
 # a grid point, an off-grid instant on a DST change day, and 45 min after the dense rows end
@@ -39,12 +41,15 @@ def _rows(canonical: pd.DataFrame, t: datetime) -> pd.DataFrame:
     return rows.reset_index(drop=True)
 
 
-def _check_parity(settings: Settings, online: str, tmp: Path, canonical: pd.DataFrame) -> int:
+def _check_parity(settings: Settings, online: Literal["sqlite", "redis", "redis_cluster"], tmp: Path,
+                  canonical: pd.DataFrame) -> int:
     store = open_store(settings, online=online, data_dir=tmp)
     apply(store, settings)
     readers = [OnlineFeatures(store)]
     if online == "redis":  # the service's direct pipelined reader must agree too
         readers.append(OnlineFeatures(store, redis_client=redis.Redis.from_url(settings.redis_url)))
+    if online == "redis_cluster":  # the direct reader, by node
+        readers.append(OnlineFeatures(store, redis_client=cluster_client(settings.redis_cluster_nodes)))
     stale_seen = 0
     for t in AS_OF:
         # static views are loaded whatever the start: their single rows predate any window
@@ -73,6 +78,15 @@ def _check_parity(settings: Settings, online: str, tmp: Path, canonical: pd.Data
 
 def test_parity_sqlite(settings: Settings, tmp_path: Path, canonical: pd.DataFrame) -> None:
     assert _check_parity(settings, "sqlite", tmp_path, canonical) > 0
+
+
+def test_parity_redis_cluster(settings: Settings, tmp_path: Path, canonical: pd.DataFrame, redis_cluster: str) -> None:
+    s = settings.model_copy(update={"redis_cluster_nodes": redis_cluster})
+    assert _check_parity(s, "redis_cluster", tmp_path, canonical) > 0
+    # the rows are spread over the three masters
+    client = cluster_client(redis_cluster)
+    sizes = [client.get_redis_connection(n).dbsize() for n in client.get_primaries()]
+    assert len(sizes) == 3 and min(sizes) > 0, sizes
 
 
 def test_parity_redis(settings: Settings, tmp_path: Path, canonical: pd.DataFrame, redis_url: str) -> None:

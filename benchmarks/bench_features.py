@@ -4,7 +4,8 @@ Every measurement runs in its own process so that its peak RSS (VmHWM) is its ow
 
 - 1x: the real year. Historical retrieval (all labelled flights through the current feature service)
   is repeated three times and the median reported.
-- Training set in 100k-row chunks (``pipelines.retrieval``), as training retrieves it.
+- Training set in 100k-row chunks streamed to a parquet dataset (``pipelines.training_set.write_labelled``):
+  the flights are read as Arrow, and each chunk's entity rows and features are written and dropped.
 - Materialization window sweep (1x): the project's chunked materialization against Feast's
   default single pipeline (``pull_latest_features`` off, no write batches), for windows of
   1, 7, 30 and 90 days ending at the last row.
@@ -127,13 +128,13 @@ def stage(name: str, data_dir: Path, days: int | None) -> dict[str, Any]:
             t = time.perf_counter()
             store.materialize(end - timedelta(days=days), end)
         out["window_days"] = days
-    elif name == "training_set_chunked":  # what training uses: 100k-row calls, order restored
-        from pipelines.retrieval import historical_features
+    elif name == "training_set_chunked":  # 100k-row calls, each chunk written to parquet and dropped
+        from pipelines.training_set import write_labelled
 
         store = open_store(settings, online="sqlite")
-        entity = _labelled_entity_rows(data_dir, settings.lead_minutes)
         t = time.perf_counter()
-        out["rows"] = len(historical_features(store, entity, FEATURE_SERVICE, chunk_rows=100_000))
+        out["rows"] = write_labelled(store, settings.canonical_path, data_dir / "training_set", FEATURE_SERVICE,
+                                     settings.lead_minutes, chunk_rows=100_000)
     elif name == "historical_retrieval":
         store = open_store(settings, online="sqlite")
         entity = _labelled_entity_rows(data_dir, settings.lead_minutes)

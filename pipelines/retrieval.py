@@ -27,6 +27,15 @@ class RetrievalError(RuntimeError):
     """Feast returned a training set that does not match its entity rows one to one."""
 
 
+def _utc_timestamps(table: pa.Table) -> pa.Table:
+    """Timestamps without a zone as UTC: Spark returns them naive, in its session's zone, which
+    ``skyprophet.adapters.store.spark_conf`` sets to UTC (DuckDB returns them zoned)."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_timestamp(f.type) and f.type.tz is None:
+            table = table.set_column(i, f.name, table.column(i).cast(pa.timestamp(f.type.unit, tz="UTC")))
+    return table
+
+
 def historical_features(
     store: FeatureStore,
     entity_df: pd.DataFrame,
@@ -73,6 +82,7 @@ def historical_table(
             on_chunk(len(chunk))
     table = pa.concat_tables(parts, promote_options="permissive") if parts else pa.table({})
     del parts
+    table = _utc_timestamps(table)
     got = pd.Index(table.column(ROW_ID).to_numpy()) if table.num_columns else pd.Index([])
     if len(got) != len(entity_df) or not got.is_unique:
         raise RetrievalError(f"{len(got)} feature rows for {len(entity_df)} entity rows")

@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 
 from pipelines.params import Window
-from pipelines.retrieval import historical_table
+from pipelines.retrieval import DEFAULT_CHUNK_ROWS, historical_table
 from skyprophet.adapters.progress import SILENT, Steps
 from skyprophet.core.config import FEATURE_SERVICE
 from skyprophet.core.errors import TrainingSetError
@@ -22,6 +22,9 @@ from skyprophet.core.features import SEP, model_feature_names
 from skyprophet.core.keys import ROW_ID, TIMESTAMP, entity_frame
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
     from feast import FeatureService, FeatureStore
 
 LABEL = "label"
@@ -157,6 +160,52 @@ def build(
     frame = whole.to_pandas(self_destruct=True, split_blocks=True)
     del whole
     return TrainingSet(frame, names, service_name, lead_minutes, int(cancelled.sum()), leads)
+
+
+LABELLED_COLUMNS = ("flight_row_id", "carrier", "flight_number", "origin", "dest", "tailnum", "sched_dep_utc",
+                    "utc_offset_min", "cancelled", "dep_delay_min")
+
+
+def write_labelled(
+    store: FeatureStore,
+    canonical_path: Path,
+    out_dir: Path,
+    service_name: str = FEATURE_SERVICE,
+    lead_minutes: int = 120,
+    label_delay_minutes: float = 15,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    on_chunk: Callable[[float], None] | None = None,
+) -> int:
+    """Every labelled flight of the canonical table at T = scheduled - lead, with the service's
+    features, its keys, ``label`` and ``lead``, written to ``out_dir`` as one parquet file per
+    chunk of flights (``part-00000.parquet``, ... in scheduled order: a parquet dataset).
+
+    Unlike ``build``, which hands training one frame, nothing here grows with the data: the flight
+    table is held as Arrow with only the columns used (tens of bytes a flight), and each chunk's
+    entity rows and features are written and dropped before the next. Returns the rows written.
+    """
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    service = resolve_service(store, service_name)
+    keep = [*KEPT, *model_feature_names(service)]
+    flights = pq.read_table(canonical_path, columns=list(LABELLED_COLUMNS))
+    flights = flights.filter(pc.invert(flights.column("cancelled"))).sort_by("sched_dep_utc")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("part-*.parquet"):
+        old.unlink()
+    written = 0
+    for part, start in enumerate(range(0, flights.num_rows, chunk_rows)):
+        chunk = flights.slice(start, chunk_rows).to_pandas()
+        table = historical_table(store, entity_frame(chunk, lead_minutes), service, chunk_rows=chunk_rows).select(keep)
+        label = (chunk["dep_delay_min"].to_numpy() > label_delay_minutes).astype(np.int8)
+        table = table.append_column(LABEL, pa.array(label)).append_column(LEAD, pa.array(np.full(len(chunk), lead_minutes, np.int16)))
+        pq.write_table(table, out_dir / f"part-{part:05d}.parquet")
+        written += table.num_rows
+        del chunk, table
+        if on_chunk is not None:
+            on_chunk(min(chunk_rows, flights.num_rows - start))
+    return written
 
 
 def _span(canonical: pd.DataFrame) -> str:

@@ -174,6 +174,7 @@ class _ClusterWire:
         self._slots: list[tuple[str, int]] = []
         self._slot_of: dict[bytes, int] = {}
         self._lock = threading.Lock()
+        self.redirects = {"MOVED": 0, "ASK": 0, "TRYAGAIN": 0}  # followed so far (a resharding leaves a trace)
         self._load_slots()
 
     def _load_slots(self) -> None:
@@ -264,9 +265,11 @@ class _ClusterWire:
                     target = (host or wire._conn.host, int(port))
                     pending.append((i, target, kind == "ASK"))
                     moved |= kind == "MOVED"
+                    self.redirects[kind] += 1
                 elif kind in ("TRYAGAIN", "CLUSTERDOWN"):
                     pending.append((i, self._slots[self._slot(commands[i])], False))
                     retry = True
+                    self.redirects["TRYAGAIN"] += 1
                 else:
                     raise redis_errors.ResponseError(str(reply))
         return pending, moved, retry

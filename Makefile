@@ -11,7 +11,7 @@ DATA := data
 RAW := $(DATA)/raw/canonical_flights.parquet
 PROCESSED := $(DATA)/processed/plane_recent.parquet
 
-.PHONY: run test test-unit env features apply demo model live monitor feast-ui mlflow-ui train promote evaluate score tune october-checks serve stress-test lint repro compose-config fresh-clone-check bench-features bench-stream bench-train bench-serving soak clean
+.PHONY: run test test-unit env features apply demo model live monitor feast-ui mlflow-ui train promote evaluate score tune october-checks serve stress-test lint repro compose-config fresh-clone-check bench-features bench-stream bench-train bench-serving bench-scale redis-cluster redis-cluster-stop soak clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -151,6 +151,20 @@ WRK = command -v wrk > /dev/null || apt-get install -y wrk || (apt-get update &&
 bench-serving: model
 	$(WRK)
 	$(CLI) bench serving
+
+## Past one machine: training-set retrieval on DuckDB beside Spark local[2] at 1x, 4x and 16x the
+## data, /predict on one Redis beside a three-master Redis Cluster (reports/bench/scale.json).
+## Needs Java 17 (Spark) and redis-server (the cluster is started on ports 7100-7102).
+bench-scale: model
+	$(WRK)
+	$(PY) -m benchmarks.bench_scale $(BENCH_ARGS)
+
+## A three-master Redis Cluster on 127.0.0.1:7100-7102 (redis-cluster-stop shuts it down).
+redis-cluster:
+	bash scripts/redis_cluster.sh start
+
+redis-cluster-stop:
+	bash scripts/redis_cluster.sh stop
 
 ## Ten minutes at concurrency 8 on /predict (2 workers, Redis): memory growth and p99 drift
 ## (reports/bench/soak.json). Not part of make test.

@@ -217,7 +217,9 @@ def main(argv: list[str] | None = None) -> None:
         out.write_text(json.dumps(report, indent=2))
 
     if not args.skip_retrieval:
-        report["retrieval"] = {e: {} for e in ENGINES}
+        report.setdefault("retrieval", {})  # figures of other scales (an earlier run) are kept
+        for e in ENGINES:
+            report["retrieval"].setdefault(e, {})
         for k in sorted(set(args.scale) | set(args.spark_scale)):
             d = scaled_data(k, args.work_dir)
             for engine in ENGINES:

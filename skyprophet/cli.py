@@ -150,6 +150,29 @@ def features_materialize(
     log.info("materialized %s", done)
 
 
+@features_app.command("training-set")
+def features_training_set(
+    out: Annotated[Path, typer.Option(help="folder of the parquet dataset (part-00000.parquet, ...)")],
+    lead: Annotated[int | None, typer.Option(min=0, help="minutes before scheduled departure (default: settings)")] = None,
+    service: Annotated[str | None, typer.Option(help="feature service (default: the current one)")] = None,
+    chunk_rows: Annotated[int, typer.Option(min=1_000, help="flights per Feast call (and per file)")] = 100_000,
+) -> None:
+    """Every labelled flight's point-in-time training row, streamed to a parquet dataset in chunks
+    (memory bounded by a chunk), through the configured offline store (DuckDB or Spark)."""
+    from pipelines.training_set import write_labelled
+    from skyprophet.adapters.progress import console_steps
+    from skyprophet.core.config import FEATURE_SERVICE
+
+    _setup_logging()
+    settings = _settings()
+    store = _store(settings, "sqlite")
+    lead_minutes = settings.lead_minutes if lead is None else lead
+    with console_steps() as steps, steps.step("training set: point-in-time retrieval (flights)") as advance:
+        rows = write_labelled(store, settings.canonical_path, out, service or FEATURE_SERVICE, lead_minutes,
+                              chunk_rows=chunk_rows, on_chunk=advance)
+    log.info("wrote %d rows to %s (offline store: %s)", rows, out, settings.offline_store)
+
+
 @features_app.command("demo")
 def features_demo(
     after: Annotated[str, typer.Option(help="the sample: the first flight scheduled at or after this")] = "2013-12-31T20:00:00+00:00",

@@ -111,10 +111,21 @@ class _Wire:
 
     def send(self, payload: bytes) -> None:
         """Send without reading (the caller holds the lock and calls ``receive`` next)."""
+        conn = self._conn
         try:
-            self._conn.send_packed_command([payload], check_health=False)  # connects if needed
+            sock = conn._sock
+            if sock is None:
+                conn.send_packed_command([payload], check_health=False)  # connects (handshake, auth, db)
+                return
+            sock.sendall(payload)
+        except socket.timeout as exc:
+            conn.disconnect()
+            raise redis_errors.TimeoutError(f"Timeout writing to Redis: {exc}") from exc
+        except OSError as exc:
+            conn.disconnect()
+            raise redis_errors.ConnectionError(f"Error writing to Redis: {exc}") from exc
         except BaseException:
-            self._conn.disconnect()
+            conn.disconnect()
             raise
 
     def receive(self, replies: int) -> list[Any]:
@@ -172,7 +183,7 @@ class _ClusterWire:
         self._client = client  # redis.cluster.RedisCluster
         self._wires: dict[tuple[str, int], _Wire] = {}
         self._slots: list[tuple[str, int]] = []
-        self._slot_of: dict[bytes, int] = {}
+        self._slot_of: dict[bytes, int] = {}  # command -> its key's slot
         self._lock = threading.Lock()
         self.redirects = {"MOVED": 0, "ASK": 0, "TRYAGAIN": 0}  # followed so far (a resharding leaves a trace)
         self._load_slots()
@@ -204,14 +215,15 @@ class _ClusterWire:
         return wire
 
     def _slot(self, command: bytes) -> int:
-        key = key_of(command)
-        slot = self._slot_of.get(key)
+        """The hash slot of a command's key, memoised by the command (the reader's commands are
+        memoised objects themselves, so this is one dictionary lookup)."""
+        slot = self._slot_of.get(command)
         if slot is None:
             from redis.crc import key_slot
 
             if len(self._slot_of) >= CACHE_ENTRIES:
                 self._slot_of.clear()
-            slot = self._slot_of[key] = key_slot(key)
+            slot = self._slot_of[command] = key_slot(key_of(command))
         return slot
 
     def run(self, commands: list[bytes]) -> list[Any]:

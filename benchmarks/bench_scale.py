@@ -78,7 +78,9 @@ def retrieve(engine: str, data_dir: Path) -> dict[str, Any]:
 
 def measure(engine: str, data_dir: Path) -> dict[str, Any]:
     cmd = [sys.executable, "-W", "ignore", "-m", "benchmarks.bench_scale", "--stage", engine, "--data-dir", str(data_dir)]
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=PROJECT_ROOT)
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=PROJECT_ROOT)
+    if done.returncode != 0:  # say why: the child's output is otherwise lost
+        raise RuntimeError(f"{engine} retrieval over {data_dir} failed ({done.returncode}):\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -39,12 +39,10 @@ def redis_client(settings: ServingSettings) -> Any:
 
     timeout = settings.redis_timeout_ms / 1000
     if settings.online_store == "redis_cluster":
-        from redis.cluster import ClusterNode, RedisCluster
+        from skyprophet.adapters.online import cluster_client
 
-        nodes = [ClusterNode(host, int(port)) for host, _, port in
-                 (n.rpartition(":") for n in settings.redis_cluster_nodes.split(","))]
-        return RedisCluster(startup_nodes=nodes, socket_timeout=timeout, socket_connect_timeout=timeout,
-                            retry=Retry(NoBackoff(), 0))
+        return cluster_client(settings.redis_cluster_nodes, socket_timeout=timeout, socket_connect_timeout=timeout,
+                              retry=Retry(NoBackoff(), 0))
     if settings.online_store != "redis":
         return None
     return redis.Redis.from_url(

@@ -71,9 +71,9 @@ CLUSTER_PORTS = os.environ.get("REDIS_CLUSTER_PORTS", "7100 7101 7102")
 
 def cluster_client(nodes: str) -> Any:
     """A redis-py cluster client on ``host:port,...``."""
-    from redis.cluster import ClusterNode, RedisCluster
+    from skyprophet.adapters.online import cluster_client as make
 
-    return RedisCluster(startup_nodes=[ClusterNode(h, int(p)) for h, _, p in (n.rpartition(":") for n in nodes.split(","))])
+    return make(nodes)
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +84,7 @@ def redis_cluster() -> Iterator[str]:
     import shutil
     import subprocess
 
-    from redis.cluster import ClusterNode, RedisCluster
+    from redis.cluster import RedisCluster
 
     from skyprophet.core.config import PROJECT_ROOT
 
@@ -96,7 +96,7 @@ def redis_cluster() -> Iterator[str]:
     subprocess.run(["bash", str(PROJECT_ROOT / "scripts" / "redis_cluster.sh"), "start"], check=True, env=env,
                    capture_output=True)
     nodes = ",".join(f"127.0.0.1:{p}" for p in CLUSTER_PORTS.split())
-    client = RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", int(p)) for p in CLUSTER_PORTS.split()])
+    client = cluster_client(nodes)
     client.flushall(target_nodes=RedisCluster.PRIMARIES)
     client.close()
     yield nodes

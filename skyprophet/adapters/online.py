@@ -48,6 +48,14 @@ def _memo(cache: dict[Any, Any], key: Any, make: Callable[[Any], Any], keep: Cal
     return found
 
 
+def cluster_client(nodes: str, **kwargs: Any) -> Any:
+    """A redis-py ``RedisCluster`` on ``host:port,...`` (``redis_cluster_nodes``); ``kwargs`` go to it."""
+    from redis.cluster import ClusterNode, RedisCluster
+
+    startup = [ClusterNode(host, int(port)) for host, _, port in (n.rpartition(":") for n in nodes.split(","))]
+    return RedisCluster(startup_nodes=startup, **kwargs)
+
+
 def _is_cluster(client: Any) -> bool:
     from redis.cluster import RedisCluster
 

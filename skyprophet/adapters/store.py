@@ -66,6 +66,7 @@ def repo_config(
         provider="local",
         registry=RegistryConfig(path=str(data_dir / "registry.db"), cache_ttl_seconds=registry_ttl_s),
         offline_store=offline_config(settings, data_dir),
+        batch_engine=batch_engine_config(settings, data_dir),
         online_store=online_cfg,
         entity_key_serialization_version=3,
         materialization_config=MaterializationConfig(
@@ -97,12 +98,27 @@ def spark_conf(settings: Settings, data_dir: Path) -> dict[str, str]:
 def offline_config(settings: Settings, data_dir: Path) -> Any:
     """Feast's offline store configuration for ``settings.offline_store``."""
     if settings.offline_store == "spark":
+        import os
+        import sys
+
+        # Spark's Python workers (the compute engine writes the online store from them) start the
+        # interpreter named by PYSPARK_PYTHON, else whatever ``python3`` is on PATH: without
+        # this one's packages (feast) unless the virtual environment is active.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         from feast.infra.offline_stores.contrib.spark_offline_store.spark import SparkOfflineStoreConfig
 
         return SparkOfflineStoreConfig(spark_conf=spark_conf(settings, data_dir))
     from feast.infra.offline_stores.duckdb import DuckDBOfflineStoreConfig
 
     return DuckDBOfflineStoreConfig()
+
+
+def batch_engine_config(settings: Settings, data_dir: Path) -> Any:
+    """Feast's materialization engine for ``settings.batch_engine``: ``local`` or Spark's compute
+    engine on the offline store's Spark session (same master and settings)."""
+    if settings.batch_engine == "spark":
+        return {"type": "spark.engine", "spark_conf": spark_conf(settings, data_dir)}
+    return "local"
 
 
 def configure_offline(settings: Settings, data_dir: Path) -> None:

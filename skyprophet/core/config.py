@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # skyprophet/core/config.py -> the checkout
@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     offline_store: Literal["duckdb", "spark"] = "duckdb"
     spark_master: str = "local[2]"
     spark_conf: dict[str, str] = Field(default_factory=dict)  # SKYPROPHET_SPARK_CONF='{"spark.driver.memory": "4g"}'
+    # Materialization engine: Feast's local engine (reads through the offline store, writes from this
+    # process) or Feast's Spark compute engine (reads, keeps the latest row per key and writes the online
+    # store from Spark's Python workers; needs offline_store=spark).
+    batch_engine: Literal["local", "spark"] = "local"
     params_path: Path = PARAMS_FILE
     # Defaults from the parameters file (one place for the pipeline's parameters; DVC tracks them there).
     lead_minutes: int = Field(default_factory=lambda data: int(_param(data, "lead_minutes", 120)), ge=0)
@@ -84,6 +88,12 @@ class Settings(BaseSettings):
     monitor_skew_match_min: float = Field(default=0.99, ge=0, le=1)  # an input's share of online values equal to offline
     monitor_brier_alert: float = Field(default=0.16, gt=0, le=1)  # the window's Brier score once labels are in
     monitor_sample_flights: int = Field(default=20_000, gt=0)  # flights sampled per side of a batch report
+
+    @model_validator(mode="after")
+    def _spark_engine_needs_spark(self) -> Settings:
+        if self.batch_engine == "spark" and self.offline_store != "spark":
+            raise ValueError("batch_engine=spark reads through Spark: set offline_store=spark too")
+        return self
 
     @property
     def materialize_chunk(self) -> timedelta:

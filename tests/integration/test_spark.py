@@ -102,23 +102,32 @@ def test_model_on_spark_training_set_scores_the_same(spark_month: TrainingSet, d
 
 def test_materialize_through_spark(spark_store, settings: Settings, canonical: pd.DataFrame,  # type: ignore[no-untyped-def]
                                    tmp_path: Path) -> None:
-    """Materialization reading through Spark loads the online store with DuckDB's values."""
+    """Materialization loads the online store with DuckDB's values both ways Spark can do it:
+    Feast's local engine reading through the Spark offline store, and Feast's Spark compute
+    engine (``batch_engine=spark``: Spark reads, keeps each key's latest row and writes the online
+    store from its Python workers)."""
     from skyprophet.adapters.online import OnlineFeatures
     from skyprophet.adapters.store import open_store
 
     t = datetime(2013, 2, 14, 18, 0, tzinfo=timezone.utc)
-    duck = open_store(settings, online="sqlite", data_dir=tmp_path)
+    duck = open_store(settings, online="sqlite", data_dir=tmp_path / "duckdb")
     apply(duck, settings)
-    for store in (spark_store, duck):
+    s = settings.model_copy(update={"offline_store": "spark", "batch_engine": "spark"})
+    engine = open_store(s, online="sqlite", data_dir=tmp_path / "engine")
+    apply(engine, s, processed_dir=settings.processed_dir)
+    assert type(engine._provider.batch_engine).__name__ == "SparkComputeEngine"
+    assert type(spark_store._provider.batch_engine).__name__ == "LocalComputeEngine"
+    for store in (spark_store, engine, duck):
         materialize(store, t, start=t - timedelta(hours=12), chunk=timedelta(days=1), show_progress=False)
     near = canonical[(canonical["sched_dep_utc"] - pd.Timestamp(t)).abs() <= pd.Timedelta(hours=3)]
     keys = [FlightKeys(r.carrier, int(r.flight_number), r.origin, r.dest, int(r.sched_dep_utc.timestamp()),
                        int(r.utc_offset_min), r.tailnum if isinstance(r.tailnum, str) else None)
             for r in near.itertuples()]
     assert len(keys) > 100
-    a = OnlineFeatures(spark_store).read(keys, [t] * len(keys))
     b = OnlineFeatures(duck).read(keys, [t] * len(keys))
-    assert sum(v is not None for ff in a for v in ff.values.values()) > 0.5 * len(keys) * len(a[0].values)
-    for x, y in zip(a, b, strict=True):
-        assert {k: normalized(v) for k, v in x.values.items()} == {k: normalized(v) for k, v in y.values.items()}
-        assert x.stamps == y.stamps
+    assert sum(v is not None for ff in b for v in ff.values.values()) > 0.5 * len(keys) * len(b[0].values)
+    for store in (spark_store, engine):
+        a = OnlineFeatures(store).read(keys, [t] * len(keys))
+        for x, y in zip(a, b, strict=True):
+            assert {k: normalized(v) for k, v in x.values.items()} == {k: normalized(v) for k, v in y.values.items()}
+            assert x.stamps == y.stamps

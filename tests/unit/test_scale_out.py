@@ -51,6 +51,17 @@ def test_store_configuration_follows_the_settings(tmp_path: Path) -> None:
     assert conf["spark.sql.session.timeZone"] == "UTC"
     assert cfg.online_store.redis_type == RedisType.redis_cluster
     assert cfg.online_store.connection_string == "10.0.0.1:7000,10.0.0.2:7000"
+    assert cfg.batch_engine_config == "local"  # materialization: Feast's local engine unless asked
+    engine = repo_config(s.model_copy(update={"batch_engine": "spark"})).batch_engine
+    assert type(engine).__name__ == "SparkComputeEngineConfig" and engine.spark_conf == conf
+
+
+def test_spark_engine_needs_the_spark_offline_store() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="offline_store=spark"):
+        Settings(batch_engine="spark")
+    assert Settings(batch_engine="spark", offline_store="spark").batch_engine == "spark"
 
 
 def test_cluster_nodes_must_be_host_port_pairs() -> None:

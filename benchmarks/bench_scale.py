@@ -107,10 +107,10 @@ def serving(report: dict[str, Any], seconds: int, workers: int) -> None:
     import statistics
 
     import redis
-    from redis.cluster import ClusterNode, RedisCluster
 
     from benchmarks.bench_serving import MATERIALIZED, Service, bodies, uvicorn_cmd, wrk
     from pipelines.feature_store import apply, materialize
+    from skyprophet.adapters.online import cluster_client
     from skyprophet.adapters.store import open_store
 
     subprocess.run(["bash", str(PROJECT_ROOT / "scripts" / "redis_cluster.sh"), "start"], check=True,
@@ -125,8 +125,8 @@ def serving(report: dict[str, Any], seconds: int, workers: int) -> None:
         for name in ("raw", "processed"):
             (data / name).symlink_to(settings.data_dir.resolve() / name)
         redis.Redis.from_url(redis_url).flushdb()
-        cluster: Any = RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", int(p)) for p in CLUSTER_PORTS.split()])
-        cluster.flushall(target_nodes=RedisCluster.PRIMARIES)
+        cluster: Any = cluster_client(nodes)
+        cluster.flushall(target_nodes=cluster.PRIMARIES)
         s = settings.model_copy(update={"data_dir": data, "redis_url": redis_url, "redis_cluster_nodes": nodes})
         for kind in ("redis", "redis_cluster"):
             store = open_store(s, online=kind)

@@ -47,6 +47,7 @@ from skyprophet.core.config import Settings
 from skyprophet.core.errors import NoData
 from skyprophet.core.features import SEP
 from skyprophet.core.keys import ROW_ID, TIMESTAMP, entity_frame
+from skyprophet.core.windows import delayed
 from skyprophet.core.model import encode_frame, probabilities
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ def scored_sample(store: FeatureStore, flights: pd.DataFrame, model: LoadedModel
     by_id = flights.set_index("flight_row_id").loc[feats[ROW_ID].to_numpy()]
     delay = by_id["dep_delay_min"].to_numpy(dtype=np.float64)
     label = np.where(by_id["cancelled"].to_numpy(dtype=bool) | np.isnan(delay), np.nan,
-                     (delay > label_delay_minutes).astype(np.float64))
+                     delayed(delay, label_delay_minutes).astype(np.float64))
     sched = by_id["sched_dep_utc"].reset_index(drop=True)
     out = feats[model.spec.feature_names].copy()
     out[PROBABILITY] = probabilities(model.booster, encode_frame(feats, model.spec), model.spec, num_threads=2)
@@ -146,7 +147,7 @@ def with_outcomes(logged: pd.DataFrame, canonical: pd.DataFrame, label_delay_min
     known = frame["cancelled"].eq(False).to_numpy(dtype=bool) & ~np.isnan(delay)  # not cancelled, outcome in the data
     if known_at is not None:
         known &= (frame["actual_departure"] <= known_at).fillna(False).to_numpy(dtype=bool)
-    frame[LABEL] = np.where(known, (delay > label_delay_minutes).astype(np.float64), np.nan)
+    frame[LABEL] = np.where(known, delayed(delay, label_delay_minutes).astype(np.float64), np.nan)
     return frame.drop(columns=["dep_delay_min", "cancelled"])
 
 

@@ -20,6 +20,7 @@ from skyprophet.core.config import FEATURE_SERVICE
 from skyprophet.core.errors import TrainingSetError
 from skyprophet.core.features import SEP, model_feature_names
 from skyprophet.core.keys import ROW_ID, TIMESTAMP, entity_frame
+from skyprophet.core.windows import delayed
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -143,7 +144,7 @@ def build(
         if w.name in require and not (labelled[SPLIT] == w.name).any():
             raise TrainingSetError(f"no labelled flights in the {w.name} window {w} (data has {_span(canonical)})")
     leads = sorted(leads or [lead_minutes], reverse=True)
-    label = (labelled["dep_delay_min"].to_numpy() > label_delay_minutes).astype(np.int8)
+    label = delayed(labelled["dep_delay_min"], label_delay_minutes)
     keep = [*KEPT, *names]
     extra = {LABEL: pa.array(label), SPLIT: pa.array(labelled[SPLIT].to_numpy(), pa.string()),
              LOCAL_MONTH: pa.array(labelled[LOCAL_MONTH].to_numpy(), pa.string())}
@@ -198,7 +199,7 @@ def write_labelled(
     for part, start in enumerate(range(0, flights.num_rows, chunk_rows)):
         chunk = flights.slice(start, chunk_rows).to_pandas()
         table = historical_table(store, entity_frame(chunk, lead_minutes), service, chunk_rows=chunk_rows).select(keep)
-        label = (chunk["dep_delay_min"].to_numpy() > label_delay_minutes).astype(np.int8)
+        label = delayed(chunk["dep_delay_min"], label_delay_minutes)
         table = table.append_column(LABEL, pa.array(label)).append_column(LEAD, pa.array(np.full(len(chunk), lead_minutes, np.int16)))
         pq.write_table(table, out_dir / f"part-{part:05d}.parquet")
         written += table.num_rows

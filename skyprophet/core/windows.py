@@ -5,6 +5,9 @@ Minutes throughout. ``pipelines.build_features`` computes them over the whole hi
 through the second and compares every row with the first.
 """
 
+import numpy as np
+import numpy.typing as npt
+
 DAY = 1440
 DELAYED_AFTER_MIN = 15.0  # a departure is delayed when its delay is above this
 
@@ -20,3 +23,9 @@ PLANE_ACTIVE = 7 * DAY
 WEATHER_COLUMNS = ("temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib")
 WEATHER_DELAY = 60  # an observation labelled hour H is available at H + 1 h
 WEATHER_MAX_AGE = 120  # and stays valid for two hours after that
+
+
+def delayed(delay_min: npt.ArrayLike, after_min: float = DELAYED_AFTER_MIN) -> npt.NDArray[np.int8]:
+    """The label: 1 where the departure delay is above ``after_min`` minutes (params.yaml's
+    ``label_delay_minutes`` for the model), else 0 (a missing delay gives 0: callers mask it)."""
+    return (np.asarray(delay_min, dtype=np.float64) > after_min).astype(np.int8)

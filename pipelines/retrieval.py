@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import pyarrow as pa
 
+from skyprophet.adapters.store import release_retrieval
 from skyprophet.core.config import FEATURE_SERVICE
 from skyprophet.core.keys import ROW_ID, TIMESTAMP
 
@@ -78,6 +79,7 @@ def historical_table(
         parts.append(
             store.get_historical_features(entity_df=chunk, features=service, full_feature_names=True).to_arrow()
         )
+        release_retrieval(store)  # each call's scratch (Spark: the uploaded entity rows) before the next
         if on_chunk is not None:
             on_chunk(len(chunk))
     table = pa.concat_tables(parts, promote_options="permissive") if parts else pa.table({})

@@ -113,6 +113,26 @@ def offline_config(settings: Settings, data_dir: Path) -> Any:
     return DuckDBOfflineStoreConfig()
 
 
+def release_retrieval(store: FeatureStore) -> None:
+    """Free what a finished ``get_historical_features`` call left behind in the offline engine.
+
+    Feast's Spark store uploads each call's entity rows as a temporary view
+    (``feast_entity_df_<uuid>``), held in the driver's memory and never dropped: a chunked
+    retrieval of 53 calls at 16x the data ran the 2 GB driver out of memory after 30 of them
+    ("Not enough memory to build and broadcast the table"). DuckDB keeps nothing: a no-op there.
+    """
+    if store.config.offline_store.type != "spark":
+        return
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.getActiveSession()
+    if spark is None:
+        return
+    for table in spark.catalog.listTables():
+        if table.isTemporary and table.name.startswith("feast_entity_df_"):
+            spark.catalog.dropTempView(table.name)
+
+
 def batch_engine_config(settings: Settings, data_dir: Path) -> Any:
     """Feast's materialization engine for ``settings.batch_engine``: ``local`` or Spark's compute
     engine on the offline store's Spark session (same master and settings)."""

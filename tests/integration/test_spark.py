@@ -80,6 +80,17 @@ def test_spark_training_set_equals_duckdb(spark_month: TrainingSet, duckdb_month
     assert compared > 0.7 * len(spark) * len(spark_month.feature_names)
 
 
+def test_retrieval_leaves_no_entity_rows_in_the_spark_session(spark_month: TrainingSet) -> None:
+    """Feast uploads each call's entity rows as a temporary view and never drops it; kept, they
+    filled the driver's memory after 30 calls of a 16x retrieval. The retrieval drops them."""
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.getActiveSession()
+    assert spark is not None and len(spark_month.frame) > 0
+    views = [t.name for t in spark.catalog.listTables() if t.isTemporary]
+    assert not [v for v in views if v.startswith("feast_entity_df_")], views
+
+
 def test_model_on_spark_training_set_scores_the_same(spark_month: TrainingSet, duckdb_months: TrainingSet,
                                                      train_params) -> None:  # type: ignore[no-untyped-def]
     """The same LightGBM fit on the Spark-retrieved month as on DuckDB's, scored on the same

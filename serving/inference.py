@@ -56,6 +56,19 @@ class ModelRefused(Exception):
     """A registered version that cannot serve: unloadable artifact, unknown feature service, ..."""
 
 
+def _unreachable(exc: BaseException) -> bool:
+    """The exception (or one it was raised from) is a connection that failed or timed out: MLflow's
+    REST client wraps requests' errors as "API request to ... failed with exception ...", chained."""
+    import requests
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError, TimeoutError)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "Max retries exceeded" in str(exc) or "Failed to establish a new connection" in str(exc)
+
+
 class ModelHolder:
     """The model ``name@alias`` points at, refreshed on demand or by the background task.
 
@@ -105,6 +118,11 @@ class ModelHolder:
             model = load_version(self._client, name, version, alias)
             prepare(model)
         except Exception as exc:  # whatever the artifact holds, the loaded model keeps serving
+            if _unreachable(exc):  # the registry went away mid-load: not the version's fault, try again
+                self._client = None
+                error = f"model registry: {first_line(exc)}"
+                log.warning("model refresh failed: %s", error)
+                return Reload("failed", now, None, error)
             self._refused = Reload("refused", now, version, f"refused {name} version {version}: {first_line(exc)}")
             log.warning("%s", self._refused.error)
             return self._refused

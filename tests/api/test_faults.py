@@ -284,7 +284,11 @@ def test_mlflow_down_during_hot_reload_keeps_serving_and_recovers(api_settings, 
             time.sleep(0.3)
         status, version, ready = _state(server.url)
         assert (status, version) == (200, v2) and ready["warnings"] == [] and ready["reload"]["error"] is None
-        assert "skyprophet_model_reload_failing 0.0" in httpx.get(f"{server.url}/metrics", timeout=10).text
+        # the gauge is set on the event loop right after the swap: a scrape a moment later sees it
+        deadline = time.monotonic() + 5
+        while "skyprophet_model_reload_failing 0.0" not in httpx.get(f"{server.url}/metrics", timeout=10).text:
+            assert time.monotonic() < deadline, "the reload gauge still says failing after the reload"
+            time.sleep(0.1)
     finally:
         local.set_registered_model_alias(api_settings.model_name, PRODUCTION, v1)
         server.stop()

@@ -96,6 +96,13 @@ class ModelHolder:
         """What the latest check of the alias found wrong (None when it went through)."""
         return self.last_reload.error if self.last_reload is not None else None
 
+    def _registry_failed(self, exc: Exception, now: float) -> Reload:
+        """A check that could not reach the registry: reconnect next time, keep serving."""
+        self._client = None
+        error = f"model registry: {first_line(exc)}"
+        log.warning("model refresh failed: %s", error)
+        return Reload("failed", now, None, error)
+
     def _refresh(self, prepare: Callable[[LoadedModel], None]) -> Reload:
         name, alias = self.settings.model_name, self.settings.model_alias
         now = time.time()
@@ -104,10 +111,7 @@ class ModelHolder:
                 self._client = connect(self.settings)
             version = alias_version(self._client, name, alias)
         except Exception as exc:  # the registry being down must not stop the service
-            self._client = None
-            error = f"model registry: {first_line(exc)}"
-            log.warning("model refresh failed: %s", error)
-            return Reload("failed", now, None, error)
+            return self._registry_failed(exc, now)
         if version is None:
             return Reload("failed", now, None, f"no model version is registered as {name}@{alias}")
         if self.current is not None and self.current.version == version:
@@ -119,10 +123,7 @@ class ModelHolder:
             prepare(model)
         except Exception as exc:  # whatever the artifact holds, the loaded model keeps serving
             if _unreachable(exc):  # the registry went away mid-load: not the version's fault, try again
-                self._client = None
-                error = f"model registry: {first_line(exc)}"
-                log.warning("model refresh failed: %s", error)
-                return Reload("failed", now, None, error)
+                return self._registry_failed(exc, now)
             self._refused = Reload("refused", now, version, f"refused {name} version {version}: {first_line(exc)}")
             log.warning("%s", self._refused.error)
             return self._refused

@@ -69,13 +69,6 @@ def redis_url() -> Iterator[str]:
 CLUSTER_PORTS = os.environ.get("REDIS_CLUSTER_PORTS", "7100 7101 7102")
 
 
-def cluster_client(nodes: str) -> Any:
-    """A redis-py cluster client on ``host:port,...``."""
-    from skyprophet.adapters.online import cluster_client as make
-
-    return make(nodes)
-
-
 @pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[str]:
     """A three-master Redis Cluster on loopback ports (``scripts/redis_cluster.sh``: started here
@@ -84,8 +77,7 @@ def redis_cluster() -> Iterator[str]:
     import shutil
     import subprocess
 
-    from redis.cluster import RedisCluster
-
+    from skyprophet.adapters.online import cluster_client
     from skyprophet.core.config import PROJECT_ROOT
 
     if shutil.which("redis-server") is None:
@@ -97,7 +89,7 @@ def redis_cluster() -> Iterator[str]:
                    capture_output=True)
     nodes = ",".join(f"127.0.0.1:{p}" for p in CLUSTER_PORTS.split())
     client = cluster_client(nodes)
-    client.flushall(target_nodes=RedisCluster.PRIMARIES)
+    client.flushall(target_nodes=client.PRIMARIES)
     client.close()
     yield nodes
 

@@ -15,10 +15,10 @@ import pytest
 import redis
 
 from serving.config import ServingSettings
-from skyprophet.adapters.online import FlightKeys, OnlineFeatures, key_of
+from skyprophet.adapters.online import FlightKeys, OnlineFeatures, cluster_client, key_of
 from skyprophet.core.keys import flight_query
 from tests.api.conftest import MATERIALIZED, Server, start_server
-from tests.conftest import cluster_client, normalized
+from tests.conftest import normalized
 
 pytestmark = [pytest.mark.api, pytest.mark.integration]
 

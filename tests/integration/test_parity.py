@@ -17,7 +17,8 @@ from skyprophet.core.config import Settings
 from skyprophet.core.keys import entity_frame
 from skyprophet.adapters.online import FlightKeys, OnlineFeatures
 from skyprophet.adapters.store import open_store
-from tests.conftest import cluster_client, historical, normalized as _norm
+from skyprophet.adapters.online import cluster_client
+from tests.conftest import historical, normalized as _norm
 
 pytestmark = pytest.mark.integration
 # a grid point, an off-grid instant on a DST change day, and 45 min after the dense rows end

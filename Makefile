@@ -11,7 +11,7 @@ DATA := data
 RAW := $(DATA)/raw/canonical_flights.parquet
 PROCESSED := $(DATA)/processed/plane_recent.parquet
 
-.PHONY: run test test-unit env features apply demo model live monitor feast-ui mlflow-ui train promote evaluate score tune october-checks serve stress-test lint repro compose-config fresh-clone-check bench-features bench-stream bench-train bench-serving bench-scale redis-cluster redis-cluster-stop soak clean
+.PHONY: run test test-unit env features apply demo model live monitor feast-ui mlflow-ui train promote evaluate score tune october-checks october-leads serve stress-test lint repro compose-config fresh-clone-check bench-features bench-stream bench-train bench-serving bench-scale redis-cluster redis-cluster-stop soak clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -74,6 +74,11 @@ tune: apply
 ## Seed averaging, calibration and candidate inputs, scored on October only (reports/bench/october_checks.json).
 october-checks: apply
 	$(PY) -m benchmarks.october_checks
+
+## The multi-horizon model's lead weights and leaf size, on October only (reports/bench/october_{weights,leaf_size}.json).
+october-leads: apply
+	$(PY) -m benchmarks.october_leads --family weights
+	$(PY) -m benchmarks.october_leads --family leaf_size
 
 ## The whole test suite (unit, integration against real SQLite, Redis, Feast registry).
 PYTEST_ARGS ?=

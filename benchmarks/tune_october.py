@@ -57,8 +57,9 @@ class OctoberData:
     validation: tuple[np.ndarray, np.ndarray]
 
     @classmethod
-    def load(cls, settings: Settings) -> OctoberData:
-        params = TrainParams.load(settings.params_path)
+    def load(cls, settings: Settings, params: TrainParams | None = None) -> OctoberData:
+        """The windows of ``params`` (params.yaml's when None)."""
+        params = params or TrainParams.load(settings.params_path)
         windows = [w for w in params.windows if w.name != "test"]
         flights = read_canonical(settings.canonical_path)
         ts = build(open_store(settings), flights, windows, params.feature_service,

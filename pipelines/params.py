@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from skyprophet.core.config import FEATURE_SERVICE
@@ -69,6 +70,8 @@ class TrainParams:
     num_boost_round: int = 3000
     early_stopping_rounds: int = 100
     monotone_increasing: list[str] = field(default_factory=list)
+    # a training row's weight by its lead (minutes); a lead not named weighs 1
+    lead_weights: dict[int, float] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> TrainParams:
@@ -82,6 +85,13 @@ class TrainParams:
             raise TrainingSetError(f"leads_minutes must be distinct positive minutes, got {leads}")
         if lead not in leads:
             raise TrainingSetError(f"lead_minutes ({lead}) must be one of leads_minutes {leads}")
+        weights = {int(k): float(v) for k, v in (training.get("lead_weights") or {}).items()}
+        stray = sorted(set(weights) - set(leads))
+        if stray:
+            raise TrainingSetError(f"training.lead_weights names leads that are not in leads_minutes: {stray}")
+        bad = {k: v for k, v in weights.items() if not (0 < v < float("inf"))}
+        if bad:
+            raise TrainingSetError(f"training.lead_weights must be positive and finite, got {bad}")
         return cls(
             windows=windows_from(p.get("split", {})),
             lead_minutes=lead,
@@ -92,12 +102,22 @@ class TrainParams:
             num_boost_round=int(training.get("num_boost_round", 3000)),
             early_stopping_rounds=int(training.get("early_stopping_rounds", 100)),
             monotone_increasing=list(training.get("monotone_increasing", [])),
+            lead_weights=weights,
         )
 
     @property
     def leads(self) -> list[int]:
         """The prediction leads of the training set, longest first."""
         return self.leads_minutes or [self.lead_minutes]
+
+    def row_weights(self, leads: np.ndarray) -> np.ndarray | None:
+        """Each row's weight from its lead (None when every lead weighs 1, LightGBM's default)."""
+        if all(v == 1.0 for v in self.lead_weights.values()):
+            return None
+        w = np.ones(len(leads), dtype=float)
+        for lead, weight in self.lead_weights.items():
+            w[leads == lead] = weight
+        return w
 
     def window(self, name: str) -> Window:
         return next(w for w in self.windows if w.name == name)
@@ -111,6 +131,7 @@ class TrainParams:
             "num_boost_round": self.num_boost_round,
             "early_stopping_rounds": self.early_stopping_rounds,
             "monotone_increasing": ",".join(self.monotone_increasing),
+            "lead_weights": ",".join(f"{k}:{v:g}" for k, v in sorted(self.lead_weights.items())) or "none",
         }
         out.update({f"split_{w.name}": str(w) for w in self.windows})
         out.update({f"lgb_{k}": v for k, v in self.lightgbm.items()})

@@ -106,8 +106,12 @@ def fit_booster(
     params: TrainParams,
     num_threads: int,
     steps: Steps = SILENT,
+    weights: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
 ) -> lgb.Booster:
-    """LightGBM with early stopping on the validation window."""
+    """LightGBM with early stopping on the validation window.
+
+    ``weights`` are the train and validation rows' weights (params' lead weights); early stopping
+    then watches the same weighted loss the trees minimise."""
     import lightgbm as lgb
 
     p = {"objective": "binary", "metric": "binary_logloss", "verbose": -1, **params.lightgbm, "num_threads": num_threads}
@@ -119,8 +123,9 @@ def fit_booster(
         # "advanced" broke the constraint here (LightGBM 4.7: probabilities fell by up to 0.007).
         p.setdefault("monotone_constraints_method", "intermediate")
     categorical = [i for i, n in enumerate(spec.feature_names) if n in spec.categories]
-    train = lgb.Dataset(x_train, y_train, feature_name=spec.feature_names, categorical_feature=categorical, free_raw_data=True)
-    val = lgb.Dataset(x_val, y_val, reference=train)
+    train = lgb.Dataset(x_train, y_train, weight=weights[0], feature_name=spec.feature_names,
+                        categorical_feature=categorical, free_raw_data=True)
+    val = lgb.Dataset(x_val, y_val, weight=weights[1], reference=train)
     # The bar's total is the round limit; early stopping ends the step before it.
     with steps.step("LightGBM: boosting rounds", total=params.num_boost_round) as advance:
         return lgb.train(
@@ -249,7 +254,8 @@ def fit_model(ts: TrainingSet, params: TrainParams, threads: int, shuffle_labels
     y = {n: _labels(ts, n, rng) for n in SPLITS}
 
     t0 = time.perf_counter()
-    booster = fit_booster(x["train"], y["train"], x["validation"], y["validation"], spec0, params, threads, steps)
+    w = (params.row_weights(ts.leads_of("train")), params.row_weights(ts.leads_of("validation")))
+    booster = fit_booster(x["train"], y["train"], x["validation"], y["validation"], spec0, params, threads, steps, w)
     fit_seconds = time.perf_counter() - t0
     with steps.step("calibration, threshold and test scores"):
         raw_val = np.asarray(booster.predict(x["validation"], num_threads=threads))

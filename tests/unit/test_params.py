@@ -35,3 +35,31 @@ def test_bad_lead_lists_are_refused(tmp_path: Path, leads: str, says: str) -> No
     f.write_text(f"lead_minutes: 120\nleads_minutes: {leads}\n" + SPLIT)
     with pytest.raises(TrainingSetError, match=says):
         TrainParams.load(f)
+
+
+def test_lead_weights_weigh_each_row_by_its_lead_and_unnamed_leads_weigh_one(tmp_path: Path) -> None:
+    import numpy as np
+
+    f = tmp_path / "params.yaml"
+    f.write_text("lead_minutes: 120\nleads_minutes: [720, 120, 30]\ntraining:\n  lead_weights: {720: 0.25, 30: 2}\n" + SPLIT)
+    params = TrainParams.load(f)
+    leads = np.array([30, 720, 120, 720, 30])
+    assert params.row_weights(leads).tolist() == [2.0, 0.25, 1.0, 0.25, 2.0]
+    assert params.flat()["lead_weights"] == "30:2,720:0.25"
+
+
+def test_without_lead_weights_lightgbm_gets_no_weights(tmp_path: Path) -> None:
+    import numpy as np
+
+    f = tmp_path / "params.yaml"
+    f.write_text("lead_minutes: 120\nleads_minutes: [720, 120]\ntraining:\n  lead_weights: {720: 1}\n" + SPLIT)
+    assert TrainParams.load(f).row_weights(np.array([720, 120])) is None
+
+
+@pytest.mark.parametrize(("weights", "says"), [("{60: 0.5}", "not in leads_minutes"), ("{720: 0}", "positive and finite"),
+                                               ("{720: .inf}", "positive and finite")])
+def test_bad_lead_weights_are_refused(tmp_path: Path, weights: str, says: str) -> None:
+    f = tmp_path / "params.yaml"
+    f.write_text(f"lead_minutes: 120\nleads_minutes: [720, 120]\ntraining:\n  lead_weights: {weights}\n" + SPLIT)
+    with pytest.raises(TrainingSetError, match=says):
+        TrainParams.load(f)

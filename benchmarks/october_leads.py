@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     single = OctoberData.load(settings, single_params)
     single_rows = [_score(single, single.params, seed, args.threads) for seed in args.seeds]
     chosen = choose(results, params.lead_minutes)
-    summary = {name: {"weights": {str(k): v for k, v in trials[name][0].items()}, "lightgbm": trials[name][1],
+    summary: dict[str, dict[str, Any]] = {name: {"weights": {str(k): v for k, v in trials[name][0].items()}, "lightgbm": trials[name][1],
                       "roc_auc_2h": _median(rows, "roc_auc"), "pr_auc_2h": _median(rows, "pr_auc"),
                       "brier_2h": _median(rows, "brier"),
                       "roc_auc_by_lead": {k: _median(rows, "", k) for k in params.leads}}
@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> None:
                                                "brier_2h": _median(single_rows, "brier")}}, indent=2))
     print(f"{'trial':<24}{'ROC 2h':>8}{'PR 2h':>8}{'Brier 2h':>9}  ROC AUC by lead (median, October)")  # noqa: T201
     for name, s in summary.items():
-        leads = " ".join(f"{k}:{v:.4f}" for k, v in s["roc_auc_by_lead"].items())
+        by_lead: dict[int, float] = s["roc_auc_by_lead"]
+        leads = " ".join(f"{k}:{v:.4f}" for k, v in by_lead.items())
         print(f"{name:<24}{s['roc_auc_2h']:>8.4f}{s['pr_auc_2h']:>8.4f}{s['brier_2h']:>9.4f}  {leads}")  # noqa: T201
     print(f"{'single lead (v2)':<24}{_median(single_rows, 'roc_auc'):>8.4f}{_median(single_rows, 'pr_auc'):>8.4f}"  # noqa: T201
           f"{_median(single_rows, 'brier'):>9.4f}")

@@ -273,8 +273,11 @@ def test_mlflow_down_during_hot_reload_keeps_serving_and_recovers(api_settings, 
         assert (status, version) == (200, v1)  # the loaded model keeps serving
         assert ready["reload"]["outcome"] == "failed" and "model registry" in ready["reload"]["error"]
         assert any(w.startswith("model reload failed") for w in ready["warnings"]), ready
-        metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
-        assert "skyprophet_model_reload_failing 1.0" in metrics
+        # /ready reads the holder, set in the reload's thread; the gauge follows on the event loop
+        deadline = time.monotonic() + 5
+        while "skyprophet_model_reload_failing 1.0" not in (metrics := httpx.get(f"{server.url}/metrics", timeout=10).text):
+            assert time.monotonic() < deadline, "the reload gauge never said failing while MLflow was down"
+            time.sleep(0.1)
         assert 'skyprophet_model_reloads_total{outcome="failed"}' in metrics
 
         tracking = _mlflow_server(port, api_settings.mlflow_tracking_uri, api_settings.mlflow_artifact_root)

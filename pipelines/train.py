@@ -138,6 +138,11 @@ def fit_booster(
         )
 
 
+def split_weights(ts: TrainingSet, params: TrainParams) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The train and validation rows' weights by their leads (``fit_booster``'s ``weights``)."""
+    return params.row_weights(ts.leads_of("train")), params.row_weights(ts.leads_of("validation"))
+
+
 def _platt(raw: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     from sklearn.linear_model import LogisticRegression
 
@@ -254,8 +259,8 @@ def fit_model(ts: TrainingSet, params: TrainParams, threads: int, shuffle_labels
     y = {n: _labels(ts, n, rng) for n in SPLITS}
 
     t0 = time.perf_counter()
-    w = (params.row_weights(ts.leads_of("train")), params.row_weights(ts.leads_of("validation")))
-    booster = fit_booster(x["train"], y["train"], x["validation"], y["validation"], spec0, params, threads, steps, w)
+    booster = fit_booster(x["train"], y["train"], x["validation"], y["validation"], spec0, params, threads, steps,
+                          split_weights(ts, params))
     fit_seconds = time.perf_counter() - t0
     with steps.step("calibration, threshold and test scores"):
         raw_val = np.asarray(booster.predict(x["validation"], num_threads=threads))

@@ -251,6 +251,16 @@ def _state(url: str) -> tuple[int, str | None, dict[str, Any]]:
     return r.status_code, version, httpx.get(f"{url}/ready", timeout=10).json()
 
 
+def _metrics_showing(url: str, line: str, seconds: float, why: str) -> str:
+    """/metrics once it shows ``line``; the reload gauge is set on the event loop after the reload's
+    thread, which /ready already reflects, so a scrape a moment later sees it."""
+    deadline = time.monotonic() + seconds
+    while line not in (metrics := httpx.get(f"{url}/metrics", timeout=10).text):
+        assert time.monotonic() < deadline, why
+        time.sleep(0.1)
+    return metrics
+
+
 def test_mlflow_down_during_hot_reload_keeps_serving_and_recovers(api_settings, small_models, loaded_redis) -> None:  # type: ignore[no-untyped-def]
     from skyprophet.adapters.tracking import PRODUCTION, connect
 
@@ -273,11 +283,8 @@ def test_mlflow_down_during_hot_reload_keeps_serving_and_recovers(api_settings, 
         assert (status, version) == (200, v1)  # the loaded model keeps serving
         assert ready["reload"]["outcome"] == "failed" and "model registry" in ready["reload"]["error"]
         assert any(w.startswith("model reload failed") for w in ready["warnings"]), ready
-        # /ready reads the holder, set in the reload's thread; the gauge follows on the event loop
-        deadline = time.monotonic() + 5
-        while "skyprophet_model_reload_failing 1.0" not in (metrics := httpx.get(f"{server.url}/metrics", timeout=10).text):
-            assert time.monotonic() < deadline, "the reload gauge never said failing while MLflow was down"
-            time.sleep(0.1)
+        metrics = _metrics_showing(server.url, "skyprophet_model_reload_failing 1.0", 5,
+                                   "the reload gauge never said failing while MLflow was down")
         assert 'skyprophet_model_reloads_total{outcome="failed"}' in metrics
 
         tracking = _mlflow_server(port, api_settings.mlflow_tracking_uri, api_settings.mlflow_artifact_root)
@@ -287,11 +294,7 @@ def test_mlflow_down_during_hot_reload_keeps_serving_and_recovers(api_settings, 
             time.sleep(0.3)
         status, version, ready = _state(server.url)
         assert (status, version) == (200, v2) and ready["warnings"] == [] and ready["reload"]["error"] is None
-        # the gauge is set on the event loop right after the swap: a scrape a moment later sees it
-        deadline = time.monotonic() + 5
-        while "skyprophet_model_reload_failing 0.0" not in httpx.get(f"{server.url}/metrics", timeout=10).text:
-            assert time.monotonic() < deadline, "the reload gauge still says failing after the reload"
-            time.sleep(0.1)
+        _metrics_showing(server.url, "skyprophet_model_reload_failing 0.0", 5, "the reload gauge still says failing after the reload")
     finally:
         local.set_registered_model_alias(api_settings.model_name, PRODUCTION, v1)
         server.stop()

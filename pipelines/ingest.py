@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from skyprophet.adapters.parquet import write_if_changed
+from skyprophet.core.bounds import MAX_ABS_DELAY_MIN, MAX_WIND_MPH
 from skyprophet.core.config import Settings
 from skyprophet.core.errors import MissingData, SchemaError
 
@@ -106,9 +107,6 @@ TERRITORY_AIRPORTS = pd.DataFrame(
         "tzone": ["America/Puerto_Rico", "America/Puerto_Rico", "America/St_Thomas", "America/Puerto_Rico"],
     }
 )
-
-MAX_ABS_DELAY_MIN = 24 * 60
-MAX_WIND_MPH = 200.0
 
 
 @dataclass

@@ -16,11 +16,14 @@ are written again, with the same rows.
 
 from __future__ import annotations
 
+import heapq
 import logging
+import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,16 +32,17 @@ import pandas as pd
 from pipelines.live_features import VIEWS, LiveFeatures, table
 from pipelines.replay import epoch_seconds, timeline
 from skyprophet.adapters.event_log import EventLog, stream_id_le
-from skyprophet.adapters.stream import EventStream
-from skyprophet.core.config import Settings
 from skyprophet.adapters.departures import KEEP_S, Departures
-from skyprophet.core.events import CLOCK, PLANNED_AHEAD_S, Event
+from skyprophet.adapters.stream import COUNTS, Entry, EventStream
+from skyprophet.core.config import Settings
+from skyprophet.core.errors import first_line
+from skyprophet.core.events import CLOCK, LATE_LIMIT_S, PLANNED_AHEAD_S, Event, window_problem
 from skyprophet.core.keys import route_id
 from skyprophet.core.windows import DAY, DELAYED_AFTER_MIN, FLIGHT_WINDOW
 
 log = logging.getLogger(__name__)
 Writer = Callable[[str, pd.DataFrame], None]
-DEDUP_HORIZON = 2 * DAY  # ids are remembered this long (event time) after the processor's clock
+DEDUP_HORIZON = LATE_LIMIT_S // 60  # ids are remembered this long (event time) after the processor's clock
 
 
 def seeded_state(canonical: pd.DataFrame, weather: pd.DataFrame, start_s: int, step: int) -> tuple[LiveFeatures, list[Event], int]:
@@ -79,17 +83,31 @@ class Processor:
     state: LiveFeatures
     consumer: str = "processor"
     batch: int = 2000
+    max_deliveries: int = 3  # an entry delivered more often than this without an ack is dead-lettered
     start_s: int = 0  # the replay's start, kept in the checkpoint
-    seen: set[str] = field(default_factory=set)  # ids counted, forgotten DEDUP_HORIZON after their time
-    seen_order: deque[tuple[int, str]] = field(default_factory=deque)
+    seen: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> payload of events counted, forgotten
+    seen_order: deque[tuple[int, str]] = field(default_factory=deque)  # DEDUP_HORIZON after their time
+    waiting: list[tuple[int, int, str, Event]] = field(default_factory=list)  # heap of counted events whose tick is to come
     resuming: bool = True  # entries delivered before a restart and never acknowledged come first
     ticks: int = 0
     rows_written: int = 0
-    events_applied: int = 0
-    duplicates: int = 0
-    rejected: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))  # since this process started
     on_tick: Callable[[int], None] | None = None
     board: Departures | None = None  # upcoming departures and outcomes, for the board
+    _seq: int = 0
+    _failed: list[tuple[str, dict[str, str], str]] = field(default_factory=list)  # events whose application failed
+
+    @property
+    def events_applied(self) -> int:
+        return self.counts["applied"]
+
+    @property
+    def duplicates(self) -> int:
+        return self.counts["duplicates"]
+
+    @property
+    def rejected(self) -> int:
+        return self.counts["rejected"]
 
     def _to_board(self, events: list[Event]) -> None:
         if self.board is not None:
@@ -123,7 +141,7 @@ class Processor:
         last_tick = int(cp["tick"]) if cp else start_s // 60 // step * step
         acked = cp.get("last_id")
         logged = [(sid, e) for sid, e in event_log.events() if acked is not None and stream_id_le(sid, acked)]
-        proc._catch_up(base + [e for _, e in logged], seed, last_tick)
+        proc._catch_up(base + [e for _, e in logged], last_tick)
         # the board as of the checkpoint: the timetable of the next 24 h, the outcomes of the last hours
         horizon = min(start_s, last_tick * 60) - PLANNED_AHEAD_S - KEEP_S
         proc._to_board([e for e in base if e.at > horizon] + [e for _, e in logged])
@@ -132,78 +150,132 @@ class Processor:
                  proc.events_applied, len(logged))
         return proc
 
-    def _catch_up(self, events: list[Event], seed: int, last_tick: int) -> None:
-        """Apply known events in order, ticking without writing up to ``last_tick``."""
-        events = sorted(events, key=lambda e: e.at)  # stable: sources keep their order
-        g = seed + self.state.step
-        for e in events:
-            while g <= last_tick and g < e.at_min:
-                self.state.tick(g, emit=False)
-                g += self.state.step
-            self._count(e)
-        while g <= last_tick:
-            self.state.tick(g, emit=False)
-            g += self.state.step
+    def _catch_up(self, events: list[Event], last_tick: int) -> None:
+        """Count known events, then tick without writing up to ``last_tick``."""
+        for e in sorted(events, key=lambda e: e.at):  # stable: sources keep their order
+            if e.id not in self.seen:
+                self._remember(e)
+                self._wait(e, "")
+        self._advance(last_tick, None)
         self.state.last_tick = last_tick
 
-    def _count(self, e: Event) -> bool:
-        if e.id in self.seen:
-            self.duplicates += 1
-            return False
-        self.seen.add(e.id)
+    def _remember(self, e: Event) -> None:
+        self.seen[e.id] = e.data
         self.seen_order.append((e.at_min, e.id))
-        self.state.apply(e)
-        self.events_applied += 1
-        return True
+        self.counts["applied"] += 1
+
+    def _wait(self, e: Event, sid: str) -> None:
+        self._seq += 1
+        heapq.heappush(self.waiting, (e.at_min, self._seq, sid, e))
+
+    def _apply(self, e: Event, sid: str) -> None:
+        """Apply one counted event; an error is that event's alone: it goes to the rejects with the
+        traceback's last line, and the processor goes on."""
+        try:
+            self.state.apply(e)
+        except Exception as exc:
+            self.counts["failed"] += 1
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            reason = f"failed while applying: {first_line(exc, with_type=True)} ({Path(where.filename).name}:{where.lineno})"
+            log.error("event %s (stream entry %s) %s", e.id, sid, reason)
+            self._failed.append((sid, e.fields(), reason))
 
     def _forget(self) -> None:
         horizon = (self.state.last_tick or 0) - DEDUP_HORIZON
         q = self.seen_order
         while q and q[0][0] < horizon:
             _, i = q.popleft()
-            self.seen.discard(i)
+            self.seen.pop(i, None)
 
     # ------------------------------------------------------------ run
 
-    def poll(self, block_ms: int | None = 1000) -> int:
-        """Read, log, count, tick, write, acknowledge one batch; the number of entries handled."""
-        entries = self.stream.read(self.consumer, self.batch, None, pending=True) if self.resuming else []
-        if not entries:
+    def _next(self, block_ms: int | None) -> list[Entry]:
+        """Pending entries first after a restart (one at a time once a restarted processor has
+        died holding them, so a poison among them cannot take valid ones down with it), then new ones."""
+        if self.resuming:
+            entries = self.stream.read(self.consumer, self.batch, None, pending=True)
+            if entries and entries[0].deliveries > 2:
+                entries = entries[:1]
+            if entries:
+                return entries
             self.resuming = False
-            entries = self.stream.read(self.consumer, self.batch, block_ms)
+        return self.stream.read(self.consumer, self.batch, block_ms)
+
+    def poll(self, block_ms: int | None = 1000) -> int:
+        """Read, count, tick, log, write, acknowledge one batch; the number of entries handled."""
+        entries = self._next(block_ms)
         if not entries:
             return 0
-        good = [(x.id, x.event) for x in entries if x.event is not None and x.event.kind != CLOCK]
-        bad = [(x.id, x.raw or {}, x.error) for x in entries if x.event is None]
-        self.event_log.append(good)
-        self.event_log.reject(bad)
-        self.rejected += len(bad)
+        before = dict(self.counts)
+        counted: list[tuple[str, Event]] = []
+        rejects: list[tuple[str, dict[str, str], str]] = []
         out: dict[str, list[Any]] = {v: [] for v in VIEWS}
         for x in entries:
-            e = x.event
-            if e is None:
-                continue
-            if e.kind == CLOCK:
-                self._tick_to(e.at // 60, out)
-            else:
-                self._count(e)
+            reason = self._take(x, out, counted)
+            if reason is not None:
+                self.counts["rejected"] += 1
+                rejects.append((x.id, x.raw or {}, reason))
+        self.event_log.append(counted)
+        self.event_log.reject(rejects + self._failed)
+        self._failed.clear()
         self._flush(out)
-        self._to_board([e for _, e in good])
-        self.stream.ack([x.id for x in entries], {"tick": self.state.last_tick, "last_id": entries[-1].id, "start": self.start_s})
+        self._to_board([e for _, e in counted])
+        done = {k: v - before[k] for k, v in self.counts.items()}
+        self.stream.ack([x.id for x in entries], {"tick": self.state.last_tick, "last_id": entries[-1].id, "start": self.start_s},
+                        done)
         self._forget()
         return len(entries)
 
-    def _tick_to(self, now_min: int, out: dict[str, list[Any]]) -> None:
+    def _take(self, x: Entry, out: dict[str, list[Any]], counted: list[tuple[str, Event]]) -> str | None:
+        """Handle one entry; why it is refused (None: taken)."""
+        if x.deliveries > self.max_deliveries:
+            self.counts["dead_lettered"] += 1
+            return (f"dead letter: delivered {x.deliveries} times without acknowledgement (a processor died holding it "
+                    f"each time; SKYPROPHET_STREAM_MAX_DELIVERIES={self.max_deliveries})")
+        e = x.event
+        if e is None:
+            return x.error
+        problem = window_problem(e, (self.state.last_tick or 0) * 60)
+        if problem is not None:
+            return problem
+        if e.kind == CLOCK:
+            self._advance(e.at // 60, out)
+            return None
+        known = self.seen.get(e.id)
+        if known is not None:
+            if known != e.data:
+                return f"conflicting duplicate: {e.id} was counted with another payload (a counted event is never replaced)"
+            self.counts["duplicates"] += 1
+            return None
+        self._remember(e)
+        counted.append((x.id, e))
+        if e.at_min <= (self.state.last_tick or 0):  # its tick is written: it counts from the next one
+            self.counts["late"] += 1
+            self._apply(e, x.id)
+        else:
+            self._wait(e, x.id)
+        return None
+
+    def _advance(self, now_min: int, out: dict[str, list[Any]] | None) -> None:
+        """Tick every grid point up to ``now_min``, each after the events it may see (none when
+        ``out`` is None: a start-up only moves the state)."""
         step = self.state.step
         g = (self.state.last_tick or 0) + step
+        w = self.waiting
         while g <= now_min:
-            for view, rows in self.state.tick(g).items():
-                if len(rows):
-                    out[view].append(rows)
-            self.ticks += 1
-            if self.on_tick is not None:
-                self._flush(out)
-                self.on_tick(g)
+            while w and w[0][0] <= g:
+                _, _, sid, e = heapq.heappop(w)
+                self._apply(e, sid)
+            if out is None:
+                self.state.tick(g, emit=False)
+            else:
+                for view, rows in self.state.tick(g).items():
+                    if len(rows):
+                        out[view].append(rows)
+                self.ticks += 1
+                if self.on_tick is not None:
+                    self._flush(out)
+                    self.on_tick(g)
             g += step
 
     def _flush(self, out: dict[str, list[Any]]) -> None:
@@ -259,6 +331,7 @@ def run(
         settings.grid_minutes,
         consumer=consumer,
         batch=settings.stream_batch,
+        max_deliveries=settings.stream_max_deliveries,
         board=board,
     )
     end_min = None if until is None else int(until.timestamp()) // 60

@@ -42,6 +42,11 @@ class Metrics:
                                  multiprocess_mode="mostrecent")
         self.live_lag = Gauge("skyprophet_live_lag_seconds", "live mode: the replay's clock - the stream processor's last "
                               "tick (simulated seconds), as of the latest /ready", registry=r, multiprocess_mode="mostrecent")
+        self.stream_events = Gauge("skyprophet_stream_events", "live mode: stream entries the processor acknowledged since "
+                                   "the stream began, by outcome (applied; duplicates; late: counted after their tick was "
+                                   "written; rejected: refused by the event contract or the processor's window, failed and "
+                                   "dead_lettered included; failed: an error while applying; dead_lettered: delivered too "
+                                   "often without an acknowledgement)", ["outcome"], registry=r, multiprocess_mode="mostrecent")
         self.log_flights = Counter("skyprophet_prediction_log_flights", "scored flights handed to the prediction log, by "
                                    "outcome (written; dropped: the buffer was full; failed: a write attempt failed, the "
                                    "flights kept for the next)", ["outcome"], registry=r)

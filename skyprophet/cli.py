@@ -550,8 +550,10 @@ def stream(
     store = _store(settings, online, registry_ttl_s=600)
     proc = run(settings, store, start=begin, until=end, reset=reset, stop=lambda: bool(stopping))
     peak_mb = peak_rss_mb()
-    log.info("ticks %d, events %d, duplicates %d, rejected %d, rows written %d, peak RSS %.0f MB",
-             proc.ticks, proc.events_applied, proc.duplicates, proc.rejected, proc.rows_written, peak_mb)
+    c = proc.counts
+    log.info("ticks %d, events %d, duplicates %d, late %d, rejected %d (failed %d, dead-lettered %d), rows written %d, "
+             "peak RSS %.0f MB", proc.ticks, c["applied"], c["duplicates"], c["late"], c["rejected"], c["failed"],
+             c["dead_lettered"], proc.rows_written, peak_mb)
 
 
 @app.command()

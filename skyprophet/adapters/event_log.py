@@ -2,14 +2,21 @@
 
 ``<data>/live/events/day=YYYY-MM-DD/<first stream id>.parquet``, one file per day touched by a
 read batch, written (and fsynced) before the batch is acknowledged. A redelivered event may be
-written twice: readers keep the first copy of each id. Malformed entries go to
-``<data>/live/rejects/`` with their reason.
+written twice: readers keep the first copy of each id. Entries refused by the event contract, the
+processor's window or its dead-letter rule go to ``<data>/live/rejects/`` with their reason.
+
+The processor logs only events that passed the contract, and readers check every row again
+(``EventLog.read``): a row that fails it (a log written before the contract, or edited by hand) is
+skipped and reported, never raised on, so no single row can keep the processor or a build from
+starting.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +26,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from skyprophet.core.config import CANONICAL_FLIGHTS
-from skyprophet.core.events import CANCELLATION, DEPARTURE, FLIGHT_KINDS, WEATHER, Event
+from skyprophet.core.errors import InvalidInput
+from skyprophet.core.events import CANCELLATION, DEPARTURE, FLIGHT_KINDS, WEATHER, Event, parse_logged
 from skyprophet.core.windows import WEATHER_COLUMNS
+
+log = logging.getLogger(__name__)
 
 SCHEMA = pa.schema([("stream_id", pa.string()), ("id", pa.string()), ("kind", pa.string()), ("at", pa.int64()), ("data", pa.string())])
 
@@ -39,6 +49,7 @@ class EventLog:
         self.root = root
         self.events_dir = root / "events"
         self.rejects_dir = root / "rejects"
+        self.skipped: list[tuple[str, str]] = []  # (stream id, reason) of rows the latest read() skipped
 
     def append(self, entries: list[tuple[str, Event]]) -> int:
         """Write (stream id, event) pairs to their days' partitions; the number written."""
@@ -71,17 +82,40 @@ class EventLog:
                 "reason": [r for _, _, r in entries],
             }
         )
-        _write(table, self.rejects_dir / f"{entries[0][0]}.parquet")
+        name = next((sid for sid, _, _ in entries if sid), f"startup-{time.time_ns()}")
+        _write(table, self.rejects_dir / f"{name}.parquet")
+
+    def rejects(self) -> pd.DataFrame:
+        """Every rejected entry: stream id, its fields (JSON) and the reason."""
+        files = sorted(self.rejects_dir.glob("*.parquet"))
+        if not files:
+            return pd.DataFrame(columns=["stream_id", "fields", "reason"])
+        return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
 
     def read(self) -> pd.DataFrame:
-        """Every logged event once (first copy of each id), by availability, then stream order."""
+        """Every valid logged event once (first copy of each id), by availability, then stream
+        order; rows that fail the event contract are left out and listed in ``skipped``."""
+        self.skipped = []
         files = sorted(self.events_dir.glob("day=*/*.parquet"))
         if not files:
             return SCHEMA.empty_table().to_pandas()
         df = pa.concat_tables([pq.read_table(f, schema=SCHEMA) for f in files]).to_pandas()
-        df["_seq"] = df["stream_id"].map(_stream_order)
-        df = df.sort_values("_seq", kind="stable").drop_duplicates("id", keep="first")
+        df = df[self._valid(df)]
+        df = df.assign(_seq=df["stream_id"].map(_stream_order)).sort_values("_seq", kind="stable").drop_duplicates("id", keep="first")
         return df.sort_values(["at", "_seq"], kind="stable").drop(columns="_seq").reset_index(drop=True)
+
+    def _valid(self, df: pd.DataFrame) -> np.ndarray:
+        ok = np.ones(len(df), dtype=bool)
+        for i, (sid, k, i_d, at, data) in enumerate(zip(df["stream_id"], df["kind"], df["id"], df["at"], df["data"], strict=True)):
+            try:
+                parse_logged(str(k), str(i_d), int(at), str(data))
+            except InvalidInput as exc:
+                ok[i] = False
+                self.skipped.append((str(sid), str(exc)))
+        if self.skipped:
+            log.warning("event log %s: %d row(s) fail the event contract and are skipped; first: stream entry %s: %s",
+                        self.events_dir, len(self.skipped), *self.skipped[0])
+        return ok
 
     def recovery_point(self, step_min: int) -> int | None:
         """The latest grid point (seconds) up to which every event has been logged: the last one
@@ -97,7 +131,7 @@ class EventLog:
     def events(self) -> list[tuple[str, Event]]:
         df = self.read()
         return [
-            (sid, Event(kind=k, at=int(a), id=i, data=json.loads(d)))
+            (sid, parse_logged(k, i, int(a), d))
             for sid, i, k, a, d in zip(df["stream_id"], df["id"], df["kind"], df["at"], df["data"], strict=True)
         ]
 

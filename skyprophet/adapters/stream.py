@@ -6,7 +6,9 @@ Keys (``name`` is ``skyprophet:events`` by default):
   group's lag is above half of it, so no unread entry is trimmed;
 - ``name:clock``: the simulated now (seconds since the epoch), read by the API;
 - ``name:checkpoint``: the processor's last grid tick and last acknowledged entry, written in the
-  same transaction as the acknowledgement.
+  same transaction as the acknowledgement;
+- ``name:counts``: what the processor did with the entries it acknowledged, cumulative (applied,
+  duplicates, late, rejected, failed, dead_lettered), incremented in that same transaction.
 """
 
 from __future__ import annotations
@@ -16,21 +18,37 @@ from typing import Any
 
 import redis
 
-from skyprophet.core.errors import InvalidInput
-from skyprophet.core.events import Event
+from skyprophet.core.errors import InvalidInput, first_line
+from skyprophet.core.events import Event, parse_entry, printable
 
 STREAM = "skyprophet:events"
 GROUP = "features"
 
 
+COUNTS = ("applied", "duplicates", "late", "rejected", "failed", "dead_lettered")
+
+
 @dataclass(frozen=True)
 class Entry:
-    """One stream entry: its id, and the event or why it could not be read."""
+    """One stream entry: its id, the event or why it could not be read, and how many times the
+    group has delivered it (1 for a first delivery)."""
 
     id: str
     event: Event | None
     error: str = ""
     raw: dict[str, str] | None = None
+    deliveries: int = 1
+
+
+def entry(sid: str, fields: Any, deliveries: int = 1) -> Entry:
+    """A stream entry read: validated against the event contract; whatever it holds, never raises."""
+    raw = printable(fields or {})
+    try:
+        return Entry(sid, parse_entry(fields or {}), raw=raw, deliveries=deliveries)
+    except InvalidInput as exc:
+        return Entry(sid, None, str(exc), raw, deliveries)
+    except Exception as exc:  # a gap in the contract's checks: still a reject, never a crash
+        return Entry(sid, None, f"unreadable entry: {first_line(exc, with_type=True)}", raw, deliveries)
 
 
 def _s(v: Any) -> str:
@@ -87,37 +105,48 @@ class EventStream:
                 raise
 
     def read(self, consumer: str, count: int, block_ms: int | None, pending: bool = False) -> list[Entry]:
-        """The next entries for ``consumer``: its own unacknowledged ones when ``pending``,
-        else new ones (blocking up to ``block_ms``)."""
+        """The next entries for ``consumer``: its own unacknowledged ones when ``pending`` (with
+        how many times each has now been delivered), else new ones (blocking up to ``block_ms``)."""
         since = "0" if pending else ">"
         got = self.r.xreadgroup(self.group, consumer, {self.name: since}, count=count, block=None if pending else block_ms)
-        out = []
-        for _, entries in got or []:
-            for sid, fields in entries:
-                raw = {_s(k): _s(v) for k, v in (fields or {}).items()}
-                try:
-                    out.append(Entry(_s(sid), Event.from_fields(raw), raw=raw))
-                except InvalidInput as exc:
-                    out.append(Entry(_s(sid), None, str(exc), raw))
-        return out
+        read = [(_s(sid), fields) for _, entries in got or [] for sid, fields in entries]
+        times = self.deliveries(consumer, read[0][0], read[-1][0], len(read)) if pending and read else {}
+        return [entry(sid, fields, times.get(sid, 1)) for sid, fields in read]
+
+    def deliveries(self, consumer: str, first: str, last: str, count: int) -> dict[str, int]:
+        """How many times each of ``consumer``'s pending entries from ``first`` to ``last`` was delivered."""
+        rows = self.r.xpending_range(self.name, self.group, min=first, max=last, count=count, consumername=consumer)
+        return {_s(r["message_id"]): int(r["times_delivered"]) for r in rows}
 
     def claim_orphans(self, consumer: str) -> int:
-        """Take over entries delivered to other consumers and never acknowledged."""
-        n, start = 0, "0-0"
+        """Take over entries delivered to other consumers and never acknowledged (their delivery
+        counts unchanged: the next read counts as their next delivery)."""
+        n, start = 0, "-"
         while True:
-            nxt, claimed, *_ = self.r.xautoclaim(self.name, self.group, consumer, min_idle_time=0, start_id=start, count=1000)
-            n += len(claimed)
-            if _s(nxt) == "0-0":
+            rows = self.r.xpending_range(self.name, self.group, min=start, max="+", count=1000)
+            if not rows:
                 return n
-            start = _s(nxt)
+            theirs = [r["message_id"] for r in rows if _s(r["consumer"]) != consumer]
+            if theirs:
+                self.r.xclaim(self.name, self.group, consumer, min_idle_time=0, message_ids=theirs, justid=True)
+                n += len(theirs)
+            start = "(" + _s(rows[-1]["message_id"])
 
-    def ack(self, ids: list[str], checkpoint: dict[str, Any]) -> None:
-        """Acknowledge entries and record the checkpoint, atomically."""
+    def ack(self, ids: list[str], checkpoint: dict[str, Any], counts: dict[str, int] | None = None) -> None:
+        """Acknowledge entries, record the checkpoint and add to the counts, atomically."""
         pipe = self.r.pipeline(transaction=True)
         if ids:
             pipe.xack(self.name, self.group, *ids)
         pipe.hset(f"{self.name}:checkpoint", mapping={k: str(v) for k, v in checkpoint.items()})
+        for name, n in (counts or {}).items():
+            if n:
+                pipe.hincrby(f"{self.name}:counts", name, n)
         pipe.execute()
+
+    def counts(self) -> dict[str, int]:
+        """What the processor did with the entries it acknowledged since the stream began, by outcome."""
+        got = {_s(k): int(v) for k, v in self.r.hgetall(f"{self.name}:counts").items()}
+        return {name: got.get(name, 0) for name in COUNTS}
 
     def restart_at(self, tick_s: int) -> None:
         """A new stream whose processor resumes at grid point ``tick_s`` (recovery): the online

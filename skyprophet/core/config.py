@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     stream_name: str = "skyprophet:events"
     stream_retention: int = Field(default=1_000_000, gt=0)
     stream_batch: int = Field(default=2_000, gt=0)  # entries per read (one durable append, one acknowledgement)
+    # An entry delivered this many times without being acknowledged (its processor died each time)
+    # is dead-lettered on its next delivery, so no entry can hold a processor in a crash loop.
+    stream_max_deliveries: int = Field(default=3, gt=0)
     live_max_age_minutes: int = Field(default=30, gt=0)
     model_name: str = "flight-delay"
     # Monitoring (``skyprophet monitor``): a report raises an alert past any of these.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import datetime, timezone
 from typing import Any
 
@@ -16,6 +17,7 @@ from serving.metrics import Metrics
 from serving.schemas import Readiness
 from skyprophet.core.errors import first_line
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["service"])
 
 
@@ -101,7 +103,21 @@ async def ready(request: Request, holder: HolderDep, lookup: FeaturesDep, metric
     return JSONResponse(body, status_code=503 if problems else 200)
 
 
+def _stream_counts(clock: LiveClock, metrics: Metrics) -> None:
+    """The processor's counts into their gauge (left as they were while Redis does not answer)."""
+    try:
+        counts = clock.stream.counts()
+    except Exception as exc:  # a scrape never fails for the stream's sake
+        log.warning("metrics: stream counts unavailable: %s", first_line(exc, with_type=True))
+        return
+    for outcome, n in counts.items():
+        metrics.stream_events.labels(outcome).set(n)
+
+
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request, m: MetricsDep) -> Response:
     await asyncio.to_thread(request.app.state.monitor_gauges.refresh)
+    clock: LiveClock | None = getattr(request.app.state, "clock", None)
+    if clock is not None:
+        await asyncio.to_thread(_stream_counts, clock, m)
     return Response(m.render(), media_type=CONTENT_TYPE_LATEST)

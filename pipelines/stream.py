@@ -162,7 +162,6 @@ class Processor:
     def _remember(self, e: Event) -> None:
         self.seen[e.id] = e.data
         self.seen_order.append((e.at_min, e.id))
-        self.counts["applied"] += 1
 
     def _wait(self, e: Event, sid: str) -> None:
         self._seq += 1
@@ -173,8 +172,10 @@ class Processor:
         traceback's last line, and the processor goes on."""
         try:
             self.state.apply(e)
+            self.counts["applied"] += 1
         except Exception as exc:
             self.counts["failed"] += 1
+            self.counts["rejected"] += 1
             where = traceback.extract_tb(exc.__traceback__)[-1]
             reason = f"failed while applying: {first_line(exc, with_type=True)} ({Path(where.filename).name}:{where.lineno})"
             log.error("event %s (stream entry %s) %s", e.id, sid, reason)
@@ -193,11 +194,11 @@ class Processor:
         """Pending entries first after a restart (one at a time once a restarted processor has
         died holding them, so a poison among them cannot take valid ones down with it), then new ones."""
         if self.resuming:
-            entries = self.stream.read(self.consumer, self.batch, None, pending=True)
-            if entries and entries[0].deliveries > 2:
-                entries = entries[:1]
-            if entries:
-                return entries
+            oldest = self.stream.oldest_pending(self.consumer)
+            if oldest is not None:
+                entries = self.stream.read(self.consumer, 1 if oldest[1] >= 2 else self.batch, None, pending=True)
+                if entries:
+                    return entries
             self.resuming = False
         return self.stream.read(self.consumer, self.batch, block_ms)
 

@@ -113,6 +113,12 @@ class EventStream:
         times = self.deliveries(consumer, read[0][0], read[-1][0], len(read)) if pending and read else {}
         return [entry(sid, fields, times.get(sid, 1)) for sid, fields in read]
 
+    def oldest_pending(self, consumer: str) -> tuple[str, int] | None:
+        """``consumer``'s oldest unacknowledged entry and how many times it was delivered (this
+        look does not count as a delivery); None when it has none."""
+        rows = self.r.xpending_range(self.name, self.group, min="-", max="+", count=1, consumername=consumer)
+        return (_s(rows[0]["message_id"]), int(rows[0]["times_delivered"])) if rows else None
+
     def deliveries(self, consumer: str, first: str, last: str, count: int) -> dict[str, int]:
         """How many times each of ``consumer``'s pending entries from ``first`` to ``last`` was delivered."""
         rows = self.r.xpending_range(self.name, self.group, min=first, max=last, count=count, consumername=consumer)

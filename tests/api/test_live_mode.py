@@ -189,3 +189,16 @@ def test_departures_lists_the_timetable_with_predictions_and_outcomes(live_api, 
     assert bad.status_code == 422 and "origin" in bad.text and "hours" in bad.text
     off = httpx.get(f"{api.url}/departures", params={"origin": "EWR"}, timeout=10)
     assert off.status_code == 409 and "live mode" in off.json()["detail"]
+
+
+def test_metrics_show_what_the_processor_did_with_the_stream(live_api) -> None:  # type: ignore[no-untyped-def]
+    server, r, name = live_api
+    stream = EventStream(r, name=name)
+    before = stream.counts()
+    # what a processor's acknowledgement of two batches adds (its checkpoint unchanged)
+    stream.ack([], {"tick": NOW // 60}, {"applied": 40, "duplicates": 2, "rejected": 3, "dead_lettered": 1})
+    stream.ack([], {"tick": NOW // 60}, {"applied": 5, "late": 2, "rejected": 1, "failed": 1})
+    metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
+    want = {"applied": 45, "duplicates": 2, "late": 2, "rejected": 4, "failed": 1, "dead_lettered": 1}
+    for outcome, n in want.items():
+        assert f'skyprophet_stream_events{{outcome="{outcome}"}} {float(before[outcome] + n)}' in metrics, outcome

@@ -2,7 +2,7 @@
 alone), LightGBM on 1 and 2 threads, the whole train command.
 
 Each measurement runs in its own process so that its peak RSS (VmHWM) is its own; LightGBM
-timings are medians of three fits. The whole `python -m pipelines.train` command is timed from
+timings are medians of three fits. The whole `skyprophet train` command is timed from
 outside, against a throw-away MLflow store, and its test metrics are reported beside the
 quality targets and the baseline (the original SkyProphet model) from the same run.
 
@@ -38,9 +38,9 @@ def stage(name: str, work: Path) -> dict[str, Any]:
     warnings.simplefilter("ignore")
     import pandas as pd
 
-    from pipelines.params import TrainParams
-    from pipelines.train import fit_booster, untuned_spec
-    from pipelines.training_set import LABEL, TrainingSet, build
+    from pipelines.model.params import TrainParams
+    from pipelines.model.train import fit_booster, untuned_spec
+    from pipelines.features.training_set import LABEL, TrainingSet, build
     from skyprophet.adapters.parquet import read_canonical
     from skyprophet.core.model import encode_frame
     from skyprophet.adapters.store import open_store
@@ -91,7 +91,7 @@ def measure(name: str, work: Path) -> dict[str, Any]:
 
 
 def train_command(work: Path) -> dict[str, Any]:
-    """Wall time of `python -m pipelines.train` into a fresh MLflow store, and its metrics."""
+    """Wall time of `python -m pipelines.model.train` into a fresh MLflow store, and its metrics."""
     from mlflow import MlflowClient
 
     db = work / "mlflow.db"
@@ -101,9 +101,13 @@ def train_command(work: Path) -> dict[str, Any]:
         "SKYPROPHET_MLFLOW_TRACKING_URI": f"sqlite:///{db}",
         "SKYPROPHET_MLFLOW_ARTIFACT_ROOT": str(work / "artifacts"),
     }
+    env["SKYPROPHET_REPORTS_DIR"] = str(work / "reports")  # the project's reports/model stays as it is
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pipelines.train"], check=True, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True)
+    done = subprocess.run([str(Path(sys.executable).with_name("skyprophet")), "train"], env=env, cwd=PROJECT_ROOT,
+                          capture_output=True, text=True)
     seconds = round(time.perf_counter() - t, 2)
+    if done.returncode != 0:
+        raise RuntimeError(f"skyprophet train failed ({done.returncode}): {done.stderr[-2000:]}")
     client = MlflowClient(tracking_uri=f"sqlite:///{db}")
     exp = client.get_experiment_by_name(get_settings().experiment_name)
     assert exp is not None

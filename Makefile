@@ -24,11 +24,11 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 env: $(VENV)/.synced
 
 # Both stages leave an unchanged file untouched; touch marks the target as up to date anyway.
-$(RAW): pipelines/ingest.py | env
+$(RAW): pipelines/features/ingest.py | env
 	$(CLI) ingest
 	touch $@
 
-$(PROCESSED): $(RAW) pipelines/build_features.py
+$(PROCESSED): $(RAW) pipelines/features/build.py
 	$(CLI) features build
 	touch $@
 

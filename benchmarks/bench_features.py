@@ -4,7 +4,7 @@ Every measurement runs in its own process so that its peak RSS (VmHWM) is its ow
 
 - 1x: the real year. Historical retrieval (all labelled flights through the current feature service)
   is repeated three times and the median reported.
-- Training set in 100k-row chunks streamed to a parquet dataset (``pipelines.training_set.write_labelled``):
+- Training set in 100k-row chunks streamed to a parquet dataset (``pipelines.features.training_set.write_labelled``):
   the flights are read as Arrow, and each chunk's entity rows and features are written and dropped.
 - Materialization window sweep (1x): the project's chunked materialization against Feast's
   default single pipeline (``pull_latest_features`` off, no write batches), for windows of
@@ -93,15 +93,15 @@ def stage(name: str, data_dir: Path, days: int | None) -> dict[str, Any]:
     from feast import FeatureStore
     from feast.repo_config import MaterializationConfig
 
-    from pipelines import build_features
-    from pipelines.feature_store import apply, materialize
+    from pipelines.features import build as build_features
+    from pipelines.features.store import apply, materialize
     from skyprophet.adapters.store import configure_offline, open_store, repo_config
 
     settings = get_settings().model_copy(update={"data_dir": data_dir})
     out: dict[str, Any] = {}
     if name == "feature_build":
         t = time.perf_counter()
-        out["rows"] = sum(build_features.run(settings).values())
+        out["rows"] = sum(build_features.build(settings).values())
     elif name == "apply":
         store = open_store(settings, online="sqlite")
         t = time.perf_counter()
@@ -129,7 +129,7 @@ def stage(name: str, data_dir: Path, days: int | None) -> dict[str, Any]:
             store.materialize(end - timedelta(days=days), end)
         out["window_days"] = days
     elif name == "training_set_chunked":  # 100k-row calls, each chunk written to parquet and dropped
-        from pipelines.training_set import write_labelled
+        from pipelines.features.training_set import write_labelled
 
         store = open_store(settings, online="sqlite")
         t = time.perf_counter()

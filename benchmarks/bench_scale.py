@@ -4,7 +4,7 @@ the data, and /predict on one Redis beside a three-master Redis Cluster.
 - Retrieval: the year's flights and weather replicated (``benchmarks.bench_features.replicate``:
   shifted by 53-week steps), the features built once per scale, then every labelled flight's
   training row at T = scheduled - 2 h through each engine, 100k flights per Feast call, each
-  chunk streamed to a parquet dataset (``pipelines.training_set.write_labelled``, what
+  chunk streamed to a parquet dataset (``pipelines.features.training_set.write_labelled``, what
   ``make bench-features`` measures on DuckDB). Each measurement runs in a process of its own:
   ``peak_rss_mb`` is that process's peak plus, for Spark, the peak of its JVM (a child process).
 - Serving: the production model behind two servers up together (2 workers each), one reading
@@ -57,8 +57,8 @@ def retrieve(engine: str, data_dir: Path) -> dict[str, Any]:
     import warnings
 
     warnings.simplefilter("ignore")
-    from pipelines.feature_store import apply
-    from pipelines.training_set import write_labelled
+    from pipelines.features.store import apply
+    from pipelines.features.training_set import write_labelled
     from skyprophet.adapters.store import open_store
 
     settings = get_settings().model_copy(update={"data_dir": data_dir, "offline_store": engine})
@@ -87,12 +87,12 @@ def measure(engine: str, data_dir: Path) -> dict[str, Any]:
 def scaled_data(factor: int, work: Path) -> Path:
     """``work/x<factor>``: the data replicated and its features built (kept between runs)."""
     from benchmarks.bench_features import replicate
-    from pipelines import build_features
+    from pipelines.features import build as build_features
 
     d = work / f"x{factor}"
     if not (d / "processed" / "plane_recent.parquet").exists():
         replicate(get_settings().data_dir, d, factor)
-        build_features.run(get_settings().model_copy(update={"data_dir": d}))
+        build_features.build(get_settings().model_copy(update={"data_dir": d}))
     return d
 
 
@@ -109,7 +109,7 @@ def serving(report: dict[str, Any], seconds: int, workers: int) -> None:
     import redis
 
     from benchmarks.bench_serving import MATERIALIZED, Service, bodies, uvicorn_cmd, wrk
-    from pipelines.feature_store import apply, materialize
+    from pipelines.features.store import apply, materialize
     from skyprophet.adapters.online import cluster_client
     from skyprophet.adapters.store import open_store
 

@@ -138,7 +138,7 @@ def prepare(work: Path) -> dict[str, str]:
     """The benchmark's data folder and Redis database, loaded; returns the services' environment."""
     import redis
 
-    from pipelines.feature_store import apply, materialize
+    from pipelines.features.store import apply, materialize
     from skyprophet.adapters.store import open_store
 
     settings = get_settings()
@@ -173,15 +173,15 @@ def train_models(work: Path) -> dict[str, str]:
     as ``single`` in a throw-away MLflow store; returns the services' environment for it."""
     from dataclasses import replace
 
-    from pipelines.params import TrainParams
-    from pipelines.train import run
+    from pipelines.model.params import TrainParams
+    from pipelines.model.train import train
     from skyprophet.adapters.tracking import PRODUCTION, connect
 
     s = get_settings().model_copy(update={"mlflow_tracking_uri": f"sqlite:///{work / 'mlflow.db'}",
                                           "mlflow_artifact_root": work / "artifacts"})
     params = TrainParams.load(s.params_path)
     single = replace(params, feature_service="flight_delay_v2", leads_minutes=[params.lead_minutes])
-    versions = {alias: run(s, p, num_threads=2).version for alias, p in ((PRODUCTION, params), ("single", single))}
+    versions = {alias: train(s, p, num_threads=2).version for alias, p in ((PRODUCTION, params), ("single", single))}
     client = connect(s)
     for alias, version in versions.items():
         assert version is not None
@@ -194,7 +194,7 @@ def prepare_live(env: dict[str, str]) -> dict[str, Any]:
     known by then); returns the live service's environment and what EWR's next 6 h hold."""
     import redis
 
-    from pipelines.replay import flight_events
+    from pipelines.live.replay import flight_events
     from skyprophet.adapters.departures import Departures
     from skyprophet.adapters.stream import EventStream
     from skyprophet.core.events import CANCELLATION, DEPARTURE, PLANNED

@@ -31,10 +31,10 @@ from typing import Any
 import pandas as pd
 import redis
 
-from pipelines import build_features
-from pipelines.feature_store import apply, materialize
-from pipelines.replay import Replay, prepare
-from pipelines.stream import Processor
+from pipelines.features import build as build_features
+from pipelines.features.store import apply, materialize
+from pipelines.live.replay import Replay, prepare
+from pipelines.live.processor import Processor
 from skyprophet.adapters.event_log import EventLog
 from skyprophet.adapters.parquet import read_canonical
 from skyprophet.adapters.store import online_writer, open_store
@@ -53,7 +53,7 @@ def _setup(settings: Settings, tmp: Path, start: datetime) -> tuple[Settings, An
     if not (tmp / "raw").exists():
         (tmp / "raw").symlink_to(settings.raw_dir.resolve())
     s = settings.model_copy(update={"redis_url": url, "data_dir": tmp, "stream_name": "bench:events"})
-    build_features.run(s, until=start)
+    build_features.build(s, until=start)
     store = open_store(s, online="redis", registry_ttl_s=600)
     apply(store, s)
     materialize(store, start, start=start - timedelta(days=1), chunk=timedelta(days=1), show_progress=False)
@@ -98,7 +98,7 @@ def _peer(settings: Settings, n: int = 3) -> dict[str, Any]:
         for i in range(1, n + 1):
             g = start + timedelta(minutes=s.grid_minutes * i)
             t0 = time.perf_counter()
-            build_features.run(s, until=g)
+            build_features.build(s, until=g)
             materialize(store, g, chunk=timedelta(days=1), show_progress=False)
             times.append(time.perf_counter() - t0)
     return {"s_per_tick_median": statistics.median(times), "samples_s": times}

@@ -35,7 +35,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.model = mlflow.pyfunc.load_model(uri)
     metadata = get_model_info(uri).metadata
     if not metadata or "skyprophet" not in metadata:
-        raise RuntimeError(f"{uri} carries no skyprophet metadata; was it registered by pipelines.train?")
+        raise RuntimeError(f"{uri} carries no skyprophet metadata; was it registered by pipelines.model.train?")
     app.state.spec = ModelSpec.from_dict(metadata["skyprophet"])
     app.state.service = app.state.store.get_feature_service(app.state.spec.feature_service)
     yield

@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.tune_october import OctoberData, p50_ms
-from pipelines.build_features import BIG, epoch_minutes
-from pipelines.train import fit_booster, out_of_fold, platt_out_of_fold, untuned_spec
-from pipelines.training_set import TrainingSet
+from pipelines.features.build import BIG, epoch_minutes
+from pipelines.model.train import fit_booster, out_of_fold, platt_out_of_fold, untuned_spec
+from pipelines.features.training_set import TrainingSet
 from skyprophet.core.config import get_settings
 from skyprophet.core.keys import ROW_ID
 from skyprophet.core.model import ModelSpec

@@ -35,8 +35,8 @@ import numpy as np
 
 from benchmarks.seed_spread import SINGLE_LEAD_SERVICE
 from benchmarks.tune_october import OctoberData
-from pipelines.params import TrainParams
-from pipelines.train import fit_booster, metrics_by_lead, split_weights
+from pipelines.model.params import TrainParams
+from pipelines.model.train import fit_booster, metrics_by_lead, split_weights
 from skyprophet.core.config import get_settings
 
 Trial = tuple[dict[int, float], dict[str, Any]]  # lead weights, LightGBM settings over params.yaml's

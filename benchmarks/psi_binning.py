@@ -21,10 +21,10 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from pipelines.drift import numeric_psi
-from pipelines.monitor import sample_flights
-from pipelines.params import Window
-from pipelines.retrieval import historical_features
+from pipelines.monitoring.drift import numeric_psi
+from pipelines.monitoring.report import sample_flights
+from skyprophet.core.months import Window
+from pipelines.features.retrieval import historical_features
 from skyprophet.adapters.parquet import read_canonical
 from skyprophet.adapters.store import open_store
 from skyprophet.core.config import FEATURE_SERVICE, get_settings

@@ -20,9 +20,9 @@ import warnings
 from dataclasses import replace
 from typing import Any
 
-from pipelines.params import TrainParams
-from pipelines.train import fit_model
-from pipelines.training_set import build
+from pipelines.model.params import TrainParams
+from pipelines.model.train import fit_model
+from pipelines.features.training_set import build
 from skyprophet.adapters.parquet import read_canonical
 from skyprophet.adapters.store import open_store
 from skyprophet.core.config import PROJECT_ROOT, get_settings

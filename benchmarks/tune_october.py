@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.params import TrainParams
-from pipelines.train import fit_booster, untuned_spec
-from pipelines.training_set import LABEL, LEAD, TrainingSet, build
+from pipelines.model.params import TrainParams
+from pipelines.model.train import fit_booster, untuned_spec
+from pipelines.features.training_set import LABEL, LEAD, TrainingSet, build
 from skyprophet.adapters.parquet import read_canonical
 from skyprophet.core.config import Settings, get_settings
 from skyprophet.core.model import ModelSpec, encode_frame

@@ -1,4 +1,4 @@
-"""Data sources: the parquet tables written by ``pipelines.build_features``, and the request.
+"""Data sources: the parquet tables written by ``pipelines.features.build``, and the request.
 
 Parquet sources are made for a folder and an offline engine (``parquet_source``), so the
 definitions read no settings: the same tables are ``FileSource``s for DuckDB and
@@ -23,7 +23,7 @@ def parquet_source(processed_dir: Path, name: str, engine: Engine = "duckdb") ->
     """The table ``<processed_dir>/<name>.parquet``, time-stamped by ``event_ts``, as a source of
     the offline ``engine``."""
     path = str(Path(processed_dir).resolve() / f"{name}.parquet")
-    description = f"data/processed/{name}.parquet from pipelines.build_features"
+    description = f"data/processed/{name}.parquet from pipelines.features.build"
     if engine == "spark":
         from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource
 

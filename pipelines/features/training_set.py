@@ -1,7 +1,7 @@
 """Labelled, point-in-time training sets: flights -> entity rows at T -> the feature service.
 
 Shared by training, evaluation, promotion and the benchmark, so that every model is scored on
-rows built one way. Splits are the month windows of ``pipelines.params``.
+rows built one way. Splits are the month windows of ``pipelines.model.params``.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from pipelines.params import Window
-from pipelines.retrieval import DEFAULT_CHUNK_ROWS, historical_table
+from skyprophet.core.months import Window
+from pipelines.features.retrieval import DEFAULT_CHUNK_ROWS, historical_table
 from skyprophet.adapters.progress import SILENT, Steps
 from skyprophet.core.config import FEATURE_SERVICE
 from skyprophet.core.errors import TrainingSetError

@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.live_features import VIEWS, LiveFeatures, table
-from pipelines.replay import epoch_seconds, timeline
+from pipelines.live.features import VIEWS, LiveFeatures, table
+from pipelines.live.replay import epoch_seconds, timeline
 from skyprophet.adapters.event_log import EventLog, stream_id_le
 from skyprophet.adapters.departures import KEEP_S, Departures
 from skyprophet.adapters.stream import COUNTS, Entry, EventStream
@@ -291,7 +291,7 @@ class Processor:
             parts.clear()
 
 
-def run(
+def process(
     settings: Settings,
     store: Any,
     *,

@@ -169,7 +169,7 @@ def prepare(canonical: pd.DataFrame, weather: pd.DataFrame, start_s: int, end_s:
     return list(with_clock(timeline(canonical, weather, start_s, end_s), start_s, end_s, step_min))
 
 
-def run(settings: Settings, start: datetime, end: datetime, speed: float | None) -> Replay:
+def replay(settings: Settings, start: datetime, end: datetime, speed: float | None) -> Replay:
     """Replay the ingested year's events in (start, end] onto the settings' stream.
 
     Args:

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from pipelines import quality
-from pipelines.params import TrainParams, Window
-from pipelines.rescoring import Scorer, resolve_version, run_windows
+from pipelines.model import quality
+from pipelines.model.params import TrainParams
+from skyprophet.core.months import Window
+from pipelines.model.rescoring import Scorer, resolve_version, run_windows
 from skyprophet.adapters.tracking import PRODUCTION, alias_version, connect
 from skyprophet.core.config import Settings
 

@@ -12,8 +12,8 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pipelines.params import TrainParams
-from pipelines.rescoring import Scorer, resolve_version, run_windows
+from pipelines.model.params import TrainParams
+from pipelines.model.rescoring import Scorer, resolve_version, run_windows
 from skyprophet.adapters.tracking import CANDIDATE, PRODUCTION, alias_version, connect, latest_version
 from skyprophet.core.config import Settings
 from skyprophet.core.errors import ModelNotFound, PromotionRefused

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipelines import quality
-from pipelines.params import Window, parse_window
-from pipelines.training_set import LABEL, TrainingSet, build
+from pipelines.model import quality
+from skyprophet.core.months import Window, parse_window
+from pipelines.features.training_set import LABEL, TrainingSet, build
 from skyprophet.adapters.parquet import read_canonical
 from skyprophet.adapters.tracking import CANDIDATE, LoadedModel, alias_version, latest_version, load_version
 from skyprophet.core.config import Settings

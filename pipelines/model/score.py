@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from pipelines.retrieval import historical_features
-from pipelines.training_set import local_departure, resolve_service
+from pipelines.features.retrieval import historical_features
+from pipelines.features.training_set import local_departure, resolve_service
 from skyprophet.adapters.parquet import read_canonical
 from skyprophet.adapters.tracking import PRODUCTION, LoadedModel, connect, load_by_alias
 from skyprophet.core.config import Settings

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from pipelines import quality
-from pipelines.params import TrainParams
-from pipelines.training_set import LABEL, TrainingSet, build
+from pipelines.model import quality
+from pipelines.model.params import TrainParams
+from pipelines.features.training_set import LABEL, TrainingSet, build
 from skyprophet.adapters.event_log import known_data
 from skyprophet.adapters.progress import SILENT, Steps
 from skyprophet.adapters.tracking import CANDIDATE, connect, experiment_id
@@ -411,7 +411,7 @@ def register_candidate(client: MlflowClient, settings: Settings, version: str, c
     client.set_registered_model_alias(settings.model_name, CANDIDATE, version)
 
 
-def run(
+def train(
     settings: Settings,
     params: TrainParams,
     *,

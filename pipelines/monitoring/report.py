@@ -7,7 +7,7 @@ training months' flights, each at one of the model's leads, scored by the same m
 
 - input drift per input (Evidently: PSI with its bands, KS or chi-square, new categories) and the
   share missing; prediction drift (the probabilities' PSI and KS);
-- the adversarial validator (``pipelines.drift.adversarial``): out-of-fold ROC AUC of LightGBM
+- the adversarial validator (``pipelines.monitoring.drift.adversarial``): out-of-fold ROC AUC of LightGBM
   telling reference rows from window rows, and the inputs it leans on. Inputs that encode the
   calendar separate any two periods by construction: they are left out of it and of the alerts,
   and reported apart (``calendar_inputs``);
@@ -36,10 +36,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from pipelines import drift, quality
-from pipelines.params import TrainParams, Window
-from pipelines.retrieval import historical_features
-from pipelines.training_set import flights_in, resolve_service
+from pipelines.model import quality
+
+from pipelines.monitoring import drift
+from pipelines.model.params import TrainParams
+from skyprophet.core.months import Window
+from pipelines.features.retrieval import historical_features
+from pipelines.features.training_set import flights_in, resolve_service
 from skyprophet.adapters.parquet import read_canonical
 from skyprophet.adapters.prediction_log import OUTSIDE_MAX_AGE, PRESENT
 from skyprophet.adapters.tracking import PRODUCTION, LoadedModel, connect, load_by_alias, load_version

@@ -19,7 +19,7 @@ FEATURE_REPO_DIR = PROJECT_ROOT / "feature_repo"
 
 
 PARAMS_FILE = PROJECT_ROOT / "params.yaml"
-# The canonical flight table that ingest writes under ``<data_dir>/raw`` (DESIGN.md's flight table).
+# The canonical flight table that ingest writes under ``<data_dir>/raw`` (the canonical flight table of docs/design.md).
 CANONICAL_FLIGHTS = "canonical_flights.parquet"
 # The feature service of the current model (params.yaml's ``feature_service``; a test holds them equal).
 FEATURE_SERVICE = "flight_delay_v3"

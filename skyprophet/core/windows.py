@@ -1,7 +1,7 @@
 """The windows of the time-varying features: one definition for the batch build and the stream.
 
-Minutes throughout. ``pipelines.build_features`` computes them over the whole history at once;
-``pipelines.live_features`` keeps them up to date event by event. A test replays the whole year
+Minutes throughout. ``pipelines.features.build`` computes them over the whole history at once;
+``pipelines.live.features`` keeps them up to date event by event. A test replays the whole year
 through the second and compares every row with the first.
 """
 

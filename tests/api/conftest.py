@@ -99,9 +99,9 @@ def api_settings(
 def small_models(api_settings: ServingSettings, train_params):  # type: ignore[no-untyped-def]
     """Two quickly trained versions (September train, October validation), v1 in production; both
     multi-horizon, at three of the leads (24 h, 2 h, 30 min) to keep them quick."""
-    from pipelines.feature_store import apply
-    from pipelines.params import Window
-    from pipelines.train import run
+    from pipelines.features.store import apply
+    from skyprophet.core.months import Window
+    from pipelines.model.train import train
     from skyprophet.adapters.store import open_store
     from skyprophet.adapters.tracking import PRODUCTION, connect
 
@@ -111,7 +111,7 @@ def small_models(api_settings: ServingSettings, train_params):  # type: ignore[n
     versions = []
     for rounds in (40, 20):
         params = replace(train_params, windows=windows, num_boost_round=rounds, leads_minutes=[1440, 120, 30])
-        versions.append(run(api_settings, params, num_threads=2, store=store).version)
+        versions.append(train(api_settings, params, num_threads=2, store=store).version)
     client = connect(api_settings)
     client.set_registered_model_alias(api_settings.model_name, PRODUCTION, versions[0])
     return versions
@@ -120,7 +120,7 @@ def small_models(api_settings: ServingSettings, train_params):  # type: ignore[n
 @pytest.fixture(scope="session")
 def loaded_redis(api_settings: ServingSettings, small_models) -> str:  # type: ignore[no-untyped-def]
     """Redis db 14 holding the online features materialized up to MATERIALIZED."""
-    from pipelines.feature_store import materialize
+    from pipelines.features.store import materialize
     from skyprophet.adapters.store import open_store
 
     redis.Redis.from_url(api_settings.redis_url).flushdb()

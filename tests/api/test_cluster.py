@@ -32,7 +32,7 @@ def cluster_settings(api_settings: ServingSettings, redis_cluster: str) -> Servi
 @pytest.fixture(scope="module")
 def loaded_cluster(cluster_settings: ServingSettings, small_models, loaded_redis: str) -> str:  # type: ignore[no-untyped-def]
     """The cluster holding what ``loaded_redis`` holds: the same two days, materialized the same way."""
-    from pipelines.feature_store import materialize
+    from pipelines.features.store import materialize
     from skyprophet.adapters.store import open_store
 
     client = cluster_client(cluster_settings.redis_cluster_nodes)

@@ -145,7 +145,7 @@ def test_ready_reports_stale_features_and_a_missing_clock(live_api) -> None:  # 
 
 
 def test_departures_lists_the_timetable_with_predictions_and_outcomes(live_api, api, canonical: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
-    from pipelines.replay import flight_events
+    from pipelines.live.replay import flight_events
     from skyprophet.adapters.departures import Departures
     from skyprophet.core.events import CANCELLATION, DEPARTURE, PLANNED
 

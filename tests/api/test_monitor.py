@@ -12,7 +12,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from pipelines.monitor import monitor, read_log, skew
+from pipelines.monitoring.report import monitor, read_log, skew
 from serving.config import ServingSettings
 from skyprophet.core.keys import flight_query
 from tests.api.conftest import MATERIALIZED, Server

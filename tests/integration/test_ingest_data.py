@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines import ingest
+from pipelines.features import ingest
 
 pytestmark = pytest.mark.integration
 

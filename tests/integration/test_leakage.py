@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines import build_features
-from pipelines.feature_store import apply
+from pipelines.features import build as build_features
+from pipelines.features.store import apply
 from skyprophet.core.config import FEATURE_SERVICE, Settings
 from skyprophet.core.keys import ROW_ID, TIMESTAMP, entity_frame
 from skyprophet.adapters.online import model_feature_names
@@ -151,7 +151,7 @@ def test_brute_force_rolling_features(  # type: ignore[no-untyped-def]
 def test_truncation_invariance(settings: Settings, tmp_path: Path, canonical: pd.DataFrame) -> None:
     t0 = datetime(2013, 6, 15, 13, 7, tzinfo=timezone.utc)
     trunc_dir = tmp_path / "processed_until"
-    build_features.run(settings, trunc_dir, until=t0)
+    build_features.build(settings, trunc_dir, until=t0)
     full = open_store(settings, online="sqlite", data_dir=settings.data_dir)
     cut = open_store(settings, online="sqlite", data_dir=tmp_path)
     apply(cut, settings, trunc_dir)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import redis
 
-from pipelines.feature_store import apply, clear_online, materialize
+from pipelines.features.store import apply, clear_online, materialize
 from skyprophet.adapters.online import FlightKeys, OnlineFeatures
 from skyprophet.adapters.store import open_store
 from skyprophet.core.config import Settings

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import redis
 
-from pipelines.feature_store import apply, materialize
+from pipelines.features.store import apply, materialize
 from skyprophet.core.config import Settings
 from skyprophet.core.keys import entity_frame
 from skyprophet.adapters.online import FlightKeys, OnlineFeatures

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.evaluate import evaluate
-from pipelines.promote import promote
+from pipelines.model.evaluate import evaluate
+from pipelines.model.promote import promote
 from skyprophet.core.errors import PromotionRefused
 from skyprophet.adapters.tracking import CANDIDATE, PRODUCTION, connect, load_by_alias
 

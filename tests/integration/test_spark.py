@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.feature_store import apply, materialize
-from pipelines.params import Window
-from pipelines.training_set import SPLIT, TrainingSet, build
+from pipelines.features.store import apply, materialize
+from skyprophet.core.months import Window
+from pipelines.features.training_set import SPLIT, TrainingSet, build
 from skyprophet.core.config import Settings
 from skyprophet.core.keys import FlightKeys
 from tests.conftest import normalized
@@ -97,7 +97,7 @@ def test_model_on_spark_training_set_scores_the_same(spark_month: TrainingSet, d
     validation and test months: the same metrics."""
     from dataclasses import replace
 
-    from pipelines.train import fit_model
+    from pipelines.model.train import fit_model
 
     rest = duckdb_months.frame[duckdb_months.frame[SPLIT] != "train"]
     frame = pd.concat([spark_month.frame, rest], ignore_index=True)

@@ -34,7 +34,7 @@ def _run(args: list[str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
 
 
 def test_feast_ui_lists_the_feature_views(settings: Settings, tmp_path: Path) -> None:
-    from pipelines.feature_store import apply
+    from pipelines.features.store import apply
     from skyprophet.adapters.store import open_store
 
     data = tmp_path / "data"

@@ -11,10 +11,10 @@ from typing import Any
 import pandas as pd
 import redis
 
-from pipelines import build_features
-from pipelines.feature_store import apply, materialize
-from pipelines.replay import Replay, prepare
-from pipelines.stream import Processor
+from pipelines.features import build as build_features
+from pipelines.features.store import apply, materialize
+from pipelines.live.replay import Replay, prepare
+from pipelines.live.processor import Processor
 from skyprophet.adapters.event_log import EventLog
 from skyprophet.adapters.store import online_writer, open_store
 from skyprophet.adapters.stream import EventStream
@@ -53,7 +53,7 @@ def live_setup(
     (tmp / "raw").symlink_to(raw or settings.raw_dir)
     s = settings.model_copy(update={"redis_url": url, "data_dir": tmp, "stream_name": f"test:events:{db}"})
     processed = tmp / "processed"
-    build_features.run(s, out_dir=processed, until=start)
+    build_features.build(s, out_dir=processed, until=start)
     store = open_store(s, online="redis", data_dir=tmp, registry_ttl_s=600)
     apply(store, s, processed_dir=processed)
     materialize(store, start, start=start - timedelta(days=1), chunk=timedelta(days=1), show_progress=False)

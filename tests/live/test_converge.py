@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines import build_features
-from pipelines.build_features import TABLES
+from pipelines.features import build as build_features
+from pipelines.features.build import TABLES
 from skyprophet.core.config import Settings
 from tests.live.conftest import live_setup
 
@@ -64,9 +64,9 @@ def test_week_replayed_then_rebuilt_equals_full_build(settings: Settings, canoni
     assert proc.events_applied > 10_000
 
     full = tmp_path / "full"
-    build_features.run(settings, out_dir=full, until=END, live=False)
+    build_features.build(settings, out_dir=full, until=END, live=False)
     merged = tmp_path / "merged"
-    build_features.run(live.settings, out_dir=merged, until=END)
+    build_features.build(live.settings, out_dir=merged, until=END)
     expected, got = _tables(full), _tables(merged)
     for name in TABLES:
         pd.testing.assert_frame_equal(got[name], expected[name], check_exact=False, rtol=1e-12, obj=name)
@@ -74,6 +74,6 @@ def test_week_replayed_then_rebuilt_equals_full_build(settings: Settings, canoni
 
     # The comparison has teeth: the same build without the live partitions is a different one.
     without = tmp_path / "without"
-    build_features.run(live.settings, out_dir=without, until=END, live=False)
+    build_features.build(live.settings, out_dir=without, until=END, live=False)
     differs = [n for n, t in _tables(without).items() if not t.equals(expected[n])]
     assert {"airline_stats", "origin_ops", "flight_history", "plane_recent"} <= set(differs)

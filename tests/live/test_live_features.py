@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pipelines import replay
-from pipelines.live_features import VIEWS, LiveFeatures, frames
+from pipelines.live import replay
+from pipelines.live.features import VIEWS, LiveFeatures, frames
 from skyprophet.core.config import Settings
 
 pytestmark = pytest.mark.live

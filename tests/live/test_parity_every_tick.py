@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import redis
 
-from pipelines.live_features import COLUMNS, VIEWS
+from pipelines.live.features import COLUMNS, VIEWS
 from skyprophet.adapters.online import FlightKeys, OnlineFeatures
 from skyprophet.core.config import Settings
 from skyprophet.core.keys import TIMESTAMP, entity_frame

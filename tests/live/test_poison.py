@@ -20,10 +20,10 @@ import pyarrow.parquet as pq
 import pytest
 import redis
 
-from pipelines import build_features
-from pipelines.live_features import LiveFeatures
-from pipelines.replay import Replay
-from pipelines.stream import Processor
+from pipelines.features import build as build_features
+from pipelines.live.features import LiveFeatures
+from pipelines.live.replay import Replay
+from pipelines.live.processor import Processor
 from skyprophet.adapters.event_log import SCHEMA, EventLog
 from skyprophet.adapters.stream import EventStream
 from skyprophet.core.config import Settings
@@ -106,7 +106,7 @@ def fed(settings: Settings, canonical: pd.DataFrame, tmp_path_factory: pytest.Te
         proc.started()
         _chunk(replay, out)
         proc.drained()
-        build_features.run(live.settings, out_dir=tmp / "rebuilt", until=END)
+        build_features.build(live.settings, out_dir=tmp / "rebuilt", until=END)
         out.rebuilt = pd.read_parquet(tmp / "rebuilt" / "airline_stats.parquet")
 
         # 3. killed while it holds a poison entry that killed processors before it

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 import redis
 
-from pipelines.live_features import COLUMNS, VIEWS
-from pipelines.stream import Processor
+from pipelines.live.features import COLUMNS, VIEWS
+from pipelines.live.processor import Processor
 from skyprophet.adapters.store import online_writer
 from skyprophet.core.config import Settings
 from tests.live.conftest import Live, live_setup

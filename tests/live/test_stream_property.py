@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from pipelines.replay import Replay
+from pipelines.live.replay import Replay
 from skyprophet.core.config import Settings
 from skyprophet.core.events import CLOCK
 from tests.live.conftest import Live, live_setup

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from pipelines.monitor import CALENDAR_INPUTS, LABEL, PROBABILITY, monitor
-from pipelines.params import Window
+from pipelines.monitoring.report import CALENDAR_INPUTS, LABEL, PROBABILITY, monitor
+from skyprophet.core.months import Window
 from skyprophet.core.config import Settings
 
 pytestmark = [pytest.mark.model, pytest.mark.integration]

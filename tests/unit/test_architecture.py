@@ -19,7 +19,7 @@ from skyprophet.core.config import PROJECT_ROOT
 PACKAGES = ("skyprophet", "feature_repo", "pipelines", "serving", "benchmarks")
 # pyarrow is not listed: pandas itself loads it on import.
 HEAVY = ("feast", "mlflow", "redis", "hiredis", "lightgbm", "duckdb", "ibis", "sklearn", "fastapi", "uvicorn", "typer", "rich")
-# The entry points, which alone read settings (DESIGN: "entry points read settings; everything below takes them").
+# The entry points, which alone read settings (docs/design.md: entry points read settings; everything below takes them).
 SETTINGS_READERS = {"skyprophet/cli.py", "serving/main.py", "feature_repo/repo.py"}
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy.special import rel_entr
 
-from pipelines import drift
+from pipelines.monitoring import drift
 
 
 def _scipy_psi(e: np.ndarray, a: np.ndarray) -> float:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines import ingest
+from pipelines.features import ingest
 from skyprophet.core.config import Settings
 from skyprophet.core.errors import SchemaError
 
@@ -38,7 +38,7 @@ def test_missing_column_stops_and_writes_nothing(sources: Path, tmp_path: Path) 
     _edit_flights(sources, lambda d: d.drop(columns=["dep_delay"]))
     out = tmp_path / "data"
     with pytest.raises(SchemaError, match=r"flights: missing column 'dep_delay'"):
-        ingest.run(Settings(data_dir=out), sources)
+        ingest.ingest(Settings(data_dir=out), sources)
     assert not out.exists() or not any(out.rglob("*.parquet"))
 
 
@@ -47,7 +47,7 @@ def test_wrong_type_names_the_column(sources: Path, tmp_path: Path) -> None:
     df["temp"] = "warm"
     df.to_csv(sources / "weather.csv", index=False)
     with pytest.raises(SchemaError, match=r"weather\.temp: expected number"):
-        ingest.run(Settings(data_dir=tmp_path / "data"), sources)
+        ingest.ingest(Settings(data_dir=tmp_path / "data"), sources)
     assert not (tmp_path / "data").exists()
 
 
@@ -62,7 +62,7 @@ def test_bad_rows_go_to_rejects_with_reason_and_counts_reconcile(sources: Path, 
 
     _edit_flights(sources, corrupt)
     out = tmp_path / "data"
-    res = ingest.run(Settings(data_dir=out), sources)["flights"]
+    res = ingest.ingest(Settings(data_dir=out), sources)["flights"]
     rejects = pd.read_parquet(out / "rejects" / "flights.parquet")
     accepted = pd.read_parquet(out / "raw" / "flights.parquet")
     assert res.rows_in == 2000 == len(accepted) + len(rejects)
@@ -79,8 +79,8 @@ def test_bad_rows_go_to_rejects_with_reason_and_counts_reconcile(sources: Path, 
 
 def test_rerun_changes_nothing(sources: Path, tmp_path: Path) -> None:
     out = tmp_path / "data"
-    ingest.run(Settings(data_dir=out), sources)
+    ingest.ingest(Settings(data_dir=out), sources)
     before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.rglob("*.parquet")}
-    ingest.run(Settings(data_dir=out), sources)
+    ingest.ingest(Settings(data_dir=out), sources)
     after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.rglob("*.parquet")}
     assert before == after and len(before) == 11

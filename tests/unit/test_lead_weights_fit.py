@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipelines.params import TrainParams, Window
-from pipelines.train import fit_booster
+from pipelines.model.params import TrainParams
+
+from skyprophet.core.months import Window
+from pipelines.model.train import fit_booster
 from skyprophet.core.model import ModelSpec
 
 EXACT = {"objective": "binary", "learning_rate": 0.2, "num_leaves": 7, "min_data_in_leaf": 1, "min_sum_hessian_in_leaf": 0.0,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.params import TrainParams
+from pipelines.model.params import TrainParams
 from skyprophet.core.config import PARAMS_FILE
 from skyprophet.core.errors import TrainingSetError
 

@@ -25,7 +25,7 @@ env: $(VENV)/.synced
 
 # Both stages leave an unchanged file untouched; touch marks the target as up to date anyway.
 $(RAW): pipelines/features/ingest.py | env
-	$(CLI) ingest
+	$(CLI) data ingest
 	touch $@
 
 $(PROCESSED): $(RAW) pipelines/features/build.py
@@ -45,17 +45,17 @@ run: apply model
 	$(SERVE)
 
 model: apply
-	$(CLI) train --skip-if-production
-	$(CLI) promote --skip-if-production
+	$(CLI) model train --skip-if-production
+	$(CLI) model promote --skip-if-production
 
 train: apply
-	$(CLI) train
+	$(CLI) model train
 
 promote: env
-	$(CLI) promote $(if $(VERSION),--version $(VERSION)) $(if $(FORCE),--force)
+	$(CLI) model promote $(if $(VERSION),--version $(VERSION)) $(if $(FORCE),--force)
 
 evaluate: apply
-	$(CLI) evaluate $(if $(VERSION),--version $(VERSION))
+	$(CLI) model evaluate $(if $(VERSION),--version $(VERSION))
 
 ## The monitoring report of months scored in batch against the training months (reports/monitor/<window>/).
 WINDOW ?= 2013-12
@@ -65,7 +65,7 @@ monitor: apply
 ## Batch scoring of one local day: make score DATE=2013-12-30
 DATE ?= 2013-12-30
 score: apply
-	$(CLI) score --date $(DATE)
+	$(CLI) model score --date $(DATE)
 
 ## LightGBM settings scored on the validation month only (reports/bench/tune.json).
 tune: apply
@@ -102,7 +102,7 @@ serve: model
 FROM ?= 2013-12-01T00:00:00+00:00
 SPEED ?= 600
 live: model
-	$(CLI) live --from $(FROM) --speed $(SPEED) --port $(PORT)
+	$(CLI) live run --from $(FROM) --speed $(SPEED) --port $(PORT)
 
 ## The web UIs: Feast's (entities, views, feature services of the registry) and MLflow's (runs, registry).
 feast-ui: apply

@@ -2,7 +2,7 @@
 
 - ``december_replay_s``: December 2013 replayed at max speed into Redis, every tick's rows
   written, from the first entry published to the processor's last tick (the processor runs as
-  ``skyprophet stream``; its start-up, which rebuilds the state from the raw data, is not counted).
+  ``skyprophet live stream``; its start-up, which rebuilds the state from the raw data, is not counted).
 - ``tick_cost_ratio``: the peer's cost per tick (``features build --until g`` then an incremental
   materialization of the last grid step into Redis) over the processor's (December's processing
   time divided by its ticks).
@@ -69,7 +69,7 @@ def _replay_subprocess(settings: Settings, days: int) -> dict[str, float]:
         s, _, stream = _setup(settings, Path(d), DECEMBER)
         end = DECEMBER + timedelta(days=days)
         env = {**os.environ, "SKYPROPHET_DATA_DIR": str(s.data_dir), "REDIS_URL": s.redis_url, "SKYPROPHET_STREAM_NAME": s.stream_name}
-        proc = subprocess.Popen([CLI, "stream", "--from", DECEMBER.isoformat(), "--until", end.isoformat()],
+        proc = subprocess.Popen([CLI, "live", "stream", "--from", DECEMBER.isoformat(), "--until", end.isoformat()],
                                 env=env, stderr=subprocess.PIPE, text=True)
         assert proc.stderr is not None
         for line in proc.stderr:  # wait until the state is rebuilt

@@ -2,7 +2,7 @@
 alone), LightGBM on 1 and 2 threads, the whole train command.
 
 Each measurement runs in its own process so that its peak RSS (VmHWM) is its own; LightGBM
-timings are medians of three fits. The whole `skyprophet train` command is timed from
+timings are medians of three fits. The whole `skyprophet model train` command is timed from
 outside, against a throw-away MLflow store, and its test metrics are reported beside the
 quality targets and the baseline (the original SkyProphet model) from the same run.
 
@@ -103,11 +103,11 @@ def train_command(work: Path) -> dict[str, Any]:
     }
     env["SKYPROPHET_REPORTS_DIR"] = str(work / "reports")  # the project's reports/model stays as it is
     t = time.perf_counter()
-    done = subprocess.run([str(Path(sys.executable).with_name("skyprophet")), "train"], env=env, cwd=PROJECT_ROOT,
+    done = subprocess.run([str(Path(sys.executable).with_name("skyprophet")), "model", "train"], env=env, cwd=PROJECT_ROOT,
                           capture_output=True, text=True)
     seconds = round(time.perf_counter() - t, 2)
     if done.returncode != 0:
-        raise RuntimeError(f"skyprophet train failed ({done.returncode}): {done.stderr[-2000:]}")
+        raise RuntimeError(f"skyprophet model train failed ({done.returncode}): {done.stderr[-2000:]}")
     client = MlflowClient(tracking_uri=f"sqlite:///{db}")
     exp = client.get_experiment_by_name(get_settings().experiment_name)
     assert exp is not None

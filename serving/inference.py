@@ -196,7 +196,7 @@ async def sync(holder: ModelHolder, lookup: FeatureLookup, metrics: Metrics, log
     """``sync_model`` off the event loop, its outcome recorded in the metrics; the prediction log
     of the loaded model's feature service made ready."""
     reload = await asyncio.to_thread(sync_model, holder, lookup)
-    metrics.record_reload(reload, holder.current)
+    metrics.record_reload(reload.outcome, not reload.ok, holder.current)
     if logs is not None and holder.current is not None:
         await asyncio.to_thread(logs.ensure, holder.current.spec.feature_service)
     return reload

@@ -14,7 +14,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.multiprocess import MultiProcessCollector
 
 if TYPE_CHECKING:
-    from serving.inference import Reload
     from skyprophet.adapters.tracking import LoadedModel
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -66,10 +65,10 @@ class Metrics:
         self.model_version = Gauge("skyprophet_model_version", "registered version of the loaded model",
                                    ["name", "alias"], registry=r, multiprocess_mode="max")
 
-    def record_reload(self, reload: Reload, model: LoadedModel | None) -> None:
+    def record_reload(self, outcome: str, failing: bool, model: LoadedModel | None) -> None:
         """A check of the alias: its outcome, whether it is failing, and the loaded model's version."""
-        self.reloads.labels(reload.outcome).inc()
-        self.reload_failing.set(0 if reload.ok else 1)
+        self.reloads.labels(outcome).inc()
+        self.reload_failing.set(1 if failing else 0)
         if model is not None:
             self.model_version.labels(model.name, model.alias or "").set(int(model.version))
 

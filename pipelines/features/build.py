@@ -638,7 +638,7 @@ def build(
 ) -> dict[str, int]:
     """Build the feature tables from ``data/raw`` into ``data/processed``.
 
-    With ``live``, the events that ``skyprophet stream`` logged under ``data/live`` are merged
+    With ``live``, the events that ``skyprophet live stream`` logged under ``data/live`` are merged
     into the raw flights and weather first (new flights, departures, cancellations, weather
     hours), so that the tables include everything received.
 

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from rich.progress import Progress
 
 from skyprophet.adapters.parquet import read_canonical
+from skyprophet.adapters.store import OnlineKind, open_store
 from skyprophet.core.config import Settings
 from skyprophet.core.errors import NoData
 from skyprophet.core.features import FlightFeatures
@@ -182,3 +183,24 @@ def demo(store: FeatureStore, settings: Settings, after: datetime) -> Demo:
     )
     return Demo(keys, t, OnlineFeatures(store, lead_minutes=settings.lead_minutes).read([keys])[0])
 
+
+
+# ---------------------------------------------------------------- entry points (the CLI's)
+
+
+def apply_repo(settings: Settings, online: OnlineKind | None = None) -> list[str]:
+    """Register the feature repo in the settings' registry (``features apply``)."""
+    return apply(open_store(settings, online=online), settings)
+
+
+def load_online(settings: Settings, end: datetime, *, start: datetime | None = None, incremental: bool = True,
+                online: OnlineKind | None = None) -> dict[str, int]:
+    """Load the settings' online store up to ``end`` in chunks of ``settings.materialize_chunk``
+    (``features materialize``); rows by view."""
+    return materialize(open_store(settings, online=online), end, chunk=settings.materialize_chunk, start=start,
+                       incremental=incremental)
+
+
+def demo_flight(settings: Settings, after: datetime, online: OnlineKind | None = None) -> Demo:
+    """``demo`` on the settings' store (``features demo``)."""
+    return demo(open_store(settings, online=online), settings, after)

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
     from feast import FeatureService, FeatureStore
 
+    from skyprophet.core.config import Settings
+
 LABEL = "label"
 SPLIT = "split"
 LOCAL_MONTH = "local_month"
@@ -212,3 +214,12 @@ def write_labelled(
 def _span(canonical: pd.DataFrame) -> str:
     months = local_month(canonical)
     return f"{months.min()}..{months.max()}" if len(months) else "no flights"
+
+
+def write_training_set(settings: Settings, out_dir: Path, service_name: str, lead_minutes: int, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+                       on_chunk: Callable[[float], None] | None = None) -> int:
+    """``write_labelled`` through the settings' offline store (``features training-set``); rows written."""
+    from skyprophet.adapters.store import open_store
+
+    return write_labelled(open_store(settings, online="sqlite"), settings.canonical_path, out_dir, service_name, lead_minutes,
+                          chunk_rows=chunk_rows, on_chunk=on_chunk)

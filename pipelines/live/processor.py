@@ -33,6 +33,7 @@ from pipelines.live.features import VIEWS, LiveFeatures, table
 from pipelines.live.replay import epoch_seconds, timeline
 from skyprophet.adapters.event_log import EventLog, stream_id_le
 from skyprophet.adapters.departures import KEEP_S, Departures
+from skyprophet.adapters.store import OnlineKind
 from skyprophet.adapters.stream import COUNTS, Entry, EventStream
 from skyprophet.core.config import Settings
 from skyprophet.core.errors import first_line
@@ -293,8 +294,8 @@ class Processor:
 
 def process(
     settings: Settings,
-    store: Any,
     *,
+    online: OnlineKind = "redis",
     start: datetime | None,
     until: datetime | None = None,
     consumer: str = "processor",
@@ -305,7 +306,7 @@ def process(
 
     Args:
         settings: Redis URL, stream name, data folder (raw data and the event log), grid step.
-        store: the feature store whose online store the rows go to.
+        online: the online store the rows go to.
         start: the replay's start (the instant the online store was loaded up to); ignored when
             the stream has a checkpoint, which is resumed.
         until: stop after ticking this instant (default: run until stopped).
@@ -314,7 +315,7 @@ def process(
         stop: polled between batches.
     """
     from skyprophet.adapters.event_log import known_data
-    from skyprophet.adapters.store import online_writer
+    from skyprophet.adapters.store import online_writer, open_store
 
     stream = EventStream.from_url(settings.redis_url, name=settings.stream_name, retention=settings.stream_retention)
     board = Departures(stream.r, settings.stream_name)
@@ -325,7 +326,7 @@ def process(
     proc = Processor.start(
         stream,
         EventLog(settings.live_dir),
-        online_writer(store),
+        online_writer(open_store(settings, online=online, registry_ttl_s=600)),
         canonical,
         weather,
         None if start is None else int(start.timestamp()),

@@ -92,3 +92,8 @@ def _move(client: MlflowClient, name: str, version: str, reason: str) -> None:
     client.set_registered_model_alias(name, PRODUCTION, version)
     client.set_model_version_tag(name, version, "promotion", reason)
 
+
+
+def production_version(settings: Settings, client: MlflowClient | None = None) -> str | None:
+    """The version the production alias names, None when there is none."""
+    return alias_version(client or connect(settings), settings.model_name, PRODUCTION)

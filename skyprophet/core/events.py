@@ -35,7 +35,7 @@ each payload's JSON Schema, for producers that validate before they write.
 
 Producers write entries in availability order and a `clock` entry at least at every grid point
 (the watermark: a processor computes the rows of grid point g once it has read `clock` >= g).
-The replay (``skyprophet replay``) is one producer; a real feed writing this contract is another.
+The replay (``skyprophet live replay``) is one producer; a real feed writing this contract is another.
 
 The processor's window (``window_problem``): an event more than ``LATE_LIMIT_S`` before its
 clock is refused (its id may be forgotten by then, so it could be counted twice), one more than

@@ -1,6 +1,6 @@
-"""`skyprophet live`, and the departures board in a real browser during its replay.
+"""`skyprophet live run`, and the departures board in a real browser during its replay.
 
-With no Redis answering, `skyprophet live` starts one, loads the online store, runs the
+With no Redis answering, `skyprophet live run` starts one, loads the online store, runs the
 processor, the replay and the API in live mode, which scores the flights due at the clock from
 fresh features; SIGTERM stops everything it started. In Debian's chromium (headless, driven by
 Playwright) the board shows rows, a probability changes as the clock advances, an outcome
@@ -114,7 +114,7 @@ def test_live_command_and_the_board_in_a_browser(
            "SKYPROPHET_BOARD_REFRESH_MS": "500"}
     log = tmp_path / "live.log"
     out = log.open("wb")
-    proc = subprocess.Popen([CLI, "live", "--from", START.isoformat(), "--to", (START + pd.Timedelta(hours=8)).isoformat(),
+    proc = subprocess.Popen([CLI, "live", "run", "--from", START.isoformat(), "--to", (START + pd.Timedelta(hours=8)).isoformat(),
                              "--speed", "300", "--port", str(api_port)], env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{api_port}"
     try:

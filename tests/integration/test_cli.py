@@ -1,4 +1,4 @@
-"""`skyprophet predict` as a user runs it: the registered model, point-in-time features, the reasons."""
+"""`skyprophet model predict` as a user runs it: the registered model, point-in-time features, the reasons."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def _env(settings: Settings) -> dict[str, str]:
 
 
 def _predict(settings: Settings, query: dict[str, Any]) -> dict[str, Any]:
-    args = [str(Path(sys.executable).with_name("skyprophet")), "predict", "--alias", ALIAS, "--json"]
+    args = [str(Path(sys.executable).with_name("skyprophet")), "model", "predict", "--alias", ALIAS, "--json"]
     for key, value in query.items():
         args += [f"--{key.replace('_', '-')}", str(value)]
     proc = subprocess.run(args, cwd=PROJECT_ROOT, env=_env(settings), capture_output=True, text=True, timeout=600)

@@ -40,7 +40,7 @@ def test_the_live_profile_runs_skyprophet_live_after_the_pipeline() -> None:
     proc = _compose(SECRETS, "--profile", "live", "config", "--format", "json")
     assert proc.returncode == 0, proc.stderr
     live = json.loads(proc.stdout)["services"]["live"]
-    assert live["command"][:2] == ["skyprophet", "live"] and "--speed" in live["command"]
+    assert live["command"][:3] == ["skyprophet", "live", "run"] and "--speed" in live["command"]
     assert live["depends_on"]["pipeline"]["condition"] == "service_completed_successfully"
     assert live["environment"]["REDIS_URL"] == "redis://:r-secret@redis:6379/0"
     assert live["environment"]["SKYPROPHET_ADMIN_TOKEN"] == "a-secret"
@@ -76,7 +76,7 @@ def test_pipeline_is_one_shot_and_runs_every_step(stack: dict[str, Any]) -> None
     pipeline = stack["pipeline"]
     assert pipeline["restart"] == "no"
     script = " ".join(pipeline["command"])
-    order = ["skyprophet ingest", "features build", "features apply", "train", "promote", "features demo"]
+    order = ["skyprophet data ingest", "features build", "features apply", "train", "promote", "features demo"]
     positions = [script.index(step) for step in order]
     assert positions == sorted(positions)
 

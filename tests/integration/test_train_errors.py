@@ -1,4 +1,4 @@
-"""Bad input to `skyprophet train`: one clear line, non-zero exit, nothing registered."""
+"""Bad input to `skyprophet model train`: one clear line, non-zero exit, nothing registered."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 def _train(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(Path(sys.executable).with_name("skyprophet")), "train", *args],
+        [str(Path(sys.executable).with_name("skyprophet")), "model", "train", *args],
         cwd=PROJECT_ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=600,
     )
 
@@ -32,9 +32,9 @@ def _count(db: Path, table: str) -> int:
 @pytest.mark.parametrize(
     ("args", "tracking", "message"),
     [
-        (["--feature-service", "flight_delay_v9"], None, "skyprophet train: error: unknown feature service 'flight_delay_v9'"),
-        (["--train", "2014-01..2014-09"], None, "skyprophet train: error: no labelled flights in the train window 2014-01..2014-09"),
-        ([], "http://127.0.0.1:9", "skyprophet train: error: MLflow tracking store unreachable at http://127.0.0.1:9"),
+        (["--feature-service", "flight_delay_v9"], None, "skyprophet model train: error: unknown feature service 'flight_delay_v9'"),
+        (["--train", "2014-01..2014-09"], None, "skyprophet model train: error: no labelled flights in the train window 2014-01..2014-09"),
+        ([], "http://127.0.0.1:9", "skyprophet model train: error: MLflow tracking store unreachable at http://127.0.0.1:9"),
     ],
     ids=["unknown-feature-service", "empty-training-window", "unreachable-tracking-uri"],
 )

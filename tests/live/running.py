@@ -1,4 +1,4 @@
-"""A `skyprophet stream` process on a live set-up, and waiting for it to take everything written."""
+"""A `skyprophet live stream` process on a live set-up, and waiting for it to take everything written."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class Running:
         env = {**os.environ, "SKYPROPHET_DATA_DIR": str(live.settings.data_dir), "REDIS_URL": live.settings.redis_url,
                "SKYPROPHET_STREAM_NAME": live.settings.stream_name}
         self._err = open(log_path, "ab")
-        self.proc = subprocess.Popen([CLI, "stream", *args], env=env, stderr=self._err, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen([CLI, "live", "stream", *args], env=env, stderr=self._err, stdin=subprocess.DEVNULL)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -2,7 +2,7 @@
 policies for duplicates, late and out-of-window events, a restart over a log holding a bad row,
 and a processor killed while it held a poison entry.
 
-One module fixture drives a real `skyprophet stream` through four phases on Redis database 5;
+One module fixture drives a real `skyprophet live stream` through four phases on Redis database 5;
 the tests check what each phase left: the rejects, the durable log, the counts and the logs.
 """
 

@@ -1,4 +1,4 @@
-"""An emptied Redis is rebuilt by `skyprophet recover` (raw data + the live event log), and the
+"""An emptied Redis is rebuilt by `skyprophet live recover` (raw data + the live event log), and the
 processor resumes from the recovery point."""
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def test_emptied_redis_is_rebuilt_and_the_stream_resumes(
     assert lost.dbsize() == 0
     env = {**os.environ, "SKYPROPHET_DATA_DIR": str(live.settings.data_dir), "REDIS_URL": live.settings.redis_url,
            "SKYPROPHET_STREAM_NAME": live.settings.stream_name}
-    done = subprocess.run([CLI, "recover"], env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run([CLI, "live", "recover"], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     at = datetime.fromtimestamp(point, timezone.utc).isoformat()
     assert f"online store rebuilt at {at}" in done.stdout

@@ -4,7 +4,7 @@
 Hypothesis generates entries (valid events, and events broken in named ways: mistyped, out of
 range, missing or extra fields, bytes that are not UTF-8, huge, outside the processor's window;
 ``tests.poison``) and writes each example between two grid steps of the real replay to a
-`skyprophet stream` process on Redis database 4. The expected verdict of an entry is how it was
+`skyprophet live stream` process on Redis database 4. The expected verdict of an entry is how it was
 made, and whether its id was written before with the same payload (a duplicate) or another (a
 conflict): never what the processor says.
 """

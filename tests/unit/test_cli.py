@@ -6,7 +6,7 @@ import pytest
 
 from skyprophet.cli import main
 
-PREDICT = ["predict", "--carrier", "UA", "--flight-number", "1545", "--origin", "EWR", "--dest", "IAH",
+PREDICT = ["model", "predict", "--carrier", "UA", "--flight-number", "1545", "--origin", "EWR", "--dest", "IAH",
            "--scheduled-departure", "2013-12-30T08:00-05:00"]
 
 
@@ -18,19 +18,34 @@ def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
     return (code if isinstance(code, int) else 1), out.out, out.err
 
 
-def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+GROUPS = {
+    "data": ("ingest",),
+    "features": ("build", "apply", "materialize", "training-set", "demo"),
+    "model": ("train", "evaluate", "promote", "score", "predict"),
+    "live": ("run", "replay", "stream", "recover"),
+    "bench": ("features", "train", "serving"),
+}
+
+
+def test_help_lists_every_group_and_command(capsys: pytest.CaptureFixture[str]) -> None:
     main(["--help"])
     top = capsys.readouterr().out
-    for name in ("ingest", "features", "train", "evaluate", "promote", "serve", "predict", "bench", "score"):
+    for name in (*GROUPS, "monitor", "serve"):
         assert f" {name} " in top, name
-    main(["features", "--help"])
-    features = capsys.readouterr().out
-    for name in ("build", "apply", "materialize"):
-        assert f" {name} " in features, name
-    main(["bench", "--help"])
-    bench = capsys.readouterr().out
-    for name in ("features", "train", "serving"):
-        assert f" {name} " in bench, name
+    for group, commands in GROUPS.items():
+        main([group, "-h"])
+        shown = capsys.readouterr().out
+        for name in commands:
+            assert f" {name} " in shown, f"{group} {name}"
+
+
+def test_version_and_a_group_without_a_command(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    main(["--version"])
+    assert capsys.readouterr().out.strip() == f"skyprophet {version('skyprophet')}"
+    code, out, err = _run(["live"], capsys)
+    assert " stream " in out + err and "Traceback" not in out + err
 
 
 def _replace(args: list[str], option: str, value: str) -> list[str]:
@@ -48,17 +63,18 @@ def _replace(args: list[str], option: str, value: str) -> list[str]:
         (_replace(PREDICT, "--scheduled-departure", "next tuesday"), "--scheduled-departure"),
         (_replace(PREDICT, "--origin", "Newark"), "--origin"),
         ([*PREDICT, "--source", "cache"], "--source"),
-        (PREDICT[:3], "--flight-number"),
-        (["predcit"], "predict"),
+        (PREDICT[:4], "--flight-number"),
+        (["model", "predcit"], "predict"),
         (["features", "build", "--until", "2013-05-01"], "--until"),
         (["features", "materialize", "--end", "yesterday"], "--end"),
-        (["score", "--date", "30/12/2013"], "--date"),
-        (["train", "--leads", "1440,ninety"], "--leads"),
-        (["train", "--leads", "1440,60"], "--leads"),  # without the headline lead (120)
+        (["model", "score", "--date", "30/12/2013"], "--date"),
+        (["model", "train", "--leads", "1440,ninety"], "--leads"),
+        (["model", "train", "--leads", "1440,60"], "--leads"),  # without the headline lead (120)
+        (["live", "replay", "--from", "2013-12-01T00:00+00:00", "--speed", "fast"], "--speed"),
     ],
     ids=["carrier", "flight-number-zero", "flight-number-text", "no-offset", "unparseable-date", "origin",
          "unknown-source", "missing-option", "unknown-command", "until-without-offset", "materialize-end", "score-date",
-         "leads-text", "leads-without-headline"],
+         "leads-text", "leads-without-headline", "replay-speed"],
 )
 def test_user_error_is_one_line_naming_the_problem(args: list[str], names: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _run(args, capsys)

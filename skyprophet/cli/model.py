@@ -1,0 +1,189 @@
+"""``skyprophet model``: train, evaluate, promote, score in batch, predict one flight."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+
+from skyprophet.cli._common import group, log, settings, setup_logging, shown
+from skyprophet.core.errors import InvalidInput
+
+app = group("Models: train on point-in-time features, evaluate, promote behind a gate, score.")
+Months = Annotated[str | None, typer.Option(metavar="YYYY-MM[..YYYY-MM]")]
+
+
+def _override(windows: list[Any], given: dict[str, str | None]) -> list[Any]:
+    """``windows`` with those named in ``given`` replaced by the month ranges given for them."""
+    from skyprophet.core.months import parse_window
+
+    return [parse_window(w.name, text) if (text := given.get(w.name)) else w for w in windows]
+
+
+def _leads(text: str, headline: int) -> list[int]:
+    """``--leads 1440,120,30``: distinct positive minutes that include the headline lead."""
+    try:
+        out = sorted({int(x) for x in text.split(",") if x.strip()}, reverse=True)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a comma-separated list of minutes", param_hint="--leads") from None
+    if not out or out[-1] <= 0 or headline not in out:
+        raise typer.BadParameter(f"leads must be positive minutes including the headline lead {headline}", param_hint="--leads")
+    return out
+
+
+@app.command()
+def train(
+    params_file: Annotated[Path | None, typer.Option("--params", help="parameters file (default: params.yaml)")] = None,
+    feature_service: Annotated[str | None, typer.Option(help="feature service listing the inputs (default: params)")] = None,
+    lead_minutes: Annotated[int | None, typer.Option(min=1, help="train at this one lead (default: params' leads)")] = None,
+    leads: Annotated[str | None, typer.Option(metavar="MIN,MIN,...", help="train at these leads (default: params)")] = None,
+    train_window: Annotated[str | None, typer.Option("--train", metavar="YYYY-MM[..YYYY-MM]", help="train window")] = None,
+    validation: Months = None,
+    test: Months = None,
+    num_threads: Annotated[int | None, typer.Option(min=1, help="LightGBM threads (default: params)")] = None,
+    no_register: Annotated[bool, typer.Option("--no-register", help="log the runs, register nothing")] = False,
+    shuffle_labels: Annotated[bool, typer.Option("--shuffle-labels", help="sanity check: permute the train/validation labels")] = False,
+    skip_if_production: Annotated[bool, typer.Option("--skip-if-production", help="do nothing when a production model exists")] = False,
+) -> None:
+    """Train LightGBM and the baseline on point-in-time features; log both to MLflow; register the model."""
+    from pipelines.model.params import TrainParams
+    from pipelines.model.promote import production_version
+    from pipelines.model.train import train as run, write_summary
+    from skyprophet.adapters.progress import console_steps
+
+    setup_logging()
+    s = settings()
+    params = TrainParams.load(params_file or s.params_path)
+    if feature_service:
+        params.feature_service = feature_service
+    if lead_minutes is not None:
+        params.lead_minutes, params.leads_minutes = lead_minutes, [lead_minutes]
+    if leads is not None:
+        params.leads_minutes = _leads(leads, params.lead_minutes)
+    params.windows = _override(params.windows, {"train": train_window, "validation": validation, "test": test})
+    if skip_if_production and production_version(s):
+        log.info("%s@production exists; not training", s.model_name)
+        return
+    with console_steps() as steps:
+        result = run(s, params, num_threads=num_threads, shuffle_labels=shuffle_labels, register=not no_register, steps=steps)
+    log.info("wrote %s", write_summary(s, result))
+
+
+@app.command()
+def evaluate(
+    version: Annotated[str | None, typer.Option(help="registered version (default: the candidate alias)")] = None,
+    test: Months = None,
+    validation: Months = None,
+) -> None:
+    """Compare a version with the baseline and production; write reports/model/metrics.json."""
+    from pipelines.model.evaluate import evaluate as run
+    from pipelines.model.params import TrainParams
+
+    setup_logging()
+    s = settings()
+    windows = None  # the model's own
+    if test or validation:
+        base = TrainParams.load(s.params_path).windows_named("validation", "test")
+        windows = _override(base, {"validation": validation, "test": test})
+    typer.echo(run(s, version, windows).table)
+    log.info("wrote %s", Path(s.reports_dir) / "model" / "metrics.json")
+
+
+@app.command()
+def promote(
+    version: Annotated[str | None, typer.Option(help="version to promote (default: the newest)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="promote even if the gate refuses")] = False,
+    skip_if_production: Annotated[bool, typer.Option("--skip-if-production", help="do nothing when a production model exists")] = False,
+) -> None:
+    """Move the production alias to a version if it is at least as good on the test split."""
+    from pipelines.model.promote import production_version, promote as run
+
+    setup_logging()
+    s = settings()
+    if skip_if_production and production_version(s):
+        log.info("%s@production exists; nothing to promote", s.model_name)
+        return
+    log.info("%s", run(s, version, force).message)
+
+
+@app.command()
+def score(
+    day: Annotated[str, typer.Option("--date", metavar="YYYY-MM-DD", help="local scheduled date")],
+    alias: Annotated[str, typer.Option(help="registry alias to score with")] = "production",
+    out: Annotated[Path | None, typer.Option(help="parquet file (default: reports/scores/<date>.parquet)")] = None,
+) -> None:
+    """Score every flight scheduled on a local day into parquet (offline point-in-time features)."""
+    from pipelines.model.score import score_day
+
+    try:
+        when = date.fromisoformat(day)
+    except ValueError:
+        raise InvalidInput(f"--date: not a YYYY-MM-DD date: {day!r}") from None
+    setup_logging()
+    score_day(settings(), when, alias, out)
+
+
+@app.command()
+def predict(
+    carrier: Annotated[str, typer.Option(help="airline code, e.g. UA")],
+    flight_number: Annotated[int, typer.Option(help="e.g. 1545")],
+    origin: Annotated[str, typer.Option(help="origin airport, e.g. EWR")],
+    dest: Annotated[str, typer.Option(help="destination airport, e.g. IAH")],
+    scheduled_departure: Annotated[str, typer.Option(help="local ISO 8601 with offset, e.g. 2013-12-30T08:00-05:00")],
+    tailnum: Annotated[str | None, typer.Option(help="aircraft registration, e.g. N14228")] = None,
+    alias: Annotated[str, typer.Option(help="registry alias of the model")] = "production",
+    source: Annotated[
+        Literal["offline", "online"],
+        typer.Option(help="offline: point-in-time features as of T (any flight of the data); online: the online store, as the API"),
+    ] = "offline",
+    top: Annotated[int, typer.Option(min=1, help="how many reasons to print")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """Score one flight with the production model and print the probability, decision and top reasons."""
+    from pipelines.model.score import score_flight
+    from serving.schemas import FlightQuery
+
+    query = FlightQuery.model_validate({  # the API's own rules for each field
+        "carrier": carrier, "flight_number": flight_number, "origin": origin, "dest": dest,
+        "scheduled_departure": scheduled_departure, "tailnum": tailnum,
+    })
+    setup_logging()
+    result = score_flight(settings(), query.keys(), alias=alias, source=source, top=top)
+    _print_prediction(result, query, as_json)
+
+
+def _print_prediction(result: Any, query: Any, as_json: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from skyprophet.core.features import nan_to_none
+
+    factors = [{**f, "value": nan_to_none(f["value"])} for f in result.top_factors]
+    if as_json:
+        typer.echo(json.dumps({
+            "flight_id": result.flight_id, "delay_probability": round(result.probability, 6), "delayed": result.delayed,
+            "threshold": result.model.spec.threshold, "top_factors": factors, "missing_features": result.missing,
+            "stale_features": result.stale, "features_as_of": result.as_of.isoformat(), "source": result.source,
+            "model": result.model.ref(),
+        }, indent=2))
+        return
+    console = Console()
+    decision = "DELAYED (> 15 min)" if result.delayed else "on time (<= 15 min late)"
+    console.print(
+        f"{result.flight_id} {query.origin}->{query.dest} scheduled {query.scheduled_departure.isoformat()}\n"
+        f"delay probability [bold]{result.probability:.3f}[/bold] -> [bold]{decision}[/bold] "
+        f"(threshold {result.model.spec.threshold:.3f}; model {result.model.name} v{result.model.version}@{result.model.alias}; "
+        f"{result.source} features as of {result.as_of:%Y-%m-%d %H:%M} UTC)"
+    )
+    table = Table(title="top reasons (contribution to the log-odds of a delay)")
+    table.add_column("feature")
+    table.add_column("value", justify="right")
+    table.add_column("contribution", justify="right")
+    for f in factors:
+        table.add_row(f["feature"], shown(f["value"], "missing"), f"{f['contribution']:+.3f}")
+    console.print(table)
+    if result.missing or result.stale:
+        console.print(f"missing: {', '.join(result.missing) or 'none'}; stale: {', '.join(result.stale) or 'none'}")

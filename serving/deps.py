@@ -1,4 +1,5 @@
-"""Dependencies of the routes: settings, the current model, the feature lookup, the admin check."""
+"""Dependencies of the routes: the process's services (settings, the current model, the feature
+lookup, the metrics), the admin check."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from serving.config import ServingSettings
 from serving.inference import FeatureLookup, ModelHolder
 from serving.metrics import Metrics
+from serving.services import Services
 from skyprophet.adapters.tracking import LoadedModel
+
+
+async def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
 
 
 async def get_settings(request: Request) -> ServingSettings:
@@ -19,9 +26,8 @@ async def get_settings(request: Request) -> ServingSettings:
     return settings
 
 
-async def get_holder(request: Request) -> ModelHolder:
-    holder: ModelHolder = request.app.state.models
-    return holder
+async def get_holder(services: Annotated[Services, Depends(get_services)]) -> ModelHolder:
+    return services.models
 
 
 def current_model(holder: ModelHolder) -> LoadedModel:
@@ -32,9 +38,8 @@ def current_model(holder: ModelHolder) -> LoadedModel:
     return model
 
 
-async def get_lookup(request: Request) -> FeatureLookup:
-    lookup: FeatureLookup = request.app.state.lookup
-    return lookup
+async def get_lookup(services: Annotated[Services, Depends(get_services)]) -> FeatureLookup:
+    return services.lookup
 
 
 async def get_metrics(request: Request) -> Metrics:
@@ -56,6 +61,7 @@ async def require_admin(
                             headers={"WWW-Authenticate": "Bearer"})
 
 
+ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[ServingSettings, Depends(get_settings)]
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 FeaturesDep = Annotated[FeatureLookup, Depends(get_lookup)]

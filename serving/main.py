@@ -21,6 +21,7 @@ from serving import __version__
 from serving.api.routes import admin, board, departures, health, monitor, predict
 from serving.config import ServingSettings, get_serving_settings
 from serving.inference import FeatureLookup, LiveClock, ModelHolder, sync
+from serving.services import Services
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.monitoring import MonitorGauges
 from serving.prediction_log import PredictionLogs
@@ -50,12 +51,11 @@ def redis_client(settings: ServingSettings) -> Any:
     )
 
 
-async def _refresh_forever(app: FastAPI) -> None:
-    settings: ServingSettings = app.state.settings
+async def _refresh_forever(services: Services) -> None:
     while True:
-        await asyncio.sleep(settings.model_refresh_s)
+        await asyncio.sleep(services.settings.model_refresh_s)
         try:
-            await sync(app.state.models, app.state.lookup, app.state.metrics, app.state.logs)
+            await sync(services.models, services.lookup, services.metrics, services.logs)
         except Exception:  # keep refreshing whatever happens once
             log.exception("model refresh failed")
 
@@ -68,20 +68,24 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     store = await asyncio.to_thread(lambda: open_store(settings, online=settings.online_store, registry_ttl_s=60))
     # A cluster client reads the topology when made: the service does not start without it.
     client = await asyncio.to_thread(redis_client, settings)
-    app.state.lookup = FeatureLookup(store, client)
-    app.state.clock = LiveClock(client, settings.stream_name, settings.grid_minutes) if settings.live and client else None
-    app.state.departures = Departures(client, settings.stream_name) if settings.live and client else None
-    app.state.models = ModelHolder(settings)
-    app.state.logs = PredictionLogs(store, settings, app.state.metrics)
-    await sync(app.state.models, app.state.lookup, app.state.metrics, app.state.logs)
-    task = asyncio.create_task(_refresh_forever(app))
+    metrics: Metrics = app.state.metrics
+    live = settings.live and client is not None
+    services = Services(
+        settings=settings, metrics=metrics, gauges=MonitorGauges(metrics, settings.reports_dir),
+        lookup=FeatureLookup(store, client), models=ModelHolder(settings), logs=PredictionLogs(store, settings, metrics),
+        clock=LiveClock(client, settings.stream_name, settings.grid_minutes) if live else None,
+        departures=Departures(client, settings.stream_name) if live else None,
+    )
+    app.state.services = services
+    await sync(services.models, services.lookup, metrics, services.logs)
+    task = asyncio.create_task(_refresh_forever(services))
     try:
         yield
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        await asyncio.to_thread(app.state.logs.close)  # what is buffered is written
+        await asyncio.to_thread(services.logs.close)  # what is buffered is written
         if client is not None:
             client.close()
 
@@ -145,9 +149,8 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         summary="Flight departure delay predictions from a Feast feature store and an MLflow-registered LightGBM model.",
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.metrics = Metrics()
-    app.state.monitor_gauges = MonitorGauges(app.state.metrics, settings.reports_dir)
+    app.state.settings = settings  # these two from the start (the middleware counts every request);
+    app.state.metrics = Metrics()  # the rest is app.state.services, made by the lifespan
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.include_router(health.router)

@@ -4,15 +4,15 @@ now), the probability, coverage and status of each flight, and the service's met
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 from redis.exceptions import RedisError
 
-from serving.config import ServingSettings
-from serving.inference import FeatureLookup, LiveClock, score
-from serving.metrics import Metrics
+from serving.inference import Scored, score
+from serving.services import Services
 from skyprophet.adapters.tracking import LoadedModel
 from skyprophet.core.features import FlightFeatures, nan_to_none
 from skyprophet.core.keys import FlightKeys
@@ -76,100 +76,134 @@ def _outside_horizon(keys: FlightKeys, spec: ModelSpec, t_s: int, outcome: dict[
     return None
 
 
-def predict_keys(
-    state: Any, model: LoadedModel, flights: list[FlightKeys], explain: bool, debug: bool, as_of: datetime | None,
-    clock_read: tuple[int, list[dict[str, Any] | None]] | None = None, log_as: str | None = None,
-) -> tuple[list[dict[str, Any]], datetime | None]:
-    """One prediction per flight, in order, and the instant read (None: each flight's own T).
-    In live mode ``clock_read`` (the clock and each flight's outcome, when the caller has read
-    them) stands in for reading them again. With ``log_as`` (a request id) the scored flights
-    go to the prediction log.
+@dataclass
+class Choice:
+    """Which flights a request scores, and as of when."""
 
-    Raises:
-        ServiceUnavailable: the online store does not answer, or live mode has no clock.
-    """
-    settings: ServingSettings = state.settings
-    metrics: Metrics = state.metrics
-    lookup: FeatureLookup = state.lookup
+    as_of: datetime | None  # the instant read; None: each flight at its own T
+    unscored: list[dict[str, Any] | None]  # per flight, its answer when it is not scored (None: scored)
+    features: list[FlightFeatures] | None = None  # every flight's, when read with the clock
+
+    @property
+    def kept(self) -> list[int]:
+        return [i for i, u in enumerate(self.unscored) if u is None]
+
+
+def choose(services: Services, model: LoadedModel, flights: list[FlightKeys], as_of: datetime | None,
+           clock_read: tuple[int, list[dict[str, Any] | None]] | None = None) -> Choice:
+    """The instant to read (``as_of``, or in live mode the clock's now) and which flights can be
+    scored at it. In live mode ``clock_read`` (the clock and each flight's outcome, when the
+    caller has read them) stands in for reading them again."""
     spec = model.spec
-    clock: LiveClock | None = getattr(state, "clock", None) if as_of is None else None
-    try:
-        unscored: list[dict[str, Any] | None] = [None] * len(flights)
-        outcomes: list[dict[str, Any] | None] = [None] * len(flights)
-        feats: list[FlightFeatures] | None = None  # every flight's, when read with the clock
-        if clock is not None:  # live mode: as of the replay's now
-            now_s: int | None
-            if clock_read is not None:  # the caller read the clock and the flights' outcomes already
-                now_s, outcomes = clock_read
-            elif spec.any_lead:  # the clock, the outcomes and the features in one round trip
-                now_s, outcomes, feats = clock.read(lookup.reader(spec.feature_service, spec.lead_minutes), flights)
-            else:
-                now_s = clock.now()
-            if now_s is None:
-                raise ServiceUnavailable(f"live mode: no clock at {clock.stream.clock_key} (is a replay running?)")
-            as_of = datetime.fromtimestamp(now_s, timezone.utc)
-            if not spec.any_lead:  # a single-lead model: only the flights due now
-                unscored = [None if clock.due(k, spec.lead_minutes, now_s) else
-                            _not_due(k, spec.threshold, spec.lead_minutes, now_s, settings.grid_minutes) for k in flights]
-        if as_of is not None and spec.any_lead:  # any lead up to the longest, before departure
-            t_s = int(as_of.timestamp())
-            unscored = [_outside_horizon(k, spec, t_s, o) for k, o in zip(flights, outcomes, strict=True)]
-        kept = [i for i, u in enumerate(unscored) if u is None]
-        scored = score(model, lookup, [flights[i] for i in kept], explain, as_of, None if feats is None else [feats[i] for i in kept])
-    except RedisError as exc:
-        metrics.lookups.labels("error").inc()
-        raise ServiceUnavailable(f"online feature store unavailable: {type(exc).__name__}") from exc
-    metrics.lookups.labels("ok").inc()
+    clock = services.clock if as_of is None else None
+    unscored: list[dict[str, Any] | None] = [None] * len(flights)
+    outcomes: list[dict[str, Any] | None] = [None] * len(flights)
+    feats: list[FlightFeatures] | None = None
+    if clock is not None:  # live mode: as of the replay's now
+        now_s: int | None
+        if clock_read is not None:  # the caller read the clock and the flights' outcomes already
+            now_s, outcomes = clock_read
+        elif spec.any_lead:  # the clock, the outcomes and the features in one round trip
+            now_s, outcomes, feats = clock.read(services.lookup.reader(spec.feature_service, spec.lead_minutes), flights)
+        else:
+            now_s = clock.now()
+        if now_s is None:
+            raise ServiceUnavailable(f"live mode: no clock at {clock.stream.clock_key} (is a replay running?)")
+        as_of = datetime.fromtimestamp(now_s, timezone.utc)
+        if not spec.any_lead:  # a single-lead model: only the flights due now
+            unscored = [None if clock.due(k, spec.lead_minutes, now_s) else
+                        _not_due(k, spec.threshold, spec.lead_minutes, now_s, services.settings.grid_minutes) for k in flights]
+    if as_of is not None and spec.any_lead:  # any lead up to the longest, before departure
+        t_s = int(as_of.timestamp())
+        unscored = [_outside_horizon(k, spec, t_s, o) for k, o in zip(flights, outcomes, strict=True)]
+    return Choice(as_of, unscored, feats)
+
+
+def _answer(services: Services, spec: ModelSpec, keys: FlightKeys, t_s: int, ff: FlightFeatures, p: float,
+            contributions: np.ndarray | None, debug: bool) -> dict[str, Any]:
+    """One scored flight's answer: probability and decision (or a refusal), coverage, factors."""
+    settings = services.settings
     n_inputs = len(spec.feature_names)
+    coverage = 1.0 - len(ff.missing) / n_inputs
+    reliable = coverage >= settings.min_coverage
+    answered = reliable or not settings.refuse_unreliable
+    item: dict[str, Any] = {
+        "flight_id": keys.flight_id,
+        "status": "ok" if answered else "refused",
+        "delay_probability": round(p, 6) if answered else None,
+        "delayed": p >= spec.threshold if answered else None,
+        "threshold": spec.threshold,
+        "lead_minutes": _lead(keys, t_s),
+        "coverage": round(coverage, 4),
+        "reliable": reliable,
+        "missing_features": ff.missing,
+        "stale_features": ff.stale,
+        "feature_age_s": ff.ages,
+    }
+    if not answered:
+        item["reason"] = (f"input coverage {coverage:.0%} is below {settings.min_coverage:.0%}: "
+                          f"{len(ff.missing)} of {n_inputs} inputs missing or stale")
+    elif contributions is not None:
+        item["top_factors"] = top_factors(spec, ff.values, contributions, settings.top_factors)
+    if debug:
+        item["features"] = {k: nan_to_none(v) for k, v in ff.values.items()}
+    return item
+
+
+def shape(services: Services, model: LoadedModel, flights: list[FlightKeys], choice: Choice, scored: Scored, debug: bool,
+          log_as: str | None = None) -> list[dict[str, Any]]:
+    """One answer per flight, in order; the request's figures into the metrics, the scored flights
+    into the prediction log (with ``log_as``, a request id)."""
+    spec, metrics = model.spec, services.metrics
     predictions = []
     ages: dict[str, int] = {}  # per view, the oldest row served in this request
     missing = stale = 0  # inputs over the request's flights
     logged: list[tuple[FlightKeys, int, FlightFeatures, float, str]] = []
-    i = -1
-    for keys, skipped in zip(flights, unscored, strict=True):
+    scored_at = dict(zip(choice.kept, range(len(choice.kept)), strict=True))
+    for n, (keys, skipped) in enumerate(zip(flights, choice.unscored, strict=True)):
         if skipped is not None:
             predictions.append(skipped)
             continue
-        i += 1
-        t_s = int(as_of.timestamp()) if as_of is not None else keys.sched_dep_epoch_s - 60 * spec.lead_minutes
+        i = scored_at[n]
+        t_s = int(choice.as_of.timestamp()) if choice.as_of is not None else keys.sched_dep_epoch_s - 60 * spec.lead_minutes
         ff = scored.features[i]
         for view, age in ff.ages.items():
             if age is not None and age > ages.get(view, -1):
                 ages[view] = age
-        coverage = 1.0 - len(ff.missing) / n_inputs
-        reliable = coverage >= settings.min_coverage
-        answered = reliable or not settings.refuse_unreliable
         p = float(scored.probabilities[i])
-        item: dict[str, Any] = {
-            "flight_id": keys.flight_id,
-            "status": "ok" if answered else "refused",
-            "delay_probability": round(p, 6) if answered else None,
-            "delayed": p >= spec.threshold if answered else None,
-            "threshold": spec.threshold,
-            "lead_minutes": _lead(keys, t_s),
-            "coverage": round(coverage, 4),
-            "reliable": reliable,
-            "missing_features": ff.missing,
-            "stale_features": ff.stale,
-            "feature_age_s": ff.ages,
-        }
+        item = _answer(services, spec, keys, t_s, ff, p, None if scored.contributions is None else scored.contributions[i], debug)
         logged.append((keys, t_s, ff, p, item["status"]))
-        if not answered:
-            item["reason"] = (f"input coverage {coverage:.0%} is below {settings.min_coverage:.0%}: "
-                              f"{len(ff.missing)} of {n_inputs} inputs missing or stale")
-        elif scored.contributions is not None:
-            item["top_factors"] = top_factors(spec, ff.values, scored.contributions[i], settings.top_factors)
-        if debug:
-            item["features"] = {k: nan_to_none(v) for k, v in ff.values.items()}
         missing += len(ff.missing)
         stale += len(ff.stale)
-        if not reliable:
+        if not item["reliable"]:
             metrics.unreliable.labels(item["status"]).inc()
         predictions.append(item)
     if log_as is not None and logged:
-        state.logs.offer(log_as, model, *zip(*logged, strict=True))
+        services.logs.offer(log_as, model, *zip(*logged, strict=True))
     metrics.flights.inc(len(flights))
     metrics.missing.inc(missing)
     metrics.stale.inc(stale)
     metrics.record_ages(ages)
-    return predictions, as_of
+    return predictions
+
+
+def predict_keys(
+    services: Services, model: LoadedModel, flights: list[FlightKeys], explain: bool, debug: bool, as_of: datetime | None,
+    clock_read: tuple[int, list[dict[str, Any] | None]] | None = None, log_as: str | None = None,
+) -> tuple[list[dict[str, Any]], datetime | None]:
+    """One prediction per flight, in order, and the instant read (None: each flight's own T):
+    ``choose``, then ``score`` the flights kept, then ``shape`` the answers.
+
+    Raises:
+        ServiceUnavailable: the online store does not answer, or live mode has no clock.
+    """
+    try:
+        choice = choose(services, model, flights, as_of, clock_read)
+        kept = choice.kept
+        scored = score(model, services.lookup, [flights[i] for i in kept], explain, choice.as_of,
+                       None if choice.features is None else [choice.features[i] for i in kept])
+    except RedisError as exc:
+        services.metrics.lookups.labels("error").inc()
+        raise ServiceUnavailable(f"online feature store unavailable: {type(exc).__name__}") from exc
+    services.metrics.lookups.labels("ok").inc()
+    return shape(services, model, flights, choice, scored, debug, log_as), choice.as_of

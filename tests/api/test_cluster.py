@@ -135,7 +135,7 @@ def test_resharding_under_load(cluster_api: Server, api: Server, around: pd.Data
 
     # the slots of the keys these flights are read with
     app: Any = cluster_api.server.config.app  # type: ignore[attr-defined]
-    reader = app.state.lookup._readers[next(iter(app.state.lookup._readers))]
+    reader = app.state.services.lookup._readers[next(iter(app.state.services.lookup._readers))]
     wire = reader._redis._wire
     commands = [c for k in _keys(flights) for c in reader._redis._flight_commands((k, "2013-12-30"))]
     client = cluster_client(loaded_cluster)

@@ -26,7 +26,7 @@ def _served(api: Server, flights: list[dict[str, Any]], rid: str) -> None:
                      headers={"X-Request-ID": rid}, timeout=60)
     assert got.status_code == 200, got.text
     assert sum(p["status"] == "ok" for p in got.json()["predictions"]) == len(flights)
-    api.server.config.app.state.logs.flush()  # type: ignore[attr-defined]
+    api.server.config.app.state.services.logs.flush()  # type: ignore[attr-defined]
 
 
 def _metric(api: Server, name: str, label: str | None = None) -> float | None:
@@ -45,7 +45,7 @@ def test_skew_shows_in_the_corrupted_view_only_and_the_report_is_served(
     started = datetime.now(timezone.utc)  # the report covers this test's traffic (other tests read at other instants)
     app = api.server.config.app  # type: ignore[attr-defined]
     store = open_store(api_settings, online="redis")  # the test's own: the server's is busy in its threads
-    model = app.state.models.current
+    model = app.state.services.models.current
     names = model.spec.feature_names
     # flights leaving 1-8 h after the instant the online store was materialized up to: read as of that instant,
     # online equals offline (the parity tests' promise), so any mismatch is skew
@@ -70,7 +70,7 @@ def test_skew_shows_in_the_corrupted_view_only_and_the_report_is_served(
     got = httpx.post(f"{api.url}/predict", json={"flights": [far], "as_of": "2100-01-01T08:00:00+00:00"},
                      headers={"X-Request-ID": "far-future"}, timeout=60)
     assert got.status_code == 200, got.text
-    app.state.logs.flush()
+    app.state.services.logs.flush()
     logged = read_log(Path(dest))
     assert (logged["__request_id"] == "far-future").any()
     for rid in ("skew-clean", "skew-corrupted"):

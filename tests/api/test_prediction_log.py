@@ -28,8 +28,8 @@ def _app(server: Server) -> Any:
 
 def _destination(server: Server) -> Path:
     app = _app(server)
-    model = app.state.models.current
-    service = app.state.lookup.store.get_feature_service(model.spec.feature_service)
+    model = app.state.services.models.current
+    service = app.state.services.lookup.store.get_feature_service(model.spec.feature_service)
     return Path(service.logging_config.destination.path)
 
 
@@ -61,7 +61,7 @@ def test_every_scored_flight_is_logged_as_served(api: Server, canonical: pd.Data
     assert got.status_code == 200, got.text
     assert got.headers["x-request-id"] == "log-as-served"
     preds = got.json()["predictions"]
-    _app(api).state.logs.flush()
+    _app(api).state.services.logs.flush()
     dest = _destination(api)
     rows = _logged(dest, "log-as-served")
     assert len(rows) == len(flights)
@@ -87,7 +87,7 @@ def test_every_scored_flight_is_logged_as_served(api: Server, canonical: pd.Data
                 assert row[f"{name}__timestamp"] <= as_of, name  # no input is from after the instant read
     # Feast's own reading of the destination
     app = _app(api)
-    service = app.state.lookup.store.get_feature_service(app.state.models.current.spec.feature_service)
+    service = app.state.services.lookup.store.get_feature_service(app.state.services.models.current.spec.feature_service)
     assert Path(service.logging_config.destination.to_data_source().path) == dest
 
 
@@ -113,7 +113,7 @@ def test_a_full_buffer_drops_and_counts_and_a_failed_write_loses_nothing(tiny_lo
         ok = httpx.post(f"{server.url}/predict", json={"flights": flights[:2]}, headers={"X-Request-ID": "kept"}, timeout=30)
         full = httpx.post(f"{server.url}/predict", json={"flights": flights[2:]}, headers={"X-Request-ID": "dropped"}, timeout=30)
         assert ok.status_code == 200 and full.status_code == 200  # logging never fails a request
-        assert _app(server).state.logs.flush() == 0  # the write fails; the records stay
+        assert _app(server).state.services.logs.flush() == 0  # the write fails; the records stay
         failed = _count(server, "failed") - before["failed"]
         assert _count(server, "dropped") - before["dropped"] == 3
         assert failed >= 2 and failed % 2 == 0  # each attempt: the same 2 flights
@@ -121,7 +121,7 @@ def test_a_full_buffer_drops_and_counts_and_a_failed_write_loses_nothing(tiny_lo
         dest.unlink()
         if aside.exists():
             shutil.move(aside, dest)
-    assert _app(server).state.logs.flush() == 2  # written once the destination is back
+    assert _app(server).state.services.logs.flush() == 2  # written once the destination is back
     deadline = time.monotonic() + 10
     while len(_logged(dest, "kept")) < 2 and time.monotonic() < deadline:
         time.sleep(0.2)

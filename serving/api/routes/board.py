@@ -11,8 +11,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from serving.config import ServingSettings
-from skyprophet.adapters.departures import Departures
+from serving.services import Services
 
 router = APIRouter(tags=["board"])
 PAGE = Path(__file__).resolve().parents[2] / "static" / "board.html"
@@ -29,9 +28,9 @@ async def board(request: Request) -> HTMLResponse:
     """The coming departures of an origin with their delay probability, decision, top factors and
     feature age, refreshed as the clock advances; the outcome beside the prediction once a flight
     has departed, and the page's running hit rate."""
-    state = request.app.state
-    settings: ServingSettings = state.settings
-    departures: Departures | None = getattr(state, "departures", None)
+    services: Services = request.app.state.services
+    settings = services.settings
+    departures = services.departures
     if departures is None:
         return HTMLResponse("<!doctype html><title>SkyProphet</title><p>The departures board needs live mode "
                             "(SKYPROPHET_LIVE=true, as <code>make live</code> runs it).</p>", status_code=409)

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 
+from serving.services import Services
 from serving.api.predictions import ServiceUnavailable, predict_keys
 from serving.deps import current_model
 from serving.schemas import DeparturesResponse, Unavailable
-from skyprophet.adapters.departures import Departures
 from skyprophet.core.keys import FlightKeys
 from skyprophet.core.windows import DELAYED_AFTER_MIN
 
@@ -50,22 +50,22 @@ async def departures(
     """The timetable of ``origin`` from the live stream (flights known 24 h ahead), by scheduled
     departure; each upcoming flight with its prediction (as ``POST /predict`` in live mode), each
     flight with its outcome once it has departed or been cancelled."""
-    state = request.app.state
-    board: Departures | None = getattr(state, "departures", None)
-    if board is None or getattr(state, "clock", None) is None:
+    services: Services = request.app.state.services
+    board, clock = services.departures, services.clock
+    if board is None or clock is None:
         return JSONResponse({"detail": "GET /departures needs live mode (SKYPROPHET_LIVE=true): it lists the stream's timetable"},
                             status_code=409)
-    model = current_model(state.models)
+    model = current_model(services.models)
     try:
-        now_s, listed = board.listed_now(state.clock.stream.clock_key, origin, int(past_hours * 3600), int(hours * 3600))
+        now_s, listed = board.listed_now(clock.stream.clock_key, origin, int(past_hours * 3600), int(hours * 3600))
         if now_s is None:
-            raise ServiceUnavailable(f"live mode: no clock at {state.clock.stream.clock_key} (is a replay running?)")
+            raise ServiceUnavailable(f"live mode: no clock at {clock.stream.clock_key} (is a replay running?)")
         upcoming = [f for f in listed if f["sched"] > now_s and f["outcome"] is None]
         keys = [FlightKeys(f["carrier"], int(f["flight_number"]), f["origin"], f["dest"], int(f["sched"]), int(f["utc_offset_min"]),
                            f.get("tailnum")) for f in upcoming]
         # scored as of the instant listed, whose outcomes are known (none: the flights have not left)
         read: tuple[int, list[dict[str, Any] | None]] = (now_s, [None] * len(keys))
-        predictions, _ = predict_keys(state, model, keys, explain, False, None, read) if keys else ([], None)
+        predictions, _ = predict_keys(services, model, keys, explain, False, None, read) if keys else ([], None)
     except RedisError as exc:
         return JSONResponse({"detail": f"online feature store unavailable: {type(exc).__name__}"}, status_code=503)
     except ServiceUnavailable as exc:

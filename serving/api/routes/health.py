@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from serving.services import Services
 from serving.deps import FeaturesDep, HolderDep, MetricsDep
 from serving.inference import LiveClock
 from serving.metrics import Metrics
@@ -58,7 +59,7 @@ def _live_state(clock: LiveClock, max_age_minutes: int, metrics: Metrics, proble
     if now is None:
         problems.append(f"live: no clock at {clock.stream.name}:clock (is a replay running?)")
     elif tick is None:
-        problems.append("live: the stream processor has written no tick yet (is `skyprophet stream` running?)")
+        problems.append("live: the stream processor has written no tick yet (is `skyprophet live stream` running?)")
     else:
         assert lag is not None
         metrics.live_lag.set(lag * 60)
@@ -78,7 +79,7 @@ async def ready(request: Request, holder: HolderDep, lookup: FeaturesDep, metric
         await asyncio.to_thread(lookup.ping)
     except Exception as exc:  # any failure means not ready
         problems.append(f"online store: {first_line(exc, with_type=True)}")
-    clock: LiveClock | None = getattr(request.app.state, "clock", None)
+    clock = request.app.state.services.clock
     live = None
     if clock is not None and not problems:
         try:
@@ -116,8 +117,8 @@ def _stream_counts(clock: LiveClock, metrics: Metrics) -> None:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request, m: MetricsDep) -> Response:
-    await asyncio.to_thread(request.app.state.monitor_gauges.refresh)
-    clock: LiveClock | None = getattr(request.app.state, "clock", None)
-    if clock is not None:
-        await asyncio.to_thread(_stream_counts, clock, m)
+    services: Services = request.app.state.services
+    await asyncio.to_thread(services.gauges.refresh)
+    if services.clock is not None:
+        await asyncio.to_thread(_stream_counts, services.clock, m)
     return Response(m.render(), media_type=CONTENT_TYPE_LATEST)

@@ -10,10 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from serving.services import Services
 from serving.api.predictions import ServiceUnavailable, predict_keys
-from serving.config import ServingSettings
 from serving.deps import current_model
-from serving.inference import ModelHolder
 from serving.prediction_log import request_id
 from serving.schemas import ErrorResponse, PredictRequest, PredictResponse, Unavailable
 
@@ -77,15 +76,14 @@ async def predict(request: Request) -> Response:
     Each flight also carries its input coverage and whether it is reliable; with
     SKYPROPHET_REFUSE_UNRELIABLE an unreliable flight is refused (status and reason, no probability).
     """
-    state = request.app.state
-    settings: ServingSettings = state.settings
+    services: Services = request.app.state.services
+    settings = services.settings
     try:
         req = parse_request(await read_body(request, settings.max_body_bytes))
     except TooLarge as exc:
         return JSONResponse({"message": str(exc), "detail": [{"loc": ["body"], "msg": str(exc), "type": "too_large"}]},
                             status_code=413)
-    holder: ModelHolder = state.models
-    model = current_model(holder)
+    model = current_model(services.models)
     if len(req.flights) > settings.max_flights:
         raise RequestValidationError([{
             "type": "too_long", "loc": ("body", "flights"),
@@ -99,7 +97,7 @@ async def predict(request: Request) -> Response:
     flights = [f.keys() for f in req.flights]
     rid = request_id(request.headers.get("x-request-id"))
     try:
-        predictions, as_of = predict_keys(state, model, flights, req.explain, req.debug, req.as_of, log_as=rid)
+        predictions, as_of = predict_keys(services, model, flights, req.explain, req.debug, req.as_of, log_as=rid)
     except ServiceUnavailable as exc:
         return JSONResponse({"detail": str(exc)}, status_code=503)
     body: dict[str, Any] = {"model": model.ref(), "predictions": predictions}

@@ -1,0 +1,27 @@
+"""What one server process holds, typed: made once by the lifespan as ``app.state.services`` and
+reached by the routes through ``serving.deps.ServicesDep``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from serving.config import ServingSettings
+    from serving.inference import FeatureLookup, LiveClock, ModelHolder
+    from serving.metrics import Metrics
+    from serving.monitoring import MonitorGauges
+    from serving.prediction_log import PredictionLogs
+    from skyprophet.adapters.departures import Departures
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: ServingSettings
+    metrics: Metrics
+    gauges: MonitorGauges  # the newest monitoring report's figures, refreshed on a scrape
+    lookup: FeatureLookup  # online features
+    models: ModelHolder  # the production model, hot-swapped
+    logs: PredictionLogs  # the prediction log of each feature service served
+    clock: LiveClock | None = None  # live mode: the replay's clock
+    departures: Departures | None = None  # live mode: the timetable and outcomes

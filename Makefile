@@ -80,9 +80,13 @@ october-leads: apply
 	$(PY) -m benchmarks.october_leads --family weights
 	$(PY) -m benchmarks.october_leads --family leaf_size
 
-## The whole test suite (unit, integration against real SQLite, Redis, Feast registry).
+## The whole test suite (unit, integration against real SQLite, Redis, Feast registry). The departures board's
+## browser test drives Debian's chromium headless: installed here when it is missing (root on Debian).
 PYTEST_ARGS ?=
+CHROMIUM = command -v chromium > /dev/null || { apt-get update -qq && apt-get install -y -qq chromium; } \
+	|| echo "make: chromium could not be installed: the board's browser test is skipped (a failure under CI=true)"
 test: env
+	@$(CHROMIUM)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## The fast tier: pure functions and the architecture checks, no data build (well under a minute).

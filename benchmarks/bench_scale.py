@@ -110,7 +110,7 @@ def serving(report: dict[str, Any], seconds: int, workers: int) -> None:
 
     from benchmarks.bench_serving import MATERIALIZED, Service, bodies, uvicorn_cmd, wrk
     from pipelines.features.store import apply, materialize
-    from skyprophet.adapters.online import cluster_client
+    from skyprophet.adapters.redis.cluster import cluster_client
     from skyprophet.adapters.store import open_store
 
     subprocess.run(["bash", str(PROJECT_ROOT / "scripts" / "redis_cluster.sh"), "start"], check=True,

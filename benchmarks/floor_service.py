@@ -24,7 +24,8 @@ from skyprophet.core.config import get_settings
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     import redis
 
-    from skyprophet.adapters.online import OnlineFeatures, RedisReader
+    from skyprophet.adapters.online import OnlineFeatures
+    from skyprophet.adapters.redis.reader import RedisReader
     from skyprophet.adapters.store import open_store
     from skyprophet.adapters.tracking import alias_version, connect, load_version
 

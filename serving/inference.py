@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from skyprophet.adapters.online import OnlineFeatures, command
+from skyprophet.adapters.online import OnlineFeatures
+from skyprophet.adapters.redis.wire import command
 from skyprophet.adapters.tracking import LoadedModel, alias_version, connect, load_version
 from skyprophet.core.errors import first_line
 from skyprophet.core.features import FlightFeatures

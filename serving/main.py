@@ -40,7 +40,7 @@ def redis_client(settings: ServingSettings) -> Any:
 
     timeout = settings.redis_timeout_ms / 1000
     if settings.online_store == "redis_cluster":
-        from skyprophet.adapters.online import cluster_client
+        from skyprophet.adapters.redis.cluster import cluster_client
 
         return cluster_client(settings.redis_cluster_nodes, socket_timeout=timeout, socket_connect_timeout=timeout,
                               retry=Retry(NoBackoff(), 0))

@@ -79,7 +79,7 @@ def redis_cluster() -> Iterator[str]:
     import shutil
     import subprocess
 
-    from skyprophet.adapters.online import cluster_client
+    from skyprophet.adapters.redis.cluster import cluster_client
     from skyprophet.core.config import PROJECT_ROOT
 
     if shutil.which("redis-server") is None:

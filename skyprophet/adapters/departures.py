@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 import redis
 
-from skyprophet.adapters.online import command
+from skyprophet.adapters.redis.wire import command
 from skyprophet.core.events import CANCELLATION, DEPARTURE, PLANNED, Event, flight_identity
 
 KEEP_S = 6 * 3600  # departed flights stay listed this long after their scheduled time

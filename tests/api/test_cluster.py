@@ -15,7 +15,8 @@ import pytest
 import redis
 
 from serving.config import ServingSettings
-from skyprophet.adapters.online import FlightKeys, OnlineFeatures, cluster_client, key_of
+from skyprophet.adapters.online import FlightKeys, OnlineFeatures
+from skyprophet.adapters.redis import cluster_client, key_of
 from skyprophet.core.keys import flight_query
 from tests.api.conftest import MATERIALIZED, Server, start_server
 from tests.conftest import normalized

@@ -17,7 +17,7 @@ from skyprophet.core.config import Settings
 from skyprophet.core.keys import entity_frame
 from skyprophet.adapters.online import FlightKeys, OnlineFeatures
 from skyprophet.adapters.store import open_store
-from skyprophet.adapters.online import cluster_client
+from skyprophet.adapters.redis import cluster_client
 from tests.conftest import historical, normalized as _norm
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ import pytest
 from feast import FeatureView, FileSource
 
 from feature_repo.definitions import objects
-from skyprophet.adapters.online import command, key_of
+from skyprophet.adapters.redis.wire import command, key_of
 from skyprophet.core.config import Settings
 
 

@@ -2,11 +2,16 @@
 
 Per read batch, in this order (at-least-once, nothing lost, nothing counted twice):
 
-1. every received event is appended to the durable log (daily parquet partitions, fsynced);
-2. events not seen before (by id) update the window state; at each ``clock`` entry the state
-   ticks every grid point it passed and yields the rows the batch build writes there;
+1. each entry, validated against the event contract when it was read, is decided alone: refused
+   (the contract, the processor's window, a conflicting duplicate, a dead letter), a duplicate, or
+   counted; a counted event waits for the first tick at or after its availability (late: applied
+   at once), and at each ``clock`` entry the state ticks every grid point it passed and yields the
+   rows the batch build writes there;
+2. the counted events are appended to the durable log (daily parquet partitions, fsynced), the
+   refused entries to the rejects with their reason;
 3. the rows go to the online store through Feast (``write_to_online_store``);
-4. the batch is acknowledged and the checkpoint (last tick, last entry) written, atomically.
+4. the batch is acknowledged, the checkpoint (last tick, last entry) written and the outcomes
+   counted, atomically.
 
 A processor killed anywhere restarts from the checkpoint: the state is rebuilt from the raw data
 known at the replay's start plus the acknowledged part of the log, then its unacknowledged

@@ -159,12 +159,12 @@ def shape(services: Services, model: LoadedModel, flights: list[FlightKeys], cho
     ages: dict[str, int] = {}  # per view, the oldest row served in this request
     missing = stale = 0  # inputs over the request's flights
     logged: list[tuple[FlightKeys, int, FlightFeatures, float, str]] = []
-    scored_at = dict(zip(choice.kept, range(len(choice.kept)), strict=True))
-    for n, (keys, skipped) in enumerate(zip(flights, choice.unscored, strict=True)):
+    i = -1  # the flight's place among those scored
+    for keys, skipped in zip(flights, choice.unscored, strict=True):
         if skipped is not None:
             predictions.append(skipped)
             continue
-        i = scored_at[n]
+        i += 1
         t_s = int(choice.as_of.timestamp()) if choice.as_of is not None else keys.sched_dep_epoch_s - 60 * spec.lead_minutes
         ff = scored.features[i]
         for view, age in ff.ages.items():

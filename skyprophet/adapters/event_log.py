@@ -95,27 +95,33 @@ class EventLog:
     def read(self) -> pd.DataFrame:
         """Every valid logged event once (first copy of each id), by availability, then stream
         order; rows that fail the event contract are left out and listed in ``skipped``."""
+        return self._load().drop(columns="event")
+
+    def _load(self) -> pd.DataFrame:
+        """``read``'s rows with an ``event`` column: each row parsed by the contract, once."""
         self.skipped = []
         files = sorted(self.events_dir.glob("day=*/*.parquet"))
         if not files:
-            return SCHEMA.empty_table().to_pandas()
+            return SCHEMA.empty_table().to_pandas().assign(event=None)
         df = pa.concat_tables([pq.read_table(f, schema=SCHEMA) for f in files]).to_pandas()
-        df = df[self._valid(df)]
+        df["event"] = self._parsed(df)
+        df = df[df["event"].notna()]
         df = df.assign(_seq=df["stream_id"].map(_stream_order)).sort_values("_seq", kind="stable").drop_duplicates("id", keep="first")
         return df.sort_values(["at", "_seq"], kind="stable").drop(columns="_seq").reset_index(drop=True)
 
-    def _valid(self, df: pd.DataFrame) -> np.ndarray:
-        ok = np.ones(len(df), dtype=bool)
-        for i, (sid, k, i_d, at, data) in enumerate(zip(df["stream_id"], df["kind"], df["id"], df["at"], df["data"], strict=True)):
+    def _parsed(self, df: pd.DataFrame) -> list[Event | None]:
+        """Each row as an ``Event``, None for a row that fails the contract (listed in ``skipped``)."""
+        out: list[Event | None] = []
+        for sid, k, i_d, at, data in zip(df["stream_id"], df["kind"], df["id"], df["at"], df["data"], strict=True):
             try:
-                parse_logged(str(k), str(i_d), int(at), str(data))
+                out.append(parse_logged(str(k), str(i_d), int(at), str(data)))
             except InvalidInput as exc:
-                ok[i] = False
+                out.append(None)
                 self.skipped.append((str(sid), str(exc)))
         if self.skipped:
             log.warning("event log %s: %d row(s) fail the event contract and are skipped; first: stream entry %s: %s",
                         self.events_dir, len(self.skipped), *self.skipped[0])
-        return ok
+        return out
 
     def recovery_point(self, step_min: int) -> int | None:
         """The latest grid point (seconds) up to which every event has been logged: the last one
@@ -129,11 +135,9 @@ class EventLog:
         return (latest - 1) // step * step
 
     def events(self) -> list[tuple[str, Event]]:
-        df = self.read()
-        return [
-            (sid, parse_logged(k, i, int(a), d))
-            for sid, i, k, a, d in zip(df["stream_id"], df["id"], df["kind"], df["at"], df["data"], strict=True)
-        ]
+        """``read``'s rows as (stream id, event) pairs."""
+        df = self._load()
+        return list(zip(df["stream_id"], df["event"], strict=True))
 
 
 def _stream_order(sid: Any) -> tuple[int, int]:

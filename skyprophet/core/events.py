@@ -182,11 +182,6 @@ class Event:
             out["id"] = self.id
         return out
 
-    @classmethod
-    def from_fields(cls, raw: Mapping[Any, Any]) -> Event:
-        """Parse and validate a stream entry (bytes or str keys and values); see ``parse_entry``."""
-        return parse_entry(raw)
-
 
 def _text(name: str, value: Any) -> str:
     if isinstance(value, str):

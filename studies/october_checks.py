@@ -14,7 +14,8 @@ mean over seeds of October's log loss, Brier score, ROC AUC and PR AUC beside th
   - the published schedule around the flight: departures scheduled at its origin within 30 min
     of its own, and in the 2 h before it (cancelled ones included).
 
-Writes reports/bench/october_checks.json.
+Writes reports/bench/october_checks.json. ``--smoke``: one seed on a slice
+(``benchmarks.smoke.smoke_slice``), reports/bench/smoke/october_checks.json.
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.tune_october import OctoberData, p50_ms
-from pipelines.features.build import BIG, epoch_minutes
-from pipelines.model.train import fit_booster, out_of_fold, platt_out_of_fold, untuned_spec
+from benchmarks.smoke import report_path, require, smoke_slice
+from pipelines.model.params import load_params
+from studies.tune_october import OctoberData, p50_ms
+from pipelines.features.timeline import BIG, epoch_minutes
+from pipelines.model.fit import fit_booster, out_of_fold, platt_out_of_fold, untuned_spec
 from pipelines.features.training_set import TrainingSet
 from skyprophet.core.config import get_settings
 from skyprophet.core.keys import ROW_ID
@@ -179,18 +182,24 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[7, 11, 23])
     parser.add_argument("--num-threads", type=int, default=2)
+    parser.add_argument("--smoke", action="store_true", help="one seed on a slice (make bench-smoke)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     logging.basicConfig(level=logging.WARNING)
     settings = get_settings()
-    checks = Checks(OctoberData.load(settings), args.seeds, args.num_threads)
+    params = load_params(settings)
+    seeds = args.seeds[:1] if args.smoke else args.seeds
+    checks = Checks(OctoberData.load(settings, smoke_slice(params) if args.smoke else params), seeds, args.num_threads)
     report = checks.reference()
-    report = {"seeds": args.seeds, **report, "candidates": {name: checks.candidate(fn, names) for name, (fn, names) in CANDIDATES.items()}}
-    out = settings.reports_dir / "bench" / "october_checks.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    report = {"smoke": args.smoke, "seeds": seeds, **report,
+              "candidates": {name: checks.candidate(fn, names) for name, (fn, names) in CANDIDATES.items()}}
+    out = report_path("october_checks", args.smoke)
     out.write_text(json.dumps(report, indent=2))
     print(render(report))  # noqa: T201 - the benchmark's output
     print(f"wrote {out}")  # noqa: T201
+    require("october_checks", report, ["calibration.none.brier", "calibration.platt (out of fold).brier",
+                                       "calibration.isotonic (out of fold).brier", "seed_averaging.1 booster.explain_ms"]
+            + [f"candidates.{name}.brier" for name in CANDIDATES])
 
 
 if __name__ == "__main__":

@@ -7,11 +7,12 @@ want flagged. PSI's bands (0.1 watch, 0.25 act) were set for decile bins; Eviden
 numeric input with more than 20 values in equal-width Sturges bins over the pooled samples, so on
 a heavy-tailed input (delays, backlogs) nearly all rows share a bin and the shift goes unseen.
 
-Writes reports/bench/psi_binning.json. Run: ``.venv/bin/python -m benchmarks.psi_binning``.
+Writes reports/bench/psi_binning.json. Run: ``.venv/bin/python -m studies.psi_binning``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -21,8 +22,9 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from benchmarks.smoke import report_path, require
 from pipelines.monitoring.drift import numeric_psi
-from pipelines.monitoring.report import sample_flights
+from pipelines.monitoring.stats import sample_flights
 from skyprophet.core.months import Window
 from pipelines.features.retrieval import historical_features
 from skyprophet.adapters.parquet import read_canonical
@@ -52,11 +54,15 @@ def evidently_psi(reference: np.ndarray, window: np.ndarray) -> float:
     return float(snap.dict()["metrics"][0]["value"])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="4,000 flights instead of 40,000 (make bench-smoke)")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     settings = get_settings()
     store = open_store(settings, online="sqlite")
-    flights = sample_flights(read_canonical(settings.canonical_path), Window("reference", "2013-01", "2013-09"), 40_000, seed=7)
+    n = 4_000 if args.smoke else 40_000
+    flights = sample_flights(read_canonical(settings.canonical_path), Window("reference", "2013-01", "2013-09"), n, seed=7)
     rows = historical_features(store, entity_frame(flights, 120), FEATURE_SERVICE)
     half = len(rows) // 2
     ref, cur = rows.iloc[:half], rows.iloc[half:]
@@ -69,10 +75,11 @@ def main() -> None:
                "decile_psi": numeric_psi(a, b)}
         out.append(row)
         print(f"{label:36} {name:32} {row['evidently_psi']:10.4f} {row['decile_psi']:10.4f}")  # noqa: T201 - the benchmark's output
-    path = settings.reports_dir / "bench" / "psi_binning.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"rows_per_side": half, "lead_minutes": 120, "cases": out}, indent=2) + "\n")
+    path = report_path("psi_binning", args.smoke)
+    report = {"smoke": args.smoke, "rows_per_side": half, "lead_minutes": 120, "cases": out}
+    path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {path}")  # noqa: T201 - the benchmark's output
+    require("psi_binning", report, [f"cases.{i}.{k}" for i in range(len(SHIFTS)) for k in ("evidently_psi", "decile_psi")])
 
 
 if __name__ == "__main__":

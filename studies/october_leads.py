@@ -33,10 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.seed_spread import SINGLE_LEAD_SERVICE
-from benchmarks.tune_october import OctoberData
-from pipelines.model.params import TrainParams
-from pipelines.model.train import fit_booster, metrics_by_lead, split_weights
+from benchmarks.smoke import report_path, require, smoke_slice
+from studies.seed_spread import SINGLE_LEAD_SERVICE
+from studies.tune_october import OctoberData
+from pipelines.model.params import TrainParams, load_params
+from pipelines.model.fit import fit_booster, metrics_by_lead, split_weights
 from skyprophet.core.config import get_settings
 
 Trial = tuple[dict[int, float], dict[str, Any]]  # lead weights, LightGBM settings over params.yaml's
@@ -96,14 +97,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--family", choices=("weights", "leaf_size"), default="weights")
     parser.add_argument("--seeds", type=int, nargs="+", default=[7, 11, 23])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--smoke", action="store_true", help="two trials, one seed, on a slice (make bench-smoke)")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
     logging.getLogger("lightgbm").setLevel(logging.ERROR)
     settings = get_settings()
 
-    october = OctoberData.load(settings)
+    base = load_params(settings)
+    if args.smoke:
+        base, args.seeds = smoke_slice(base), args.seeds[:1]
+    october = OctoberData.load(settings, base)
     params = october.params
     trials = _trials(args.family, params.leads, params.lead_minutes)
+    if args.smoke:
+        trials = dict(list(trials.items())[:2])
     results: dict[str, list[dict[str, Any]]] = {}
     for name, (weights, lgb_settings) in trials.items():
         trial = replace(params, lead_weights=weights, lightgbm={**params.lightgbm, **lgb_settings})
@@ -122,11 +129,10 @@ def main(argv: list[str] | None = None) -> None:
                "roc_auc_by_lead": {k: _median_at(rows, k) for k in params.leads}}
         for name, rows in results.items()}
     single_figures = _figures(single_rows)
-    out = settings.reports_dir / "bench" / f"october_{args.family}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"seeds": args.seeds, "chosen": chosen, "summary": summary, "runs": results,
-                               "single_lead": {"service": SINGLE_LEAD_SERVICE, "runs": single_rows, **single_figures}},
-                              indent=2))
+    out = report_path(f"october_{args.family}", args.smoke)
+    report = {"smoke": args.smoke, "seeds": args.seeds, "chosen": chosen, "summary": summary, "runs": results,
+              "single_lead": {"service": SINGLE_LEAD_SERVICE, "runs": single_rows, **single_figures}}
+    out.write_text(json.dumps(report, indent=2))
     print(f"{'trial':<24}{'ROC 2h':>8}{'PR 2h':>8}{'Brier 2h':>9}  ROC AUC by lead (median, October)")  # noqa: T201
     for name, s in summary.items():
         by_lead: dict[int, float] = s["roc_auc_by_lead"]
@@ -135,6 +141,8 @@ def main(argv: list[str] | None = None) -> None:
     s = single_figures
     print(f"{'single lead (v2)':<24}{s['roc_auc_2h']:>8.4f}{s['pr_auc_2h']:>8.4f}{s['brier_2h']:>9.4f}")  # noqa: T201
     print("chosen:", chosen, json.dumps({"lead_weights": trials[chosen][0], "lightgbm": trials[chosen][1]}))  # noqa: T201
+    require("october_leads", report, ["chosen", "single_lead.roc_auc_2h"] + [f"summary.{n}.{k}_2h" for n in summary
+                                                                              for k in ("roc_auc", "pr_auc", "brier")])
 
 
 if __name__ == "__main__":

@@ -20,12 +20,13 @@ import warnings
 from dataclasses import replace
 from typing import Any
 
-from pipelines.model.params import TrainParams
-from pipelines.model.train import fit_model
+from pipelines.model.params import TrainParams, load_params
+from pipelines.model.fit import fit_model
 from pipelines.features.training_set import build
 from skyprophet.adapters.parquet import read_canonical
 from skyprophet.adapters.store import open_store
-from skyprophet.core.config import PROJECT_ROOT, get_settings
+from benchmarks.smoke import report_path, require, smoke_slice
+from skyprophet.core.config import get_settings
 
 SINGLE_LEAD_SERVICE = "flight_delay_v2"
 METRICS = ("roc_auc", "pr_auc", "brier")
@@ -54,23 +55,25 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="default: params.yaml's, 11, 23")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--smoke", action="store_true", help="two seeds on a slice (make bench-smoke)")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
     logging.getLogger("lightgbm").setLevel(logging.ERROR)
     settings = get_settings()
-    params = TrainParams.load(settings.params_path)
+    params = load_params(settings)
     seeds = args.seeds or [int(params.lightgbm.get("seed", 7)), 11, 23]
+    if args.smoke:
+        params, seeds = smoke_slice(params), seeds[:2]
     store = open_store(settings)
     flights = read_canonical(settings.canonical_path)
-    report: dict[str, Any] = {"seeds": seeds, "lead_minutes": params.lead_minutes}
+    report: dict[str, Any] = {"smoke": args.smoke, "seeds": seeds, "lead_minutes": params.lead_minutes}
     single = replace(params, feature_service=SINGLE_LEAD_SERVICE, leads_minutes=[params.lead_minutes])
     for name, p in (("multi_horizon", params), ("single_lead", single)):
         ts = build(store, flights, p.windows, p.feature_service, p.lead_minutes, p.label_delay_minutes, leads=p.leads)
         rows = spread(p, ts, seeds, args.threads)
         report[name] = {"feature_service": p.feature_service, "leads": p.leads, "fits": rows, "summary": summary(rows)}
         del ts
-    out = PROJECT_ROOT / "reports" / "bench" / "seed_spread.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = report_path("seed_spread", args.smoke)
     out.write_text(json.dumps(report, indent=2))
     for name in ("multi_horizon", "single_lead"):
         for split in ("validation", "test"):
@@ -78,6 +81,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{name:<14}{split:<11}" + "  ".join(  # noqa: T201
                 f"{k} {s[k]['min']:.4f}..{s[k]['max']:.4f} (median {s[k]['median']:.4f})" for k in METRICS))
     print(f"wrote {out}")  # noqa: T201
+    require("seed_spread", report, [f"{n}.summary.{s}.{k}.median" for n in ("multi_horizon", "single_lead")
+                                    for s in ("validation", "test") for k in METRICS])
 
 
 if __name__ == "__main__":

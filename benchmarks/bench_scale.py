@@ -12,7 +12,9 @@ the data, and /predict on one Redis beside a three-master Redis Cluster.
   two days; wrk at c=1 and c=8 in five interleaved rounds; medians. ``cluster_rps_ratio`` is the
   cluster's requests/s at c=8 over one Redis's.
 
-Writes reports/bench/scale.json (after every measurement) and prints a table.
+Writes reports/bench/scale.json (after every measurement) and prints a table. ``--smoke``: both
+engines at 1x over the first 31 days, two-second serving runs in one round
+(reports/bench/smoke/scale.json); fails when a figure is missing.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from benchmarks.bench_features import SMOKE_DAYS
+from benchmarks.smoke import report_path, require
 from skyprophet.adapters.progress import peak_rss_mb
 from skyprophet.core.config import FEATURE_SERVICE, PROJECT_ROOT, get_settings
 
@@ -84,14 +88,15 @@ def measure(engine: str, data_dir: Path) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def scaled_data(factor: int, work: Path) -> Path:
-    """``work/x<factor>``: the data replicated and its features built (kept between runs)."""
+def scaled_data(factor: int, work: Path, days: int | None = None) -> Path:
+    """``work/x<factor>``: the data (its first ``days`` when given) replicated and its features
+    built (kept between runs)."""
     from benchmarks.bench_features import replicate
     from pipelines.features import build as build_features
 
     d = work / f"x{factor}"
     if not (d / "processed" / "plane_recent.parquet").exists():
-        replicate(get_settings().data_dir, d, factor)
+        replicate(get_settings().data_dir, d, factor, days)
         build_features.build(get_settings().model_copy(update={"data_dir": d}))
     return d
 
@@ -102,7 +107,7 @@ def growth(points: dict[str, dict[str, Any]], key: str) -> dict[str, float]:
     return {k: round(v[key] / base, 2) for k, v in points.items() if base and key in v}
 
 
-def serving(report: dict[str, Any], seconds: int, workers: int) -> None:
+def serving(report: dict[str, Any], seconds: int, workers: int, rounds_n: int = ROUNDS) -> None:
     """/predict on one Redis beside the cluster: both servers up, interleaved wrk rounds."""
     import statistics
 
@@ -146,13 +151,13 @@ def serving(report: dict[str, Any], seconds: int, workers: int) -> None:
             a = httpx_json(single.url + "/predict", one)
             b = httpx_json(clustered.url + "/predict", one)
             report["same_answer"] = a == b
-            for _ in range(ROUNDS):
+            for _ in range(rounds_n):
                 for c in (1, 8):
                     for name, svc in (("redis", single), ("cluster", clustered)):
-                        rounds[f"{name}_c{c}"].append(wrk(svc.url + "/predict", c, max(2, seconds // ROUNDS), body, work))
+                        rounds[f"{name}_c{c}"].append(wrk(svc.url + "/predict", c, max(2, seconds // rounds_n), body, work))
     med = {k: {m: statistics.median(r[m] for r in runs) for m in ("p50_ms", "rps")} | {"errors": sum(r["errors"] for r in runs)}
            for k, runs in rounds.items()}
-    report["serving"] = {"rounds": ROUNDS, "seconds_per_round": max(2, seconds // ROUNDS), "workers": workers,
+    report["serving"] = {"rounds": rounds_n, "seconds_per_round": max(2, seconds // rounds_n), "workers": workers,
                          **med, "runs": {k: [{m: r[m] for m in ("p50_ms", "rps")} for r in v] for k, v in rounds.items()}}
     report["cluster_rps_ratio"] = round(med["cluster_c8"]["rps"] / med["redis_c8"]["rps"], 3)
     report["cluster_p50_ratio_c1"] = round(med["cluster_c1"]["p50_ms"] / med["redis_c1"]["p50_ms"], 3)
@@ -207,13 +212,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-serving", action="store_true")
     parser.add_argument("--skip-retrieval", action="store_true")
     parser.add_argument("--work-dir", type=Path, default=PROJECT_ROOT / "reports" / "bench" / "work")
+    parser.add_argument("--smoke", action="store_true", help="1x of a month, short serving runs (make bench-smoke)")
     args = parser.parse_args(argv)
     if args.stage:
         print(json.dumps(retrieve(args.stage, args.data_dir)))  # noqa: T201 (child protocol)
         return
-    out = PROJECT_ROOT / "reports" / "bench" / "scale.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    report: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
+    out = report_path("scale", args.smoke)
+    days, rounds_n = (SMOKE_DAYS, 1) if args.smoke else (None, ROUNDS)
+    if args.smoke:
+        args.scale, args.spark_scale, args.seconds, args.work_dir = [1], [1], 2, args.work_dir / "smoke-scale"
+        shutil.rmtree(args.work_dir, ignore_errors=True)
+    report: dict[str, Any] = json.loads(out.read_text()) if out.exists() and not args.smoke else {"smoke": args.smoke}
 
     def save() -> None:
         out.write_text(json.dumps(report, indent=2))
@@ -223,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
         for e in ENGINES:
             report["retrieval"].setdefault(e, {})
         for k in sorted(set(args.scale) | set(args.spark_scale)):
-            d = scaled_data(k, args.work_dir)
+            d = scaled_data(k, args.work_dir, days)
             for engine in ENGINES:
                 if k in (args.scale if engine == "duckdb" else args.spark_scale):
                     report["retrieval"][engine][str(k)] = measure(engine, d)
@@ -233,10 +242,14 @@ def main(argv: list[str] | None = None) -> None:
             shutil.rmtree(d / "training_set-duckdb", ignore_errors=True)
             shutil.rmtree(d / "training_set-spark", ignore_errors=True)
     if not args.skip_serving:
-        serving(report, args.seconds, args.workers)
+        serving(report, args.seconds, args.workers, rounds_n)
         save()
     print(render(report))  # noqa: T201
     print(f"wrote {out}")  # noqa: T201
+    if args.smoke:
+        shutil.rmtree(args.work_dir, ignore_errors=True)
+        require("bench_scale", report, [f"retrieval.{e}.1.{m}" for e in ENGINES for m in ("rows", "seconds", "peak_rss_mb")]
+                + ["same_answer", "cluster_rps_ratio", "cluster_p50_ratio_c1", "online_bytes.mean_bytes_per_key"])
 
 
 if __name__ == "__main__":

@@ -26,10 +26,16 @@ come from wrk's own histogram (a Lua ``done`` hook prints them).
   (writing what it holds) and its log's rows are counted against the flights it answered
   (``--logging-only`` runs just them).
 
+- against another checkout (``--against DIR``): this checkout's server beside the one of DIR (an
+  earlier tree, say), both up together on the same Redis, model and settings, ``POST /predict``
+  with one flight in interleaved rounds at c=1 and c=8; medians and this/other ratios.
+
 Both models are trained by the benchmark into a throw-away MLflow store (params.yaml, and the
 single-lead variant of it), so that the comparison does not depend on what the project's store holds.
 
-Prints a table with the ratios and targets; writes reports/bench/serving.json.
+Prints a table with the ratios and targets; writes reports/bench/serving.json. ``--smoke``: one worker a service, models
+trained on a slice (September, October, November; 40 rounds), two-second runs, one round of the
+interleaved lines (reports/bench/smoke/serving.json); fails when a figure is missing.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ from typing import Any
 import httpx
 import pandas as pd
 
+from benchmarks.smoke import report_path, require, smoke_slice
 from skyprophet.core.config import FEATURE_SERVICE, PROJECT_ROOT, get_settings
 
 MATERIALIZED = datetime(2013, 12, 30, 12, 0, tzinfo=timezone.utc)
@@ -97,12 +104,13 @@ def _free_port() -> int:
 class Service:
     """A server process on a free port, up once ``ready_path`` answers 200."""
 
-    def __init__(self, name: str, cmd: list[str], env: dict[str, str], ready_path: str, ready_body: dict[str, Any] | None = None):
+    def __init__(self, name: str, cmd: list[str], env: dict[str, str], ready_path: str, ready_body: dict[str, Any] | None = None,
+                 cwd: Path = PROJECT_ROOT):
         self.name = name
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [c.replace("{port}", str(self.port)) for c in cmd]
-        self.proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=cwd, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, start_new_session=True)
         deadline = time.monotonic() + 180
         while True:
@@ -168,18 +176,21 @@ def prepare(work: Path) -> dict[str, str]:
 STREAM = "bench:live"
 
 
-def train_models(work: Path) -> dict[str, str]:
+def train_models(work: Path, smoke: bool = False) -> dict[str, str]:
     """The multi-horizon model (params.yaml) as ``production`` and the single-lead one (v2, 2 h)
-    as ``single`` in a throw-away MLflow store; returns the services' environment for it."""
+    as ``single`` in a throw-away MLflow store (on a slice with ``smoke``); returns the services'
+    environment for it."""
     from dataclasses import replace
 
-    from pipelines.model.params import TrainParams
+    from pipelines.model.params import load_params
     from pipelines.model.train import train
     from skyprophet.adapters.tracking import PRODUCTION, connect
 
     s = get_settings().model_copy(update={"mlflow_tracking_uri": f"sqlite:///{work / 'mlflow.db'}",
                                           "mlflow_artifact_root": work / "artifacts"})
-    params = TrainParams.load(s.params_path)
+    params = load_params(s)
+    if smoke:
+        params = smoke_slice(params)
     single = replace(params, feature_service="flight_delay_v2", leads_minutes=[params.lead_minutes])
     versions = {alias: train(s, p, num_threads=2).version for alias, p in ((PRODUCTION, params), ("single", single))}
     client = connect(s)
@@ -262,6 +273,13 @@ def render(r: dict[str, Any]) -> str:
                  "single_lead", "multi_lead", "live_one", "departures6h", "log_off_c1", "log_on_c1", "log_off_c8", "log_on_c8"):
         for c, m in r.get(name, {}).items():
             lines.append(f"{name:<34}{c[1:]:>5}{m['p50_ms']:>9}{m['p95_ms']:>9}{m['p99_ms']:>9}{m['rps']:>10}{m['errors']:>8}")
+    against = r.get("against")
+    if against:
+        for k in ("this_c1", "other_c1", "this_c8", "other_c8"):
+            m = against[k]
+            lines.append(f"{k:<34}{k[-1]:>5}{m['p50_ms']:>9}{'':>9}{m['p99_ms']:>9}{m['rps']:>10}")
+        lines.append(f"p50 c1 this / other {against['p50_ratio_c1']}; req/s c8 this / other {against['rps_ratio_c8']} "
+                     f"(other: {against['other']})")
     for label, m in r.get("choices", {}).items():
         lines.append(f"{label:<34}{'':>5}{m['p50_ms']:>9}{m['p95_ms']:>9}{m['p99_ms']:>9}{m['rps']:>10}{m['errors']:>8}")
     lines.append("")
@@ -315,15 +333,38 @@ def _any_lead(report: dict[str, Any], env: dict[str, str], b: dict[str, Any], wo
           Service("live", cmd, live["env"], "/predict", b["one"]) as svc):
         lines = {"single_lead": (single, "/predict", b["one"]), "multi_lead": (multi, "/predict", b["one"]),
                  "live_one": (svc, "/predict", b["one"]), "departures6h": (svc, "/departures?origin=EWR&hours=6", None)}
-        seconds = max(2, args.seconds // ROUNDS)
+        seconds = max(2, args.seconds // args.rounds)
         rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in lines}
-        for _ in range(ROUNDS):
+        for _ in range(args.rounds):
             for name, (s, path, body) in lines.items():
                 rounds[name].append(wrk(s.url + path, 1, seconds, dump(body) if body is not None else None, work))
         for name, runs in rounds.items():
             report[name] = {"c1": _median_run(runs)}
-        report["any_lead_rounds"] = {"rounds": ROUNDS, "seconds": seconds,
+        report["any_lead_rounds"] = {"rounds": args.rounds, "seconds": seconds,
                                      "p50_ms": {name: [r["p50_ms"] for r in runs] for name, runs in rounds.items()}}
+
+
+def _against(report: dict[str, Any], env: dict[str, str], b: dict[str, Any], work: Path, args: argparse.Namespace) -> None:
+    """``/predict`` (one flight) on this checkout's server beside ``--against``'s, both up together
+    on the same Redis, model and settings, in interleaved rounds at c=1 and c=8; medians and ratios."""
+    import statistics
+
+    other = args.against.resolve()
+    cmd = uvicorn_cmd("serving.main:create_app", args.workers)
+    body = json.dumps(b["one"])
+    seconds = max(2, args.seconds // args.rounds)
+    rounds: dict[str, list[dict[str, Any]]] = {f"{n}_c{c}": [] for n in ("this", "other") for c in (1, 8)}
+    with (Service("this", cmd, env, "/predict", b["one"]) as this,
+          Service("other", cmd, {**env, "PYTHONPATH": str(other)}, "/predict", b["one"], cwd=other) as that):
+        for _ in range(args.rounds):
+            for c in (1, 8):
+                for name, svc in (("this", this), ("other", that)):
+                    rounds[f"{name}_c{c}"].append(wrk(svc.url + "/predict", c, seconds, body, work))
+    med = {k: {m: statistics.median(r[m] for r in runs) for m in ("p50_ms", "p99_ms", "rps")} for k, runs in rounds.items()}
+    report["against"] = {"other": str(other), "rounds": args.rounds, "seconds": seconds, **med,
+                         "p50_ratio_c1": round(med["this_c1"]["p50_ms"] / med["other_c1"]["p50_ms"], 3),
+                         "rps_ratio_c8": round(med["this_c8"]["rps"] / med["other_c8"]["rps"], 3),
+                         "runs": {k: [{m: r[m] for m in ("p50_ms", "rps")} for r in v] for k, v in rounds.items()}}
 
 
 def _logging(report: dict[str, Any], env: dict[str, str], b: dict[str, Any], work: Path, args: argparse.Namespace) -> None:
@@ -336,12 +377,12 @@ def _logging(report: dict[str, Any], env: dict[str, str], b: dict[str, Any], wor
     shutil.rmtree(log_dir, ignore_errors=True)
     cmd = uvicorn_cmd("serving.main:create_app", args.workers)
     body = json.dumps(b["one"])
-    seconds = max(2, args.seconds // ROUNDS)
+    seconds = max(2, args.seconds // args.rounds)
     rounds: dict[str, list[dict[str, Any]]] = {f"{name}_c{c}": [] for name in ("log_off", "log_on") for c in (1, 8)}
     off = Service("log_off", cmd, {**env, "SKYPROPHET_PREDICTION_LOG": "false"}, "/predict", b["one"])
     on = Service("log_on", cmd, {**env, "SKYPROPHET_PREDICTION_LOG": "true"}, "/predict", b["one"])
     with off, on:
-        for _ in range(ROUNDS):
+        for _ in range(args.rounds):
             for c in (1, 8):
                 for name, svc in (("log_off", off), ("log_on", on)):
                     rounds[f"{name}_c{c}"].append(wrk(svc.url + "/predict", c, seconds, body, work))
@@ -353,33 +394,45 @@ def _logging(report: dict[str, Any], env: dict[str, str], b: dict[str, Any], wor
     for name, runs in rounds.items():
         report[name] = {name[-2:]: _median_run(runs)}
     report["prediction_log"] = {
-        "rounds": ROUNDS, "seconds": seconds, "answered_flights": answered, "logged_rows": int(logged),
+        "rounds": args.rounds, "seconds": seconds, "answered_flights": answered, "logged_rows": int(logged),
         "lost": max(0, answered - int(logged)), "dropped_in_metrics": float(dropped[0].split()[-1]) if dropped else 0.0,
         "p50_ms": {name: [r["p50_ms"] for r in runs] for name, runs in rounds.items()},
         "rps": {name: [r["rps"] for r in runs] for name, runs in rounds.items()},
     }
 
 
+SMOKE_FIGURES = [f"{line}.{c}.{m}" for line, c in (("skyprophet", "c1"), ("skyprophet", "c8"), ("trivial", "c1"), ("batch100", "c1"),
+                                                 ("explain1", "c1"), ("floor", "c1"), ("naive", "c1"), ("feast_serve", "c8"),
+                                                 ("single_lead", "c1"), ("multi_lead", "c1"), ("live_one", "c1"),
+                                                 ("departures6h", "c1"), ("log_on_c8", "c8"))
+                 for m in ("p50_ms", "rps")] + ["prediction_log.logged_rows", "targets"]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=20, help="length of each load run")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="rounds of the interleaved lines")
+    parser.add_argument("--smoke", action="store_true", help="small models, short runs, one round (make bench-smoke)")
     parser.add_argument("--workers", type=int, default=2, help="workers of every service")
     parser.add_argument("--any-lead-only", action="store_true", help="only the any-lead lines (single-lead, multi-horizon, live)")
     parser.add_argument("--logging-only", action="store_true", help="only the prediction log's lines (log off and on)")
+    parser.add_argument("--against", type=Path, default=None,
+                        help="another checkout: only /predict of this checkout's server beside that one's, interleaved")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.seconds, args.rounds, args.workers = 2, 1, 1  # one worker a service: the figures, not their size
     if shutil.which("wrk") is None:
         raise SystemExit("bench-serving: wrk is not installed (apt-get install wrk; `make bench-serving` does it)")
-    out = PROJECT_ROOT / "reports" / "bench" / "serving.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    report: dict[str, Any] = {"seconds": args.seconds, "workers": args.workers, "load_tool": "wrk -t1"}
+    out = report_path("serving", args.smoke)
+    report: dict[str, Any] = {"smoke": args.smoke, "seconds": args.seconds, "workers": args.workers, "load_tool": "wrk -t1"}
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
         work = Path(tmp)
         env = prepare(work)
-        env.update(train_models(work))
+        env.update(train_models(work, args.smoke or args.against is not None))  # --against compares servers: small models do
         b = bodies()
-        part = "logging" if args.logging_only else "any_lead" if args.any_lead_only else None
+        part = "logging" if args.logging_only else "any_lead" if args.any_lead_only else "against" if args.against else None
         if part is not None:  # one part alone, in a report of its own
-            (_logging if part == "logging" else _any_lead)(report, env, b, work, args)
+            {"logging": _logging, "any_lead": _any_lead, "against": _against}[part](report, env, b, work, args)
             out = out.with_name(f"serving_{part}.json")
         else:
             _whole(report, env, b, work, args)
@@ -387,6 +440,8 @@ def main(argv: list[str] | None = None) -> None:
     out.write_text(json.dumps(report, indent=2))
     print(render(report))  # noqa: T201
     print(f"wrote {out}")  # noqa: T201
+    if part is None:
+        require("bench_serving", report, SMOKE_FIGURES)
 
 
 def _whole(report: dict[str, Any], env: dict[str, str], b: dict[str, Any], work: Path, args: argparse.Namespace) -> None:

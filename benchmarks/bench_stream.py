@@ -12,10 +12,13 @@
   one week.
 
 Writes ``reports/bench/stream.json``. Needs Redis at REDIS_URL (database 11 is used and emptied).
+``--smoke``: one day and two days instead of a week and the month, one peer tick, one hour of lag
+(reports/bench/smoke/stream.json); fails when a figure is missing.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -31,6 +34,7 @@ from typing import Any
 import pandas as pd
 import redis
 
+from benchmarks.smoke import report_path, require
 from pipelines.features import build as build_features
 from pipelines.features.store import apply, materialize
 from pipelines.live.replay import Replay, prepare
@@ -126,12 +130,19 @@ def _lag(settings: Settings, hours: int = 3, speed: float = 600.0) -> dict[str, 
                 "max_ms": lags[-1]}
 
 
+SMOKE_FIGURES = ["december_replay_s", "processor_s_per_tick", "peer_s_per_tick", "tick_cost_ratio", "lag_p99_ms", "peak_rss_mb",
+                 "peak_rss_week_mb", "rss_month_over_week"]
+
+
 def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="days instead of a week and a month (make bench-smoke)")
+    args = parser.parse_args(argv)
     settings = get_settings()
-    week = _replay_subprocess(settings, 7)
-    month = _replay_subprocess(settings, 31)
-    peer = _peer(settings)
-    lag = _lag(settings)
+    week = _replay_subprocess(settings, 1 if args.smoke else 7)
+    month = _replay_subprocess(settings, 2 if args.smoke else 31)
+    peer = _peer(settings, 1 if args.smoke else 3)
+    lag = _lag(settings, hours=1 if args.smoke else 3)
     report = {
         "december_replay_s": round(month["wall_s"], 2),
         "december": month,
@@ -148,11 +159,11 @@ def main(argv: list[str] | None = None) -> None:
         "targets": {"december_replay_s": "<= 60", "tick_cost_ratio": ">= 50", "lag_p99_ms": "<= 250", "peak_rss_mb": "<= 1024",
                     "rss_month_over_week": "<= 1.10"},
     }
-    out = settings.reports_dir / "bench" / "stream.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
+    out = report_path("stream", args.smoke)
+    out.write_text(json.dumps({"smoke": args.smoke, **report}, indent=2))
     print(render(month, week, peer, lag))  # noqa: T201
     print(f"wrote {out}")  # noqa: T201
+    require("bench_stream", report, SMOKE_FIGURES)
 
 
 def render(month: dict[str, Any], week: dict[str, Any], peer: dict[str, Any], lag: dict[str, Any]) -> str:

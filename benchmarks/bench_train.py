@@ -6,7 +6,9 @@ timings are medians of three fits. The whole `skyprophet model train` command is
 outside, against a throw-away MLflow store, and its test metrics are reported beside the
 quality targets and the baseline (the original SkyProphet model) from the same run.
 
-Prints a table and writes reports/bench/train.json.
+Prints a table and writes reports/bench/train.json. ``--smoke`` runs every measurement once on a
+slice (September to train, October to validate, November to test, two leads, 40 rounds) and
+fails when a figure is missing (reports/bench/smoke/train.json).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bench_features import median_of
+from benchmarks.smoke import SMOKE_ROUNDS, SMOKE_SPLIT, report_path, require
 from skyprophet.adapters.progress import peak_rss_mb
 from skyprophet.core.config import PROJECT_ROOT, get_settings
 
@@ -38,15 +41,15 @@ def stage(name: str, work: Path) -> dict[str, Any]:
     warnings.simplefilter("ignore")
     import pandas as pd
 
-    from pipelines.model.params import TrainParams
-    from pipelines.model.train import fit_booster, untuned_spec
+    from pipelines.model.params import load_params
+    from pipelines.model.fit import fit_booster, untuned_spec
     from pipelines.features.training_set import LABEL, TrainingSet, build
     from skyprophet.adapters.parquet import read_canonical
     from skyprophet.core.model import encode_frame
     from skyprophet.adapters.store import open_store
 
     settings = get_settings()
-    params = TrainParams.load(settings.params_path)
+    params = load_params(settings)
     out: dict[str, Any] = {}
     cache = work / "training_set.parquet"
     if name in ("training_set", "training_set_one_lead"):
@@ -84,20 +87,42 @@ def stage(name: str, work: Path) -> dict[str, Any]:
     return out
 
 
-def measure(name: str, work: Path) -> dict[str, Any]:
+SMOKE_FIGURES = ["training_set_one_lead.seconds", "training_set.seconds", "training_set.peak_rss_mb", "lightgbm_1.seconds",
+                 "lightgbm_2.seconds", "lightgbm_2.best_iteration", "train_command.seconds", "train_command.test.roc_auc",
+                 "train_command.baseline_test.roc_auc", "train_command.by_lead"]
+
+
+def smoke_params(work: Path) -> Path:
+    """params.yaml on a slice: September, October, November; two leads; 40 rounds."""
+    import yaml
+
+    params = yaml.safe_load(get_settings().params_path.read_text())
+    params["split"] = {name: list(months) for name, months in SMOKE_SPLIT.items()}
+    params["leads_minutes"] = [params["lead_minutes"], 30]
+    params["training"]["num_boost_round"] = SMOKE_ROUNDS
+    path = work / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+def _env(params: Path | None) -> dict[str, str]:
+    return {**os.environ, **({"SKYPROPHET_PARAMS_PATH": str(params)} if params else {})}
+
+
+def measure(name: str, work: Path, params: Path | None = None) -> dict[str, Any]:
     cmd = [sys.executable, "-W", "ignore", "-m", "benchmarks.bench_train", "--stage", name, "--work-dir", str(work)]
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=PROJECT_ROOT)
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=PROJECT_ROOT, env=_env(params))
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def train_command(work: Path) -> dict[str, Any]:
+def train_command(work: Path, params: Path | None = None) -> dict[str, Any]:
     """Wall time of `python -m pipelines.model.train` into a fresh MLflow store, and its metrics."""
     from mlflow import MlflowClient
 
     db = work / "mlflow.db"
     db.unlink(missing_ok=True)
     env = {
-        **os.environ,
+        **_env(params),
         "SKYPROPHET_MLFLOW_TRACKING_URI": f"sqlite:///{db}",
         "SKYPROPHET_MLFLOW_ARTIFACT_ROOT": str(work / "artifacts"),
     }
@@ -169,24 +194,27 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--work-dir", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--smoke", action="store_true", help="once each, on a slice (make bench-smoke)")
     args = parser.parse_args(argv)
     if args.stage:
         print(json.dumps(stage(args.stage, args.work_dir)))  # noqa: T201 (child protocol)
         return
-    out = PROJECT_ROOT / "reports" / "bench" / "train.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    report: dict[str, Any] = {}
+    out = report_path("train", args.smoke)
+    report: dict[str, Any] = {"smoke": args.smoke}
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
         work = Path(tmp)
-        report["training_set_one_lead"] = measure("training_set_one_lead", work)
-        report["training_set"] = measure("training_set", work)
+        params = smoke_params(work) if args.smoke else None
+        report["training_set_one_lead"] = measure("training_set_one_lead", work, params)
+        report["training_set"] = measure("training_set", work, params)
         for threads in (1, 2):
-            report[f"lightgbm_{threads}"] = median_of([measure(f"lightgbm_{threads}", work) for _ in range(3)])
+            fits = [measure(f"lightgbm_{threads}", work, params) for _ in range(1 if args.smoke else 3)]
+            report[f"lightgbm_{threads}"] = median_of(fits)
             out.write_text(json.dumps(report, indent=2))
-        report["train_command"] = train_command(work)
+        report["train_command"] = train_command(work, params)
     out.write_text(json.dumps(report, indent=2))
     print(render(report))  # noqa: T201
     print(f"wrote {out}")  # noqa: T201
+    require("bench_train", report, SMOKE_FIGURES)
 
 
 if __name__ == "__main__":

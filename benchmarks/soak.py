@@ -5,7 +5,8 @@ to 2013-12-30 12:00 UTC, the production model). wrk then holds concurrency 8 on 
 (one real flight) in one-minute rounds; after each round the resident memory of the server's
 processes (master and workers) is read. Pass: memory after the warm-up minute grows by less
 than 10 %, and every minute's p99 stays within 2x the first minute's. Not part of ``make test``:
-it takes ten minutes. Writes reports/bench/soak.json.
+it takes ten minutes. Writes reports/bench/soak.json. ``--smoke``: three five-second rounds
+(reports/bench/smoke/soak.json); fails when a figure is missing.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bench_serving import Service, bodies, prepare, uvicorn_cmd, wrk
-from skyprophet.core.config import get_settings
+from benchmarks.smoke import report_path, require
 
 MEMORY_GROWTH = 0.10
 P99_FACTOR = 2.0
@@ -73,10 +74,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--minutes", type=int, default=10, help="how many one-minute rounds")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--smoke", action="store_true", help="three five-second rounds (make bench-smoke)")
     args = parser.parse_args(argv)
-    settings = get_settings()
-    out = settings.reports_dir / "bench" / "soak.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    round_s = 5 if args.smoke else 60
+    if args.smoke:
+        args.minutes = 3
+    out = report_path("soak", args.smoke)
     with tempfile.TemporaryDirectory(prefix="skyprophet-soak-") as tmp:
         work = Path(tmp)
         env = prepare(work)
@@ -84,12 +87,15 @@ def main(argv: list[str] | None = None) -> None:
         minutes = []
         with Service("skyprophet", uvicorn_cmd("serving.main:create_app", args.workers), env, "/ready") as svc:
             for minute in range(1, args.minutes + 1):
-                m = wrk(svc.url + "/predict", args.concurrency, 60, body, work)
+                m = wrk(svc.url + "/predict", args.concurrency, round_s, body, work)
                 minutes.append({"minute": minute, **m, "rss_mb": round(server_rss_mb(svc.proc.pid), 1)})
                 sys.stderr.write(f"minute {minute}: p99 {m['p99_ms']} ms, {m['rps']} req/s, RSS {minutes[-1]['rss_mb']} MB\n")
-        report = {"concurrency": args.concurrency, "workers": args.workers, "minutes": minutes, "verdict": verdict(minutes)}
+        report = {"smoke": args.smoke, "round_seconds": round_s, "concurrency": args.concurrency, "workers": args.workers,
+                  "minutes": minutes, "verdict": verdict(minutes)}
     out.write_text(json.dumps(report, indent=2) + "\n")
     sys.stdout.write(render(report) + "\n")
+    require("soak", report, [f"minutes.{i}.{m}" for i in range(args.minutes) for m in ("p99_ms", "rps", "rss_mb")]
+            + ["verdict.rss_growth_after_warmup", "verdict.worst_p99_over_first_minute"])
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from feast import FileSource, RequestSource
 from feast.data_source import DataSource
 from feast.data_format import ParquetFormat
 from feast.field import Field
-from feast.types import Int64
+from feast.types import Int64, String
 
 
 Engine = Literal["duckdb", "spark"]
@@ -40,6 +40,8 @@ flight_request = RequestSource(
     schema=[
         Field(name="sched_dep_epoch_s", dtype=Int64, description="Scheduled departure, seconds since the epoch (UTC)."),
         Field(name="utc_offset_min", dtype=Int64, description="Origin's UTC offset at the scheduled departure, minutes."),
+        Field(name="origin_country", dtype=String,
+              description="The origin's ISO country code, whose public holidays count (\"\": not known, the US calendar)."),
     ],
     description="Values the caller sends with each flight.",
 )
@@ -51,6 +53,8 @@ prediction_request = RequestSource(
         Field(name="utc_offset_min", dtype=Int64, description="Origin's UTC offset at the scheduled departure, minutes."),
         Field(name="as_of_epoch_s", dtype=Int64,
               description="The prediction time T, seconds since the epoch (UTC): the entity row's event timestamp."),
+        Field(name="origin_country", dtype=String,
+              description="The origin's ISO country code, whose public holidays count (\"\": not known, the US calendar)."),
     ],
     description="Values the caller sends with each flight, and the instant the prediction is made at.",
 )

@@ -19,7 +19,7 @@ AS_OF_RULES = {
     "local_hour": "local hour of the scheduled departure; from the request only",
     "day_of_week": "local day of week (0 = Monday); from the request only",
     "month": "local month; from the request only",
-    "days_to_holiday": "days to the nearest US federal holiday; from the request (calendar is public)",
+    "days_to_holiday": "days to the nearest public holiday of the origin's country; from the request (calendar is public)",
     "minutes_since_prev_dep": "scheduled departure minus the aircraft's previous departure as of T "
     "(plane_recent's rule and ttl)",
 }
@@ -80,6 +80,7 @@ def flight_calendar(inputs: pd.DataFrame) -> pd.DataFrame:
         inputs["sched_dep_epoch_s"].astype("int64").to_numpy(),
         inputs["utc_offset_min"].astype("int64").to_numpy(),
         prev.to_numpy(),
+        country=inputs["origin_country"].to_numpy() if "origin_country" in inputs else None,
     )
     return pd.DataFrame(out, index=inputs.index)
 
@@ -92,5 +93,6 @@ def flight_timing(inputs: pd.DataFrame) -> pd.DataFrame:
 
     ints = {k: inputs[k].astype("int64").to_numpy() for k in ("sched_dep_epoch_s", "utc_offset_min", "as_of_epoch_s")}
     prev = pd.to_numeric(inputs["prev_dep_ts"], errors="coerce").astype("float64").to_numpy()
-    features = request_features(ints["sched_dep_epoch_s"], ints["utc_offset_min"], prev, ints["as_of_epoch_s"])
+    country = inputs["origin_country"].to_numpy() if "origin_country" in inputs else None
+    features = request_features(ints["sched_dep_epoch_s"], ints["utc_offset_min"], prev, ints["as_of_epoch_s"], country=country)
     return pd.DataFrame(features, index=inputs.index)

@@ -10,3 +10,5 @@
 ``monitoring`` and ``live`` may use ``model`` and ``features``; ``model`` may use ``features``;
 ``features`` uses neither (import-linter contracts in ``make lint``).
 """
+
+import skyprophet  # noqa: F401 - first: Feast loads without typeguard's run-time checks (skyprophet/core/imports.py)

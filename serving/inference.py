@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from skyprophet.adapters.online import OnlineFeatures
+from skyprophet.adapters.parquet import airport_countries
 from skyprophet.adapters.redis.wire import command
 from skyprophet.adapters.tracking import LoadedModel, alias_version, connect, load_version
 from skyprophet.core.errors import first_line
@@ -143,13 +144,21 @@ class FeatureLookup:
         self.redis = redis_client
         self._readers: dict[tuple[str, int], OnlineFeatures] = {}
         self._lock = threading.Lock()
+        # the origin's country of each airport ingest wrote (its holidays count), read once
+        self.countries = airport_countries(Path(store.config.registry.path).parent / "raw")
+
+    def located(self, flights: list[FlightKeys]) -> list[FlightKeys]:
+        """``flights`` with their origin's country filled in where they do not say it (as in training)."""
+        return [f if f.country or f.origin not in self.countries else replace(f, country=self.countries[f.origin])
+                for f in flights]
 
     def reader(self, service: str, lead_minutes: int) -> OnlineFeatures:
         key = (service, lead_minutes)
         found = self._readers.get(key)
         if found is None:
             with self._lock:
-                found = self._readers.get(key) or OnlineFeatures(self.store, service, lead_minutes, redis_client=self.redis)
+                found = self._readers.get(key) or OnlineFeatures(self.store, service, lead_minutes, redis_client=self.redis,
+                                                                 countries=self.countries)
                 self._readers[key] = found
         return found
 

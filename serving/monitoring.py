@@ -3,10 +3,13 @@ Prometheus gauges (read again when a newer report appears, on a /metrics scrape)
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from skyprophet.core.monitoring import MonitorReport
 
 if TYPE_CHECKING:
     from serving.metrics import Metrics
@@ -44,22 +47,24 @@ class MonitorGauges:
             key = (path, path.stat().st_mtime)
             if key == self._seen:
                 return
-            report = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:  # a report being replaced: the next scrape reads it
+            report = MonitorReport.model_validate_json(path.read_bytes())
+        except OSError as exc:  # a report being replaced: the next scrape reads it
             log.warning("monitoring report %s unreadable: %s", path, exc)
+            return
+        except ValidationError as exc:  # half written, or not a report of this contract: read again once replaced
+            log.warning("monitoring report %s is not a report: %s", path, exc.errors()[0]["msg"] if exc.errors() else exc)
             return
         self._set(report)
         self._seen = key
 
-    def _set(self, report: dict[str, Any]) -> None:
+    def _set(self, report: MonitorReport) -> None:
         m = self.metrics
         for gauge in (m.monitor_psi, m.monitor_skew):
             gauge.clear()
-        for name, value in report.get("psi", {}).items():
+        for name, value in report.psi.items():
             m.monitor_psi.labels(name).set(value)
-        for name, value in (report.get("skew_match_rate") or {}).items():
+        for name, value in (report.skew_match_rate or {}).items():
             m.monitor_skew.labels(name).set(value)
-        m.monitor_adversarial_auc.set(report.get("adversarial_auc", float("nan")))
-        perf = report.get("performance") or {}
-        m.monitor_brier.set(perf.get("brier", float("nan")))
-        m.monitor_alerts.set(len(report.get("alerts", [])))
+        m.monitor_adversarial_auc.set(report.adversarial_auc)
+        m.monitor_brier.set(report.performance.brier if report.performance else float("nan"))
+        m.monitor_alerts.set(len(report.alerts))

@@ -8,3 +8,7 @@ The code is layered, lowest first, and each layer imports only from those below 
 4. ``pipelines`` (batch stages) and ``serving`` (the API), which never import each other;
 5. ``skyprophet.cli`` (the ``skyprophet`` command) and ``benchmarks``, imported by nothing.
 """
+
+from skyprophet.core.imports import feast_without_type_checks
+
+feast_without_type_checks()

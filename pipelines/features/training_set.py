@@ -13,13 +13,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from skyprophet.core.months import Window
 from pipelines.features.retrieval import DEFAULT_CHUNK_ROWS, historical_table
 from skyprophet.adapters.progress import SILENT, Steps
 from skyprophet.core.config import FEATURE_SERVICE
 from skyprophet.core.errors import TrainingSetError
 from skyprophet.core.features import SEP, model_feature_names
 from skyprophet.core.keys import ROW_ID, TIMESTAMP, entity_frame
+from skyprophet.core.months import Window
 from skyprophet.core.windows import delayed
 
 if TYPE_CHECKING:
@@ -101,6 +101,30 @@ def flights_in(flights: pd.DataFrame, windows: list[Window]) -> pd.DataFrame:
     return flights.assign(**{SPLIT: split, LOCAL_MONTH: month})[split.notna()]
 
 
+def check_inputs(store: FeatureStore, canonical: pd.DataFrame, windows: list[Window], service_name: str,
+                 leads: list[int] | None = None, require: tuple[str, ...] = ("train", "validation", "test"),
+                 ) -> tuple[FeatureService, pd.DataFrame]:
+    """What ``build`` checks before any retrieval, cheap enough to run before anything else (the
+    train command does, before it opens the tracking store): the feature service, its lead input
+    when several leads are asked for, and a labelled flight in every required window. Returns the
+    service and the windows' flights (with their split).
+
+    Raises:
+        TrainingSetError: naming what is wrong.
+    """
+    service = resolve_service(store, service_name)
+    names = model_feature_names(service)
+    if leads and len(leads) > 1 and not any(n.endswith(f"{SEP}{LEAD_INPUT}") for n in names):
+        raise TrainingSetError(f"feature service {service_name!r} has no {LEAD_INPUT} input: a model trained at "
+                               f"several leads ({leads}) could not tell them apart (use flight_delay_v3 or later)")
+    chosen = flights_in(canonical, windows)
+    labelled = chosen[~chosen["cancelled"].to_numpy(dtype=bool)]
+    for w in windows:
+        if w.name in require and not (labelled[SPLIT] == w.name).any():
+            raise TrainingSetError(f"no labelled flights in the {w.name} window {w} (data has {_span(canonical)})")
+    return service, chosen
+
+
 def build(
     store: FeatureStore,
     canonical: pd.DataFrame,
@@ -134,17 +158,10 @@ def build(
     Raises:
         TrainingSetError: unknown feature service, or a required window with no labelled flight.
     """
-    service = resolve_service(store, service_name)
+    service, chosen = check_inputs(store, canonical, windows, service_name, leads, require)
     names = model_feature_names(service)
-    if leads and len(leads) > 1 and not any(n.endswith(f"{SEP}{LEAD_INPUT}") for n in names):
-        raise TrainingSetError(f"feature service {service_name!r} has no {LEAD_INPUT} input: a model trained at "
-                               f"several leads ({leads}) could not tell them apart (use flight_delay_v3 or later)")
-    chosen = flights_in(canonical, windows)
     cancelled = chosen["cancelled"].to_numpy(dtype=bool)
     labelled = chosen[~cancelled]
-    for w in windows:
-        if w.name in require and not (labelled[SPLIT] == w.name).any():
-            raise TrainingSetError(f"no labelled flights in the {w.name} window {w} (data has {_span(canonical)})")
     leads = sorted(leads or [lead_minutes], reverse=True)
     label = delayed(labelled["dep_delay_min"], label_delay_minutes)
     keep = [*KEPT, *names]

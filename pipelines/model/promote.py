@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pipelines.model.params import TrainParams
+from pipelines.model.params import load_params
 from pipelines.model.rescoring import Scorer, resolve_version, run_windows
 from skyprophet.adapters.tracking import CANDIDATE, PRODUCTION, alias_version, connect, latest_version
 from skyprophet.core.config import Settings
@@ -72,7 +72,7 @@ def promote(
 
     scorer = Scorer(settings, client)
     cand_model = scorer.load(version)
-    default = TrainParams.load(settings.params_path).windows_named("test")
+    default = load_params(settings).windows_named("test")
     test = [w for w in run_windows(client, cand_model.run_id, default) if w.name == "test"]
     cand = scorer.score(cand_model, test)["test"]
     prod = scorer.score(scorer.load(current), test)["test"]

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipelines.model import quality
-from skyprophet.core.months import Window, parse_window
 from pipelines.features.training_set import LABEL, TrainingSet, build
+from pipelines.model import quality
 from skyprophet.adapters.parquet import read_canonical
 from skyprophet.adapters.tracking import CANDIDATE, LoadedModel, alias_version, latest_version, load_version
 from skyprophet.core.config import Settings
 from skyprophet.core.errors import ModelNotFound
 from skyprophet.core.model import ModelSpec, encode_frame, probabilities
+from skyprophet.core.months import Window, parse_window
 
 if TYPE_CHECKING:
     from feast import FeatureStore

@@ -128,11 +128,14 @@ def score_flight(
         x = encode_rows([values], spec)
         missing, stale = got.missing, got.stale
     elif source == "offline":
+        from skyprophet.adapters.parquet import airport_countries
+
         store = open_store(settings, online="sqlite")
         row = pd.DataFrame([{
             "flight_row_id": 0, "carrier": flight.carrier, "flight_number": flight.flight_number,
             "origin": flight.origin, "dest": flight.dest, "tailnum": flight.tailnum,
             "sched_dep_utc": sched, "utc_offset_min": flight.utc_offset_min,
+            "origin_country": airport_countries(settings.raw_dir).get(flight.origin, ""),
         }])
         features = historical_features(store, entity_frame(row, spec.lead_minutes), resolve_service(store, spec.feature_service))
         values = {name: features[name].iloc[0] for name in spec.feature_names}

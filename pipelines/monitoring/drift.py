@@ -6,7 +6,7 @@ is LightGBM. PSI is computed here, over the reference's deciles plus a bin for t
 input that goes missing in served traffic is drift too), because Evidently's PSI bins numeric
 inputs in equal-width Sturges bins over the pooled samples: on a heavy-tailed input almost every
 row lands in one bin, and a shift the bands exist to catch goes unseen (measured by
-``python -m benchmarks.psi_binning``: the previous leg's delay shifted by 10 minutes scores 0.007
+``python -m studies.psi_binning``: the previous leg's delay shifted by 10 minutes scores 0.007
 with Evidently, 2.9 over deciles). The bands (0.1, 0.25) are those of decile PSI.
 """
 
@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from skyprophet.core.monitoring import AdversarialPart, ComparedRows, InputDriftPart, Ranked
 
 # The usual bands: < 0.1 stable, 0.1-0.25 watch, > 0.25 act.
 PSI_WATCH = 0.1
@@ -97,12 +99,16 @@ class InputDrift:
     def band(self) -> str:
         return band(self.psi)
 
-    def to_dict(self) -> dict[str, Any]:
+    def fields(self) -> dict[str, Any]:
+        """The report's figures (rounded as written)."""
         return {
             "kind": self.kind, "psi": round(self.psi, 6), "band": self.band, "test": self.test,
             "p_value": float(f"{self.p_value:.6g}"), "new_categories": self.new_categories,
             "missing_reference": round(self.missing_reference, 6), "missing_window": round(self.missing_window, 6),
         }
+
+    def part(self) -> InputDriftPart:
+        return InputDriftPart(**self.fields())
 
 
 def input_drift(
@@ -165,9 +171,9 @@ class Adversarial:
     excluded: list[str]  # inputs left out (the calendar's: they separate any two periods by construction)
     rows: tuple[int, int]  # reference rows, window rows used
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"auc": round(self.auc, 6), "ranking": [{"input": n, "gain_share": round(g, 6)} for n, g in self.ranking],
-                "excluded": self.excluded, "rows": {"reference": self.rows[0], "window": self.rows[1]}}
+    def part(self) -> AdversarialPart:
+        return AdversarialPart(auc=round(self.auc, 6), ranking=[Ranked(input=n, gain_share=round(g, 6)) for n, g in self.ranking],
+                               excluded=self.excluded, rows=ComparedRows(reference=self.rows[0], window=self.rows[1]))
 
 
 def adversarial(

@@ -197,6 +197,7 @@ def predict_keys(
     Raises:
         ServiceUnavailable: the online store does not answer, or live mode has no clock.
     """
+    flights = services.lookup.located(flights)  # the origin's country, logged and used as training used it
     try:
         choice = choose(services, model, flights, as_of, clock_read)
         kept = choice.kept

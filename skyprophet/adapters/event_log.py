@@ -212,6 +212,11 @@ def merge_flights(canonical: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
             "distance": new["distance"].astype("float64"),
             "utc_offset_min": new["utc_offset_min"].astype("int64"),
         })
+        # what a schedule event does not carry (the scheduled arrival, ...) is unknown: null; the
+        # origin's country is that of the origin's other flights
+        rows = rows.reindex(columns=out.columns)
+        if "origin_country" in out:
+            rows["origin_country"] = rows["origin"].map(out.drop_duplicates("origin").set_index("origin")["origin_country"])
         out = pd.concat([out, rows.astype(out.dtypes.to_dict())], ignore_index=True)
         index = index.append(pd.MultiIndex.from_frame(new[FLIGHT_KEY]))
     pos = pd.Series(np.arange(len(out)), index=index)

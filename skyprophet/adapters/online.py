@@ -9,14 +9,16 @@ in both paths.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import chain
 from operator import itemgetter
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from skyprophet.adapters.parquet import airport_countries
 from skyprophet.adapters.redis.reader import RedisReader
 from skyprophet.core.config import FEATURE_SERVICE
 from skyprophet.core.features import ONLINE_SUFFIX, SEP, FlightFeatures, ViewRows, projection_names, model_feature_names
@@ -53,8 +55,11 @@ class OnlineFeatures:
         service_name: str = FEATURE_SERVICE,
         lead_minutes: int = 120,
         redis_client: redis.Redis | None = None,
+        countries: Mapping[str, str] | None = None,
     ):
         self.store = store
+        # the origin's country, whose holidays count: from the airports ingest wrote beside the registry
+        self.countries = countries if countries is not None else airport_countries(Path(store.config.registry.path).parent / "raw")
         self.service = store.get_feature_service(service_name)
         self.lead_s = lead_minutes * 60
         self.feature_names = model_feature_names(self.service)
@@ -176,6 +181,7 @@ class OnlineFeatures:
             np.array([f.utc_offset_min for f in flights], dtype=np.int64),
             np.array([np.nan if v is None else float(v) for v in prev]),
             np.array(t_s, dtype=np.int64),  # the lead, for services whose on-demand view has it
+            country=np.array([f.country or self.countries.get(f.origin, "") for f in flights], dtype=object),
         )
         columns = [[None if v != v else v for v in feats[key].tolist()] for _, key in self._request]  # NaN: unknown
         for i, row in enumerate(flat):

@@ -41,3 +41,16 @@ def read_canonical(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise MissingData(f"{path} is missing: run `make features` (ingest) first")
     return pd.read_parquet(path)
+
+
+def airport_countries(raw_dir: Path) -> dict[str, str]:
+    """Airport code -> ISO country code, from the airports ingest wrote (empty when there are none,
+    or they say no country)."""
+    path = raw_dir / "airports.parquet"
+    if not path.exists():
+        return {}
+    airports = pd.read_parquet(path)
+    if "country" not in airports:
+        return {}
+    known = airports.dropna(subset=["faa", "country"])
+    return dict(zip(known["faa"].astype(str), known["country"].astype(str), strict=True))

@@ -223,7 +223,7 @@ class PredictionLog:
         names, views = self._features, self._view_order
         return (
             s.request_id, s.logged_at, s.model_name, s.model_version, s.threshold,
-            tuple((k.carrier, k.flight_number, k.origin, k.dest, k.sched_dep_epoch_s, k.utc_offset_min, k.tailnum)
+            tuple((k.carrier, k.flight_number, k.origin, k.dest, k.sched_dep_epoch_s, k.utc_offset_min, k.tailnum, k.country)
                   for k in s.flights),
             tuple(s.as_of_s),
             tuple(tuple(ff.values.get(n) for n in names) for ff in s.features),

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from feast import FeatureStore
     from feast.repo_config import RepoConfig
 
+    from feature_repo.data_sources import Engine
+
 PROJECT = "skyprophet"
 OnlineKind = Literal["sqlite", "redis", "redis_cluster"]
 log = logging.getLogger(__name__)
@@ -178,7 +180,67 @@ def open_store(
     data_dir = (data_dir or settings.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     configure_offline(settings, data_dir)
-    return FeatureStore(config=repo_config(settings, online=online, data_dir=data_dir, registry_ttl_s=registry_ttl_s))
+    store = FeatureStore(config=repo_config(settings, online=online, data_dir=data_dir, registry_ttl_s=registry_ttl_s))
+    reanchor(store, data_dir, settings.grid_minutes, settings.offline_store)
+    return store
+
+
+# Beside registry.db: where the registry was applied (its data folder and the tables' folder as
+# given, links not followed). Feast records each source's table and each service's log folder as
+# an absolute path; a data folder that was copied, moved or renamed (a copied checkout, an image
+# built from one) would read the original's tables.
+ANCHOR = "registry.root"
+
+
+def register(store: FeatureStore, processed_dir: Path, grid_minutes: int, engine: Engine) -> list[str]:
+    """Register every object of ``feature_repo`` over the tables in ``processed_dir`` (as
+    ``feast apply``: what the repository no longer defines leaves the registry); where it was
+    applied is noted beside the registry."""
+    import json
+    import os
+
+    from feature_repo.definitions import objects
+
+    objs = objects(processed_dir, grid_minutes, engine)
+    names = {(type(o).__name__, o.name) for o in objs}
+    registered: list[Any] = [
+        *store.list_feature_services(),
+        *store.list_on_demand_feature_views(),
+        *store.list_feature_views(),
+        *store.list_entities(),
+        *store.list_data_sources(),
+    ]
+    stale = [o for o in registered if (type(o).__name__, o.name) not in names and o.name != "__dummy"]
+    store.apply(objs, objects_to_delete=stale, partial=False)
+    if stale:
+        log.info("removed %s", ", ".join(sorted(o.name for o in stale)))
+    folder = Path(store.config.registry.path).parent
+    note = {"data_dir": str(folder), "processed_dir": os.path.abspath(processed_dir)}
+    (folder / ANCHOR).write_text(json.dumps(note) + "\n")
+    return [o.name for o in objs]
+
+
+def reanchor(store: FeatureStore, data_dir: Path, grid_minutes: int, engine: Engine) -> Path | None:
+    """Register the definitions again when the registry was applied in another data folder: tables
+    that were under that folder are read from the same place under ``data_dir`` (tables outside
+    it stay where they were). Returns the folder of the tables now registered (None: nothing to do)."""
+    import json
+
+    marker = data_dir / ANCHOR
+    try:
+        note = json.loads(marker.read_text())
+        applied_in, tables = Path(note["data_dir"]), Path(note["processed_dir"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # never applied here, or by a version that kept no note
+    if applied_in == data_dir:
+        return None
+    try:
+        processed = data_dir / tables.relative_to(applied_in)
+    except ValueError:
+        processed = tables
+    log.warning("the feature registry was applied in %s; registered again for %s", applied_in, data_dir)
+    register(store, processed, grid_minutes, engine)
+    return processed
 
 
 def online_writer(store: FeatureStore) -> Callable[[str, pd.DataFrame], None]:

@@ -10,8 +10,8 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
-from urllib.parse import urlparse
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlparse
 
 from skyprophet.core.errors import ModelNotFound, TrackingUnavailable, first_line
 from skyprophet.core.model import ModelSpec
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 PRODUCTION = "production"
 CANDIDATE = "candidate"
+ROOT_ATTRIBUTE = "skyprophet_artifact_root"
 
 
 def redact(uri: str) -> str:
@@ -56,6 +57,7 @@ def connect(settings: Settings) -> MlflowClient:
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    setattr(client, ROOT_ATTRIBUTE, settings.mlflow_artifact_root)  # where this checkout keeps its artifacts
     try:
         client.search_experiments(max_results=1)
     except Exception as exc:  # any failure here means the store is not usable
@@ -126,13 +128,42 @@ def load_version(client: MlflowClient, name: str, version: str, alias: str | Non
     import mlflow.lightgbm
     from mlflow.models import get_model_info
 
-    uri = f"models:/{name}/{version}"
     mv = client.get_model_version(name, version)
+    uri = model_location(client, mv) or f"models:/{name}/{version}"
     info = get_model_info(uri)
     if not info.metadata or "skyprophet" not in info.metadata:
         raise ModelNotFound(f"{name} version {version} has no SkyProphet spec in its metadata")
     booster = mlflow.lightgbm.load_model(uri)
     return LoadedModel(name, str(version), alias, mv.run_id, booster, ModelSpec.from_dict(info.metadata["skyprophet"]))
+
+
+def model_location(client: MlflowClient, mv: Any) -> str | None:
+    """The local folder of a version's files, in this checkout when the tracking store was written by
+    another one (copied, moved or renamed: MLflow records artifact locations as absolute paths).
+
+    A local store records the experiment's artifact root and, under it, each logged model's
+    folder; when that root is not this checkout's (``settings.mlflow_artifact_root``) and the same
+    folder exists under this checkout's root, that one is read. None: MLflow's own resolution
+    (a tracking server, or a version without a logged model).
+    """
+    root = getattr(client, ROOT_ATTRIBUTE, None)
+    source = str(getattr(mv, "source", "") or "")
+    model_id = getattr(mv, "model_id", None) or (source.removeprefix("models:/") if source.startswith("models:/m-") else None)
+    if root is None or not model_id:
+        return None
+    model = client.get_logged_model(model_id)
+    recorded = urlparse(model.artifact_location)
+    if recorded.scheme != "file":
+        return None
+    experiment_root = urlparse(client.get_experiment(model.experiment_id).artifact_location)
+    if experiment_root.scheme != "file":
+        return None
+    try:
+        inside = Path(unquote(recorded.path)).relative_to(Path(unquote(experiment_root.path)))
+    except ValueError:  # kept elsewhere than under its experiment's root: as recorded
+        return None
+    here = Path(root).resolve() / inside
+    return str(here) if here.is_dir() else None
 
 
 def load_by_alias(client: MlflowClient, name: str, alias: str = PRODUCTION) -> LoadedModel:

@@ -46,14 +46,17 @@ def materialize(
     start: Annotated[str | None, typer.Option(help="from this instant instead of where the last run ended")] = None,
     full: Annotated[bool, typer.Option("--full", help="from each source's first row, not incrementally")] = False,
     online: OnlineOption = None,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="clear the views first: needed for an --end before what the store holds")] = False,
 ) -> None:
-    """Load the online store up to --end in bounded chunks (like `feast materialize-incremental`)."""
+    """Load the online store up to --end in bounded chunks (like `feast materialize-incremental`).
+    An --end before what the store already holds is refused unless --replace."""
     from pipelines.features.store import load_online
 
     end_at = aware(end, "--end")
     start_at = None if start is None else aware(start, "--start")
     setup_logging()
-    log.info("materialized %s", load_online(settings(), end_at, start=start_at, incremental=not full, online=online))
+    log.info("materialized %s", load_online(settings(), end_at, start=start_at, incremental=not full, online=online, replace=replace))
 
 
 @app.command("training-set")
@@ -78,7 +81,8 @@ def training_set(
 
 @app.command("demo")
 def demo(
-    after: Annotated[str, typer.Option(help="the sample: the first flight scheduled at or after this")] = "2013-12-31T20:00:00+00:00",
+    after: Annotated[str | None, typer.Option(help="the sample: the first flight scheduled at or after this "
+                                                   "(default: 20:00 UTC on the data's last day)")] = None,
     online: OnlineOption = None,
 ) -> None:
     """Materialize up to a real flight's prediction time and print its online features."""
@@ -87,7 +91,7 @@ def demo(
 
     from pipelines.features.store import demo_flight
 
-    after_at = aware(after, "--after")
+    after_at = None if after is None else aware(after, "--after")
     setup_logging()
     got = demo_flight(settings(), after_at, online)
     keys = got.keys

@@ -29,7 +29,9 @@ def _speed(text: str) -> float | None:
 
 @app.command("run")
 def run(
-    start: Annotated[str, typer.Option("--from", help="the replay's start, ISO date-time with offset")] = "2013-12-01T00:00:00+00:00",
+    start: Annotated[str | None, typer.Option("--from", envvar="SKYPROPHET_LIVE_FROM", help="the replay's start, ISO "
+                                              "date-time with offset (default: the first day of the data's last month, "
+                                              "00:00 UTC)")] = None,
     to: Annotated[str | None, typer.Option("--to", help="last instant replayed (default: --from + 31 days)")] = None,
     speed: Speed = "600",
     port: Annotated[int, typer.Option(help="the API's TCP port")] = 8000,
@@ -43,7 +45,7 @@ def run(
     stay whole; received events go to <data-dir>/live, which the next `features build` merges."""
     from pipelines.live.operate import run_stack
 
-    begin = aware(start, "--from")
+    begin = None if not start else aware(start, "--from")  # an empty SKYPROPHET_LIVE_FROM: the default
     end = None if to is None else aware(to, "--to")
     _speed(speed)  # refused here rather than by the replay once everything else has started
     setup_logging()

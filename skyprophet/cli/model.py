@@ -49,14 +49,14 @@ def train(
     skip_if_production: Annotated[bool, typer.Option("--skip-if-production", help="do nothing when a production model exists")] = False,
 ) -> None:
     """Train LightGBM and the baseline on point-in-time features; log both to MLflow; register the model."""
-    from pipelines.model.params import TrainParams
+    from pipelines.model.params import load_params
     from pipelines.model.promote import production_version
     from pipelines.model.train import train as run, write_summary
     from skyprophet.adapters.progress import console_steps
 
     setup_logging()
     s = settings()
-    params = TrainParams.load(params_file or s.params_path)
+    params = load_params(s, params_file)
     if feature_service:
         params.feature_service = feature_service
     if lead_minutes is not None:
@@ -80,13 +80,13 @@ def evaluate(
 ) -> None:
     """Compare a version with the baseline and production; write reports/model/metrics.json."""
     from pipelines.model.evaluate import evaluate as run
-    from pipelines.model.params import TrainParams
+    from pipelines.model.params import load_params
 
     setup_logging()
     s = settings()
     windows = None  # the model's own
     if test or validation:
-        base = TrainParams.load(s.params_path).windows_named("validation", "test")
+        base = load_params(s).windows_named("validation", "test")
         windows = _override(base, {"validation": validation, "test": test})
     typer.echo(run(s, version, windows).table)
     log.info("wrote %s", Path(s.reports_dir) / "model" / "metrics.json")
@@ -111,19 +111,22 @@ def promote(
 
 @app.command()
 def score(
-    day: Annotated[str, typer.Option("--date", metavar="YYYY-MM-DD", help="local scheduled date")],
+    day: Annotated[str | None, typer.Option(
+        "--date", metavar="YYYY-MM-DD", help="local scheduled date (default: the data's last day)")] = None,
     alias: Annotated[str, typer.Option(help="registry alias to score with")] = "production",
     out: Annotated[Path | None, typer.Option(help="parquet file (default: reports/scores/<date>.parquet)")] = None,
 ) -> None:
     """Score every flight scheduled on a local day into parquet (offline point-in-time features)."""
+    from pipelines.features.store import last_local_day
     from pipelines.model.score import score_day
 
+    s = settings()
     try:
-        when = date.fromisoformat(day)
+        when = last_local_day(s.canonical_path) if day is None else date.fromisoformat(day)
     except ValueError:
         raise InvalidInput(f"--date: not a YYYY-MM-DD date: {day!r}") from None
     setup_logging()
-    score_day(settings(), when, alias, out)
+    score_day(s, when, alias, out)
 
 
 @app.command()

@@ -13,7 +13,7 @@ from skyprophet.core.errors import InvalidInput
 
 def monitor(
     window: Annotated[str | None, typer.Option(metavar="YYYY-MM[..YYYY-MM]", help="months scored in batch (offline "
-                                               "retrieval, as training reads), e.g. 2013-12")] = None,
+                                               "retrieval, as training reads), e.g. 2013-12; 'last': the data's last month")] = None,
     log_dir: Annotated[Path | None, typer.Option("--log", help="the prediction log of served traffic: a service's folder "
                                                  "of parquet files, or data/prediction_log (the model's service is read)")] = None,
     served: Annotated[bool, typer.Option("--served", help="the prediction log of the production model's feature service "
@@ -37,16 +37,21 @@ def monitor(
         raise InvalidInput("give one window: --window YYYY-MM[..YYYY-MM], --log FOLDER or --served")
     if window is not None and (hours is not None or every is not None or live):
         raise InvalidInput("--hours, --every and --live go with a log (--log or --served)")
-    watch(settings(), _summary, every=every, hours=hours, live=live, window=parse_window("window", window) if window else None,
+    s = settings()
+    if window == "last":
+        from pipelines.features.store import last_local_day
+
+        window = last_local_day(s.canonical_path).strftime("%Y-%m")
+    watch(s, _summary, every=every, hours=hours, live=live, window=parse_window("window", window) if window else None,
           log_dir=log_dir, served=served, reference=parse_window("reference", reference) if reference else None, name=name)
 
 
 def _summary(result: Any) -> None:
     r = result.report
-    perf = r["performance"]
-    moved = [(k, v) for k, v in r["psi"].items() if k not in r["calendar_inputs"]][:3]
-    typer.echo(f"adversarial AUC {r['adversarial_auc']:.3f}; largest PSI (calendar apart): "
+    perf = r.performance
+    moved = [(k, v) for k, v in r.psi.items() if k not in r.calendar_inputs][:3]
+    typer.echo(f"adversarial AUC {r.adversarial_auc:.3f}; largest PSI (calendar apart): "
                + ", ".join(f"{k} {v:.3f}" for k, v in moved)
-               + (f"; ROC AUC {perf['roc_auc']:.4f}, Brier {perf['brier']:.4f}" if perf else "; no outcomes yet")
-               + f"; {len(r['alerts'])} alert(s)")
+               + (f"; ROC AUC {perf.roc_auc:.4f}, Brier {perf.brier:.4f}" if perf else "; no outcomes yet")
+               + f"; {len(r.alerts)} alert(s)")
     typer.echo(f"wrote {result.folder / 'report.html'}")

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = PROJECT_ROOT / "data"
+    sources_file: Path = PROJECT_ROOT / "sources.yaml"  # each table's format and files (pipelines.sources.spec)
     reports_dir: Path = PROJECT_ROOT / "reports"
     # Online store: embedded SQLite, one Redis (REDIS_URL) or a Redis Cluster (redis_cluster_nodes).
     online_store: Literal["sqlite", "redis", "redis_cluster"] = "sqlite"

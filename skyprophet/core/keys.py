@@ -74,6 +74,7 @@ class FlightKeys:
     sched_dep_epoch_s: int
     utc_offset_min: int
     tailnum: str | None = None
+    country: str = ""  # the origin's ISO country code, whose holidays count ("": not known, the default calendar)
 
     @property
     def flight_id(self) -> str:
@@ -103,7 +104,7 @@ class FlightKeys:
     def request_row_at(self, as_of_epoch_s: int) -> dict[str, Any]:
         """``request_row`` as of one instant (any lead)."""
         return {**self.entity_row(as_of_epoch_s), "sched_dep_epoch_s": self.sched_dep_epoch_s,
-                "utc_offset_min": self.utc_offset_min, "as_of_epoch_s": as_of_epoch_s}
+                "utc_offset_min": self.utc_offset_min, "as_of_epoch_s": as_of_epoch_s, "origin_country": self.country}
 
 
 ROW_ID = "row_id"
@@ -115,8 +116,8 @@ def entity_frame(flights: pd.DataFrame, lead_minutes: int | None = None, *, as_o
     (or as of one instant ``as_of`` for every flight, each then at its own lead).
 
     Carries ``row_id`` (Feast does not keep the input order) and the request-time values of the
-    on-demand views (T itself as ``as_of_epoch_s``). A missing tail number becomes "" so that it
-    matches nothing, as online.
+    on-demand views (T itself as ``as_of_epoch_s``, the origin's country as ``origin_country``). A
+    missing tail number becomes "" so that it matches nothing, as online.
     """
     sched = flights["sched_dep_utc"]
     if as_of is not None and lead_minutes is None:
@@ -140,8 +141,17 @@ def entity_frame(flights: pd.DataFrame, lead_minutes: int | None = None, *, as_o
             "sched_dep_epoch_s": (sched.astype("int64") // _per_second(sched)).to_numpy(),
             "utc_offset_min": flights["utc_offset_min"].astype("int64").to_numpy(),
             "as_of_epoch_s": (at.astype("int64") // _per_second(at)).to_numpy(),
+            "origin_country": _countries(flights),
         }
     ).astype({TIMESTAMP: "datetime64[us, UTC]"})
+
+
+def _countries(flights: pd.DataFrame) -> np.ndarray:
+    """The origin's country per flight ("" where not known: the default holiday calendar)."""
+    if "origin_country" not in flights:
+        return np.full(len(flights), "", dtype=object)
+    c = flights["origin_country"]
+    return c.astype(object).where(c.notna(), "").to_numpy()
 
 
 def _per_second(ts: pd.Series) -> int:

@@ -3,8 +3,11 @@ window): months are local scheduled months, "YYYY-MM", both ends included."""
 
 from __future__ import annotations
 
+import calendar
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from skyprophet.core.errors import TrainingSetError
@@ -31,8 +34,42 @@ class Window:
         return f"{self.first}..{self.last}"
 
 
-def windows_from(split: dict[str, Any]) -> list[Window]:
-    """``[train, validation, test]`` windows from params' ``split`` mapping."""
+AUTO = "auto"
+# An automatic split: the last two whole months test, the one before validation, the rest train.
+AUTO_TEST_MONTHS = 2
+
+
+def whole_months(days: Iterable[date]) -> list[str]:
+    """The months ("YYYY-MM") in which ``days`` (local days with flights) include every day: a
+    month the data enters or leaves part way is not whole."""
+    seen: dict[tuple[int, int], set[int]] = {}
+    for d in days:
+        seen.setdefault((d.year, d.month), set()).add(d.day)
+    return [f"{y:04d}-{m:02d}" for (y, m), ds in sorted(seen.items()) if len(ds) == calendar.monthrange(y, m)[1]]
+
+
+def auto_windows(months_with_data: list[str]) -> list[Window]:
+    """``[train, validation, test]`` from the whole months the data covers ("YYYY-MM"): the last
+    two test, the one before validation, every earlier one train (a gap inside a window stays in
+    its range and holds no flights)."""
+    months = sorted(set(months_with_data))
+    if len(months) < AUTO_TEST_MONTHS + 2:
+        have = f"{months[0]}..{months[-1]} ({len(months)})" if months else "none"
+        raise TrainingSetError(f"split: auto needs at least {AUTO_TEST_MONTHS + 2} whole months of flights "
+                               f"(train, validation, {AUTO_TEST_MONTHS} test); the data has {have}")
+    test, validation, train = months[-AUTO_TEST_MONTHS:], months[-AUTO_TEST_MONTHS - 1], months[:-AUTO_TEST_MONTHS - 1]
+    return [Window("train", train[0], train[-1]), Window("validation", validation, validation), Window("test", test[0], test[-1])]
+
+
+def windows_from(split: dict[str, Any] | str, data_months: list[str] | None = None) -> list[Window]:
+    """``[train, validation, test]`` windows from params' ``split``: a mapping of month ranges, or
+    ``auto`` (``auto_windows`` of ``data_months``, the data's whole months)."""
+    if split == AUTO:
+        if data_months is None:
+            raise TrainingSetError("split: auto takes its months from the data, and none were given")
+        return auto_windows(data_months)
+    if not isinstance(split, dict):
+        raise TrainingSetError(f"split: expected train/validation/test month ranges or 'auto', got {split!r}")
     out = []
     for name in ("train", "validation", "test"):
         if name not in split:

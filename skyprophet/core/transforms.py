@@ -10,16 +10,44 @@ from functools import lru_cache
 import numpy as np
 
 _HOLIDAY_YEARS = range(1990, 2051)
+# The calendar of a flight whose origin's country is not known (or has none in the holidays
+# library): the US federal one, the bundled data's.
+DEFAULT_HOLIDAY_COUNTRY = "US"
 
 
-@lru_cache(maxsize=1)
-def _holiday_days() -> np.ndarray:
-    """US federal holidays (observed dates included) as days since the Unix epoch, sorted."""
+@lru_cache(maxsize=64)
+def _holiday_days(country: str = DEFAULT_HOLIDAY_COUNTRY) -> np.ndarray:
+    """A country's public holidays (observed dates included) as days since the Unix epoch, sorted;
+    ``DEFAULT_HOLIDAY_COUNTRY``'s for a country the holidays library does not know."""
     import holidays  # deferred: only needed once per process
 
-    dates = holidays.country_holidays("US", years=_HOLIDAY_YEARS, observed=True).keys()
+    try:
+        dates = holidays.country_holidays(country, years=_HOLIDAY_YEARS, observed=True).keys()
+    except NotImplementedError:
+        return _holiday_days(DEFAULT_HOLIDAY_COUNTRY)
     days = np.array(sorted(np.datetime64(d, "D").astype("int64") for d in dates), dtype=np.int64)
-    return days
+    return days if len(days) > 1 else _holiday_days(DEFAULT_HOLIDAY_COUNTRY)
+
+
+def _nearest(hol: np.ndarray, local_day: np.ndarray) -> np.ndarray:
+    idx = np.clip(np.searchsorted(hol, local_day), 1, len(hol) - 1)
+    return np.minimum(np.abs(hol[idx] - local_day), np.abs(local_day - hol[idx - 1]))
+
+
+def _days_to_holiday(local_day: np.ndarray, country: np.ndarray | None) -> np.ndarray:
+    """Absolute days from each local day to the nearest holiday of its row's country."""
+    if country is None:
+        return _nearest(_holiday_days(DEFAULT_HOLIDAY_COUNTRY), local_day)
+    codes = [c if isinstance(c, str) and c else DEFAULT_HOLIDAY_COUNTRY for c in np.asarray(country, dtype=object).tolist()]
+    distinct = set(codes)
+    if len(distinct) == 1:
+        return _nearest(_holiday_days(distinct.pop()), local_day)
+    by_row = np.array(codes, dtype=object)
+    out = np.empty(len(local_day), dtype=np.int64)
+    for code in distinct:
+        rows = by_row == code
+        out[rows] = _nearest(_holiday_days(code), local_day[rows])
+    return out
 
 
 def request_features(
@@ -27,6 +55,7 @@ def request_features(
     utc_offset_min: np.ndarray,
     prev_dep_ts: np.ndarray,
     as_of_epoch_s: np.ndarray | None = None,
+    country: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Calendar features of the scheduled departure, in the origin's local time.
 
@@ -37,19 +66,19 @@ def request_features(
             unknown; already filtered by the plane view's as-of rule and maximum age.
         as_of_epoch_s: the prediction time T (seconds since the epoch); when given, the lead is
             computed too.
+        country: the origin's ISO country code per flight, whose public holidays count ("" or None:
+            not known, ``DEFAULT_HOLIDAY_COUNTRY``'s); default: ``DEFAULT_HOLIDAY_COUNTRY`` for all.
 
     Returns:
         ``local_hour`` (0-23), ``day_of_week`` (0 = Monday), ``month`` (1-12),
-        ``days_to_holiday`` (absolute days to the nearest US federal holiday) and
+        ``days_to_holiday`` (absolute days to the nearest public holiday of the origin's country) and
         ``minutes_since_prev_dep`` (scheduled departure minus previous departure; NaN if unknown);
         with ``as_of_epoch_s`` also ``lead_minutes`` (scheduled departure minus T, in minutes).
     """
     sched = np.asarray(sched_dep_epoch_s, dtype=np.int64)
     local_min = sched // 60 + np.asarray(utc_offset_min, dtype=np.int64)
     local_day = local_min // 1440
-    hol = _holiday_days()
-    idx = np.clip(np.searchsorted(hol, local_day), 1, len(hol) - 1)
-    to_holiday = np.minimum(np.abs(hol[idx] - local_day), np.abs(local_day - hol[idx - 1]))
+    to_holiday = _days_to_holiday(local_day, country)
     months = local_day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12 + 1
     prev = np.asarray(prev_dep_ts, dtype=np.float64)
     out = {

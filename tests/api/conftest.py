@@ -20,6 +20,7 @@ import pytest
 import redis
 
 from serving.config import ServingSettings
+from tests.conftest import THREADS, redis_db_url
 
 MATERIALIZED = datetime(2013, 12, 30, 12, 0, tzinfo=timezone.utc)
 
@@ -86,7 +87,7 @@ def api_settings(
         data_dir=api_data_dir,
         reports_dir=d / "reports",
         online_store="redis",
-        redis_url=redis_url.rsplit("/", 1)[0] + "/14",
+        redis_url=redis_db_url(redis_url, "api"),
         mlflow_tracking_uri=f"sqlite:///{d / 'mlflow.db'}",
         mlflow_artifact_root=d / "artifacts",
         model_refresh_s=1.0,
@@ -111,7 +112,7 @@ def small_models(api_settings: ServingSettings, train_params):  # type: ignore[n
     versions = []
     for rounds in (40, 20):
         params = replace(train_params, windows=windows, num_boost_round=rounds, leads_minutes=[1440, 120, 30])
-        versions.append(train(api_settings, params, num_threads=2, store=store).version)
+        versions.append(train(api_settings, params, num_threads=THREADS, store=store).version)
     client = connect(api_settings)
     client.set_registered_model_alias(api_settings.model_name, PRODUCTION, versions[0])
     return versions

@@ -76,7 +76,7 @@ def test_skew_shows_in_the_corrupted_view_only_and_the_report_is_served(
     for rid in ("skew-clean", "skew-corrupted"):
         rows = logged[logged["__request_id"] == rid].reset_index(drop=True)
         assert len(rows) == len(flights)
-        found = skew(store, rows, model.spec.feature_service, names)["match_rate"]
+        found = skew(store, rows, model.spec.feature_service, names).match_rate
         bad = {n for n, rate in found.items() if rate < 0.99}
         assert bad == ({n for n in names if n.startswith(f"{CORRUPTED}__")} if rid == "skew-corrupted" else set()), rid
         assert all(rate == 1.0 for n, rate in found.items() if n not in bad), rid
@@ -86,22 +86,21 @@ def test_skew_shows_in_the_corrupted_view_only_and_the_report_is_served(
     settings = api_settings.model_copy(update={"monitor_sample_flights": 2_000})
     result = monitor(settings, log_dir=Path(dest), since=started, name="served", store=store)
     report = result.report
-    assert report["window"]["source"] == "prediction_log" and report["window"]["rows"] == 2 * len(flights)
-    assert report["window"]["outside_data"] >= 1
-    for key in ("adversarial_auc", "psi", "skew_match_rate", "performance", "freshness"):
-        assert key in report
-    assert report["skew_match_rate"][f"{CORRUPTED}__distance"] < 0.99  # half the rows were corrupted
-    assert {a["input"] for a in report["alerts"] if a["check"] == "skew"} == {f"{CORRUPTED}__distance"}
-    fresh = report["freshness"]["origin_ops"]
-    assert 0 <= fresh["age_p50_s"] <= 16 * 60 and fresh["present"] > 0.9  # materialized up to the instant read
+    assert report.window.source == "prediction_log" and report.window.rows == 2 * len(flights)
+    assert report.window.outside_data >= 1
+    assert report.skew_match_rate is not None and report.freshness is not None and report.performance is not None
+    assert report.skew_match_rate[f"{CORRUPTED}__distance"] < 0.99  # half the rows were corrupted
+    assert {a.input for a in report.alerts if a.check == "skew"} == {f"{CORRUPTED}__distance"}
+    fresh = report.freshness["origin_ops"]
+    assert 0 <= fresh.age_p50_s <= 16 * 60 and fresh.present > 0.9  # materialized up to the instant read
 
     page = httpx.get(f"{api.url}/monitor", timeout=10, follow_redirects=True)
     assert page.status_code == 200 and "Monitoring report: served" in page.text
     served_json = httpx.get(f"{api.url}/monitor/report.json", timeout=10).json()
-    assert served_json["name"] == "served" and served_json["adversarial_auc"] == pytest.approx(report["adversarial_auc"])
+    assert served_json["name"] == "served" and served_json["adversarial_auc"] == pytest.approx(report.adversarial_auc)
     assert httpx.get(f"{api.url}/monitor/drift.html", timeout=10).status_code == 200
     assert httpx.get(f"{api.url}/monitor/secrets.txt", timeout=10).status_code == 404
-    assert _metric(api, "skyprophet_monitor_adversarial_auc") == pytest.approx(report["adversarial_auc"])
+    assert _metric(api, "skyprophet_monitor_adversarial_auc") == pytest.approx(report.adversarial_auc)
     assert _metric(api, "skyprophet_monitor_skew_match_rate", f"{CORRUPTED}__distance") == pytest.approx(
-        report["skew_match_rate"][f"{CORRUPTED}__distance"])
-    assert _metric(api, "skyprophet_monitor_alerts") == len(report["alerts"])
+        report.skew_match_rate[f"{CORRUPTED}__distance"])
+    assert _metric(api, "skyprophet_monitor_alerts") == len(report.alerts)

@@ -18,7 +18,7 @@ from skyprophet.core.keys import entity_frame
 from skyprophet.adapters.online import FlightKeys, OnlineFeatures
 from skyprophet.adapters.store import open_store
 from skyprophet.adapters.redis import cluster_client
-from tests.conftest import historical, normalized as _norm
+from tests.conftest import historical, normalized as _norm, redis_db_url
 
 pytestmark = pytest.mark.integration
 # a grid point, an off-grid instant on a DST change day, and 45 min after the dense rows end
@@ -91,7 +91,7 @@ def test_parity_redis_cluster(settings: Settings, tmp_path: Path, canonical: pd.
 
 
 def test_parity_redis(settings: Settings, tmp_path: Path, canonical: pd.DataFrame, redis_url: str) -> None:
-    test_url = redis_url.rsplit("/", 1)[0] + "/15"
+    test_url = redis_db_url(redis_url, "parity")
     redis.Redis.from_url(test_url).flushdb()
     s = settings.model_copy(update={"redis_url": test_url})
     assert _check_parity(s, "redis", tmp_path, canonical) > 0

@@ -97,7 +97,7 @@ def test_model_on_spark_training_set_scores_the_same(spark_month: TrainingSet, d
     validation and test months: the same metrics."""
     from dataclasses import replace
 
-    from pipelines.model.train import fit_model
+    from pipelines.model.fit import fit_model
 
     rest = duckdb_months.frame[duckdb_months.frame[SPLIT] != "train"]
     frame = pd.concat([spark_month.frame, rest], ignore_index=True)

@@ -66,11 +66,12 @@ def test_feast_ui_lists_the_feature_views(settings: Settings, tmp_path: Path) ->
 
 def test_mlflow_ui_serves_the_tracking_store(mlflow_settings: Settings, trained_model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     # the store the session's model was trained into (a fresh one would spend most of the test
-    # creating its tables), as `make mlflow-ui` serves the project's
+    # creating its tables), as `make mlflow-ui` serves the project's: one worker (MLflow's default
+    # of four starts four processes that each import MLflow, for one reader)
     port = free_port()
     log = tmp_path / "mlflow-ui.log"
     proc = _run([str(BIN / "mlflow"), "ui", "--backend-store-uri", mlflow_settings.mlflow_tracking_uri, "--host", "127.0.0.1",
-                 "--port", str(port)], tmp_path, log)
+                 "--port", str(port), "--workers", "1"], tmp_path, log)
     try:
         page = _serves(proc, f"http://127.0.0.1:{port}/", log)
         assert page.status_code == 200

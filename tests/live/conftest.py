@@ -3,6 +3,7 @@ it, a stream, a processor and a replay in step mode."""
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from skyprophet.adapters.event_log import EventLog
 from skyprophet.adapters.store import online_writer, open_store
 from skyprophet.adapters.stream import EventStream
 from skyprophet.core.config import Settings
+from tests.conftest import REDIS_DBS, redis_db_url
 
 
 @dataclass
@@ -42,18 +44,33 @@ class Live:
         return Replay(self.stream, entries, **kw)
 
 
+_BUILT: dict[tuple[str, datetime], Path] = {}
+
+
+def _built_until(s: Settings, until: datetime, cache: Path) -> Path:
+    """The feature tables built from ``s``'s raw data up to ``until``, built once per session and
+    raw folder (a test copies them: the processor's recovery may rebuild its own in place)."""
+    raw = str((s.data_dir / "raw").resolve())
+    key = (raw, until)
+    if key not in _BUILT:
+        out = cache / f"{len(_BUILT)}"
+        build_features.build(s, out_dir=out, until=until)
+        _BUILT[key] = out
+    return _BUILT[key]
+
+
 def live_setup(
-    settings: Settings, tmp: Path, redis_url: str, db: int, start: datetime, canonical: pd.DataFrame, raw: Path | None = None
+    settings: Settings, tmp: Path, redis_url: str, db: str, start: datetime, canonical: pd.DataFrame, raw: Path | None = None
 ) -> Live:
-    """Everything at ``start`` on Redis database ``db`` (emptied first), from the settings' raw
-    data or from ``raw``."""
-    url = redis_url.rsplit("/", 1)[0] + f"/{db}"
+    """Everything at ``start`` on the Redis database named ``db`` in tests/conftest.py's table
+    (emptied first), from the settings' raw data or from ``raw``."""
+    url = redis_db_url(redis_url, db)
     client = redis.Redis.from_url(url)
     client.flushdb()
     (tmp / "raw").symlink_to(raw or settings.raw_dir)
-    s = settings.model_copy(update={"redis_url": url, "data_dir": tmp, "stream_name": f"test:events:{db}"})
+    s = settings.model_copy(update={"redis_url": url, "data_dir": tmp, "stream_name": f"test:events:{REDIS_DBS[db]}"})
     processed = tmp / "processed"
-    build_features.build(s, out_dir=processed, until=start)
+    shutil.copytree(_built_until(s, start, settings.data_dir.parent / "live-builds"), processed)
     store = open_store(s, online="redis", data_dir=tmp, registry_ttl_s=600)
     apply(store, s, processed_dir=processed)
     materialize(store, start, start=start - timedelta(days=1), chunk=timedelta(days=1), show_progress=False)

@@ -12,13 +12,18 @@ import pandas as pd
 import pytest
 
 from pipelines.features import build as build_features
-from pipelines.features.build import TABLES
+from pipelines.features.views import TABLES
 from skyprophet.core.config import Settings
 from tests.live.conftest import live_setup
 
 pytestmark = pytest.mark.live
+# A week over the 2013-11-03 change of daylight-saving time. CUT is an instant before which no flight
+# scheduled after it had left: the raw data at CUT holds no flight of the replay, and a departure
+# before CUT is not replayed. (Friday 2013-11-01 00:00 UTC fails that: three flights due after it
+# left early, and the test then finds those departures missing, a fault of the set-up, not of the
+# processor; `_raw_as_of_cut` would have to keep them.)
 CUT = datetime(2013, 10, 28, 0, 0, tzinfo=timezone.utc)
-END = CUT + timedelta(days=7)  # over the 2013-11-03 change of daylight-saving time
+END = CUT + timedelta(days=7)
 
 
 def _seconds(ts: pd.Series) -> np.ndarray:
@@ -54,7 +59,7 @@ def _tables(folder: Path) -> dict[str, pd.DataFrame]:
 def test_week_replayed_then_rebuilt_equals_full_build(settings: Settings, canonical: pd.DataFrame, tmp_path: Path, redis_url: str) -> None:
     raw = _raw_as_of_cut(settings, canonical, tmp_path / "raw_at_cut")
     (tmp_path / "live").mkdir()
-    live = live_setup(settings, tmp_path / "live", redis_url, 10, CUT, canonical, raw=raw)
+    live = live_setup(settings, tmp_path / "live", redis_url, "converge", CUT, canonical, raw=raw)
     proc = live.processor()  # seeded with what was known at CUT
     replay = live.replay(END)
     while replay.step() is not None:

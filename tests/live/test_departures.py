@@ -24,7 +24,7 @@ def _s(ts: pd.Series) -> np.ndarray:
 
 
 def test_processor_lists_the_next_day_and_the_outcomes(settings: Settings, canonical: pd.DataFrame, tmp_path: Path, redis_url: str) -> None:
-    live = live_setup(settings, tmp_path, redis_url, 6, START, canonical)
+    live = live_setup(settings, tmp_path, redis_url, "departures", START, canonical)
     board = Departures(live.stream.r, live.settings.stream_name)
     proc = live.processor(board=board)
     replay = live.replay(END)

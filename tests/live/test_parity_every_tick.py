@@ -35,7 +35,7 @@ def _same(a: Any, b: Any) -> bool:
 def test_online_equals_offline_after_every_tick(
     settings: Settings, offline_store: Any, canonical: pd.DataFrame, tmp_path: Path, redis_url: str
 ) -> None:
-    live = live_setup(settings, tmp_path, redis_url, 12, START, canonical)
+    live = live_setup(settings, tmp_path, redis_url, "parity-every-tick", START, canonical)
     batch = {v: pd.read_parquet(settings.processed_dir / f"{v}.parquet", filters=[("event_ts", ">", pd.Timestamp(START))]) for v in VIEWS}
     service = OnlineFeatures(live.store, redis_client=redis.Redis.from_url(live.settings.redis_url))
     feast_seen: list[dict[str, Any]] = []  # (view, key, g, values online)

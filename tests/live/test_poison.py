@@ -28,6 +28,7 @@ from skyprophet.adapters.event_log import SCHEMA, EventLog
 from skyprophet.adapters.stream import EventStream
 from skyprophet.core.config import Settings
 from skyprophet.core.events import CLOCK, SCHEDULE, Event, clock, make
+from tests.conftest import redis_db_url
 from tests.live.conftest import Live, live_setup
 from tests.live.running import Running, write
 from tests.poison import departure, flight, poison_cases
@@ -72,7 +73,7 @@ def _bad_log_row(live: Live) -> None:
 @pytest.fixture(scope="module")
 def fed(settings: Settings, canonical: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Fed:
     tmp = tmp_path_factory.mktemp("poison")
-    live = live_setup(settings, tmp, redis_url, 5, START, canonical)
+    live = live_setup(settings, tmp, redis_url, "poison", START, canonical)
     live.stream.ensure_group()
     out = Fed(live)
     replay = live.replay(END)
@@ -193,7 +194,7 @@ class _Failing(LiveFeatures):
 
 
 def test_an_error_while_applying_one_event_rejects_that_event_alone(tmp_path: Path, redis_url: str) -> None:
-    client = redis.Redis.from_url(redis_url.rsplit("/", 1)[0] + "/3")
+    client = redis.Redis.from_url(redis_db_url(redis_url, "poison-recovery"))
     client.flushdb()
     stream = EventStream(client, name="test:failing")
     stream.ensure_group()

@@ -40,7 +40,7 @@ def _online(live: Live, keys: dict[str, list[str]], day: str) -> dict[str, Any]:
 def test_emptied_redis_is_rebuilt_and_the_stream_resumes(
     settings: Settings, canonical: pd.DataFrame, tmp_path: Path, redis_url: str
 ) -> None:
-    live = live_setup(settings, tmp_path, redis_url, 9, START, canonical)
+    live = live_setup(settings, tmp_path, redis_url, "recover", START, canonical)
     proc = live.processor()
     replay = live.replay(CRASH)
     while replay.step() is not None:
@@ -57,7 +57,7 @@ def test_emptied_redis_is_rebuilt_and_the_stream_resumes(
 
     # the online state at the recovery point, as the processor left it (a second one, same data)
     (tmp_path / "again").mkdir()
-    again = live_setup(settings, tmp_path / "again", redis_url, 8, START, canonical)
+    again = live_setup(settings, tmp_path / "again", redis_url, "recover-again", START, canonical)
     proc2 = again.processor()
     replay2 = again.replay(datetime.fromtimestamp(point, timezone.utc))
     while replay2.step() is not None:

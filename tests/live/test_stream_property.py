@@ -68,7 +68,7 @@ class Feed:
 @pytest.fixture(scope="module")
 def feed(settings: Settings, canonical: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Feed]:
     tmp = tmp_path_factory.mktemp("property")
-    live = live_setup(settings, tmp, redis_url, 4, START, canonical)
+    live = live_setup(settings, tmp, redis_url, "stream-property", START, canonical)
     live.stream.ensure_group()
     with Running(live, tmp / "processor.log", "--from", START.isoformat()) as proc:
         proc.started()

@@ -15,6 +15,7 @@ import pytest
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from pipelines.monitoring.report import CALENDAR_INPUTS, LABEL, PROBABILITY, monitor
+from skyprophet.core.monitoring import MonitorReport
 from skyprophet.core.months import Window
 from skyprophet.core.config import Settings
 
@@ -31,7 +32,8 @@ def monitor_settings(mlflow_settings: Settings, tmp_path_factory: pytest.TempPat
 def _run(settings: Settings, trained_model: Any, offline_store: Any, name: str, window: Window, **kw: Any) -> dict[str, Any]:
     result = monitor(settings, window=window, name=name, version=trained_model.version, store=offline_store, **kw)
     on_disk = json.loads((result.folder / "report.json").read_text())
-    assert on_disk["name"] == name and on_disk["adversarial_auc"] == pytest.approx(result.report["adversarial_auc"])
+    assert on_disk["name"] == name and on_disk["adversarial_auc"] == pytest.approx(result.report.adversarial_auc)
+    assert MonitorReport.model_validate_json((result.folder / "report.json").read_bytes()) == result.report
     return on_disk
 
 

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export SKYPROPHET_ONLINE_STORE=redis
 FROM=${SKYPROPHET_STRESS_FROM:-2013-12-30T12:00:00+00:00}
-.venv/bin/skyprophet features materialize --online redis --start 2013-12-29T12:00:00+00:00 --end "$FROM" > /dev/null
+.venv/bin/skyprophet features materialize --online redis --replace --start 2013-12-29T12:00:00+00:00 --end "$FROM" > /dev/null
 mkdir -p reports/stress
 setsid make --no-print-directory serve PORT=8000 > reports/stress/server.log 2>&1 &
 SERVER=$!

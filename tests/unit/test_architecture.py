@@ -17,7 +17,7 @@ import pytest
 
 from skyprophet.core.config import PROJECT_ROOT
 
-PACKAGES = ("skyprophet", "feature_repo", "pipelines", "serving", "benchmarks")
+PACKAGES = ("skyprophet", "feature_repo", "pipelines", "serving", "benchmarks", "studies")
 # pyarrow is not listed: pandas itself loads it on import.
 HEAVY = ("feast", "mlflow", "redis", "hiredis", "lightgbm", "duckdb", "ibis", "sklearn", "fastapi", "uvicorn", "typer", "rich")
 # The entry points, which alone read settings (docs/design.md: entry points read settings; everything below takes them).

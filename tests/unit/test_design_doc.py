@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("skyprophet", "pipelines", "serving", "feature_repo", "benchmarks")
+PACKAGES = ("skyprophet", "pipelines", "serving", "feature_repo", "benchmarks", "studies")
 
 
 def _modules() -> set[str]:

@@ -7,7 +7,7 @@ import numpy as np
 from pipelines.model.params import TrainParams
 
 from skyprophet.core.months import Window
-from pipelines.model.train import fit_booster
+from pipelines.model.fit import fit_booster
 from skyprophet.core.model import ModelSpec
 
 EXACT = {"objective": "binary", "learning_rate": 0.2, "num_leaves": 7, "min_data_in_leaf": 1, "min_sum_hessian_in_leaf": 0.0,

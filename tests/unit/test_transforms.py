@@ -48,3 +48,12 @@ def test_lead_is_minutes_from_the_prediction_time_to_departure() -> None:
     out = request_features(sched, np.array([0, -300]), np.array([np.nan, np.nan]), sched - np.array([120 * 60, 30]))
     assert out["lead_minutes"].tolist() == [120.0, 0.5]
     assert "lead_minutes" not in request_features(sched, np.array([0, 0]), np.array([np.nan, np.nan]))
+
+
+def test_holidays_are_the_origins_countrys() -> None:
+    # 18 September 2017: Fiestas Patrias in Chile; the nearest US federal holiday was Labor Day, 4 September
+    noon = int(dt.datetime(2017, 9, 18, 15, 0, tzinfo=dt.timezone.utc).timestamp())
+    sched = np.full(4, noon)
+    got = request_features(sched, np.full(4, -180), np.full(4, np.nan), country=np.array(["CL", "US", "", None], dtype=object))
+    assert got["days_to_holiday"].tolist() == [0, 14, 14, 14]  # not known: the default (US) calendar
+    assert request_features(sched[:1], np.array([-180]), np.array([np.nan]))["days_to_holiday"].tolist() == [14]

@@ -24,14 +24,18 @@ def _type(spec: dict[str, Any]) -> tuple[str, bool, str]:
     """(JSON type, nullable, constraints) of one property."""
     options = spec.get("anyOf", [spec])
     nullable = any(o.get("type") == "null" for o in options)
-    main = next((o for o in options if o.get("type") != "null"), {})
+    kinds = [o for o in options if o.get("type") != "null"] or [{}]
+    return " or ".join(o.get("type", "any") for o in kinds), nullable, "; ".join(filter(None, map(_limits, kinds)))
+
+
+def _limits(option: dict[str, Any]) -> str:
     limits = []
     for key, sign in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<")):
-        if key in main:
-            limits.append(f"{sign} {main[key]:g}" if isinstance(main[key], float) else f"{sign} {main[key]}")
-    if "pattern" in main:
-        limits.append(f"`{main['pattern']}`")
-    return main.get("type", "any"), nullable, ", ".join(limits)
+        if key in option:
+            limits.append(f"{sign} {option[key]:g}" if isinstance(option[key], float) else f"{sign} {option[key]}")
+    if "pattern" in option:
+        limits.append(f"`{option['pattern']}`")
+    return ", ".join(limits)
 
 
 def tables() -> str:

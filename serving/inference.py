@@ -192,7 +192,7 @@ def prepare_model(model: LoadedModel, lookup: FeatureLookup) -> None:
     probabilities(model.booster, x, spec, num_threads=1)
     model.booster.predict(x, pred_contrib=True, num_threads=1)
     try:
-        reader.read([FlightKeys("ZZ", 1, "ZZZ", "ZZZ", 86_400, 0)])
+        reader.read([FlightKeys("ZZ", "1", "ZZZ", "ZZZ", 86_400, 0)])
     except Exception as exc:  # the online store may be down at start: /ready says so
         log.warning("warm-up read failed: %s", exc)
 

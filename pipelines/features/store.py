@@ -231,7 +231,7 @@ def demo(store: FeatureStore, settings: Settings, after: datetime) -> Demo:
     materialize(store, t, chunk=settings.materialize_chunk)
     keys = FlightKeys(
         carrier=row["carrier"],
-        flight_number=int(row["flight_number"]),
+        flight_number=str(row["flight_number"]),
         origin=row["origin"],
         dest=row["dest"],
         sched_dep_epoch_s=int(row["sched_dep_utc"].timestamp()),

@@ -187,7 +187,7 @@ class LiveFeatures:
         self.origin_deps.add(origin, t, delay)
         self.pending.get(origin, {}).pop(ident, None)
         self.departed[ident] = sched
-        fid = flight_id(carrier, int(d["flight_number"]))
+        fid = flight_id(carrier, str(d["flight_number"]))  # validated: canonical
         self.flights.add(fid, t, delay)
         self.new_flights.add(fid)
         co = carrier_origin_id(carrier, origin)

@@ -51,7 +51,7 @@ def flight_events(canonical: pd.DataFrame, after_s: int | None = None, until_s: 
     out = []
     for i, (car, num, org, dst, tl, s, dist, off, act, delay, cancelled) in enumerate(cols):
         flight = {
-            "carrier": car, "flight_number": int(num), "origin": org, "dest": dst, "tailnum": tl, "sched": int(s),
+            "carrier": car, "flight_number": str(num), "origin": org, "dest": dst, "tailnum": tl, "sched": int(s),
             "distance": None if dist != dist else float(dist), "utc_offset_min": int(off),
         }
         if lo < s - PLANNED_AHEAD_S <= hi:

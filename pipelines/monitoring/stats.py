@@ -95,7 +95,7 @@ def with_outcomes(logged: pd.DataFrame, canonical: pd.DataFrame, label_delay_min
     outcomes = outcomes.rename(columns={"sched_dep_utc": "scheduled_departure", "actual_dep_utc": "actual_departure"})
     frame = logged.copy()
     frame["scheduled_departure"] = pd.to_datetime(frame["scheduled_departure"], utc=True).astype("datetime64[us, UTC]")
-    frame["flight_number"] = frame["flight_number"].astype("int64")
+    frame["flight_number"] = frame["flight_number"].astype(str)
     frame = frame.merge(outcomes.drop_duplicates(keys), on=keys, how="left")
     delay = frame["dep_delay_min"].to_numpy(dtype=np.float64)
     known = frame["cancelled"].eq(False).to_numpy(dtype=bool) & ~np.isnan(delay)  # not cancelled, outcome in the data

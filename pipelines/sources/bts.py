@@ -11,13 +11,13 @@ scheduled time: a daylight-saving change overnight).
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from pipelines.sources.converted import Converted
 from pipelines.sources.localtime import arrival_utc, hhmm_minutes, local_minutes, local_to_utc
 from skyprophet.core.contract import CONTRACT_VERSION, FLIGHTS
 from skyprophet.core.errors import SchemaError
+from skyprophet.core.keys import flight_numbers
 
 # contract-side name -> the column of each header style
 STYLES: dict[str, dict[str, str]] = {
@@ -85,7 +85,7 @@ def convert(raw: pd.DataFrame, source: str, airports: pd.DataFrame, carriers: di
            for k, c in cols.items()}
     date = _dates(col["date"])
     dep_min = hhmm_minutes(col["crs_dep"])
-    flight = pd.to_numeric(col["flight"], errors="coerce")
+    flight = flight_numbers(col["flight"])
     cancelled = _flag(col["cancelled"])
     delay = pd.to_numeric(col["dep_delay"], errors="coerce")
     distance = pd.to_numeric(col["distance"], errors="coerce")
@@ -97,7 +97,7 @@ def convert(raw: pd.DataFrame, source: str, airports: pd.DataFrame, carriers: di
     reasons = [
         ("unparseable date", date.isna()),
         ("impossible scheduled departure time", dep_min.isna()),
-        ("flight number is not a whole number", flight.isna() | (flight != np.floor(flight))),
+        ("malformed flight number (1 to 4 digits and an optional letter)", flight.isna()),
         ("unknown origin airport", origin_tz.isna()),
         ("unknown destination airport", dest_tz.isna()),
         ("cancelled is not 0 or 1", cancelled.isna()),
@@ -112,7 +112,7 @@ def convert(raw: pd.DataFrame, source: str, airports: pd.DataFrame, carriers: di
     arr_delay = pd.to_numeric(col["arr_delay"], errors="coerce")
     flights = pd.DataFrame({
         "carrier": col["carrier"],
-        "flight_number": flight.where(flight.notna() & (flight == np.floor(flight)), 0).astype("int64"),
+        "flight_number": flight,
         "origin": col["origin"],
         "dest": col["dest"],
         "tailnum": col["tail"].where(col["tail"].fillna("") != ""),

@@ -25,6 +25,7 @@ from pipelines.sources.validation import (
 )
 from skyprophet.core.bounds import MAX_ABS_DELAY_MIN
 from skyprophet.core.errors import MissingData, SchemaError
+from skyprophet.core.keys import flight_numbers
 
 TABLES = ("airlines", "airports", "planes", "weather", "flights")
 
@@ -234,7 +235,7 @@ def contract_flights(flights: pd.DataFrame, airports: pd.DataFrame) -> pd.DataFr
     date = pd.to_datetime(flights[["year", "month", "day"]])
     arr = (flights["sched_arr_time"] // 100) * 60 + flights["sched_arr_time"] % 100
     return pd.DataFrame({
-        "carrier": flights["carrier"], "flight_number": flights["flight"], "origin": flights["origin"],
+        "carrier": flights["carrier"], "flight_number": flight_numbers(flights["flight"]), "origin": flights["origin"],
         "dest": flights["dest"], "tailnum": flights["tailnum"], "sched_dep_utc": sched, "dep_delay_min": delay,
         "cancelled": delay.isna(), "distance": flights["distance"],
         "sched_arr_utc": arrival_utc(sched, date + pd.to_timedelta(arr, unit="min"), flights["dest"].map(tz_of)),

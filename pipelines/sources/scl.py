@@ -22,6 +22,7 @@ from pipelines.sources.converted import Converted
 from pipelines.sources.localtime import local_to_utc
 from skyprophet.core.contract import CONTRACT_VERSION, FLIGHTS
 from skyprophet.core.errors import SchemaError
+from skyprophet.core.keys import flight_numbers
 
 COLUMNS = ("Fecha-I", "Vlo-I", "Ori-I", "Des-I", "Emp-I", "Fecha-O", "Vlo-O", "Ori-O", "Des-O", "Emp-O",
            "DIA", "MES", "AÑO", "DIANOM", "TIPOVUELO", "OPERA", "SIGLAORI", "SIGLADES")
@@ -71,7 +72,7 @@ def convert(raw: pd.DataFrame, source: str, airports: pd.DataFrame, carriers: di
     sched_local = pd.to_datetime(s["Fecha-I"], format="ISO8601", errors="coerce")
     oper_local = pd.to_datetime(s["Fecha-O"], format="ISO8601", errors="coerce")
     delay = (oper_local - sched_local) / pd.Timedelta(minutes=1)
-    number = pd.to_numeric(s["Vlo-I"], errors="coerce")
+    flight = flight_numbers(s["Vlo-I"])
     tz = origin.map(ap["tzone"])
     distance = great_circle_mi(origin.map(ap["lat"]), origin.map(ap["lon"]), dest.map(ap["lat"]), dest.map(ap["lon"]))
     reasons = [
@@ -80,11 +81,11 @@ def convert(raw: pd.DataFrame, source: str, airports: pd.DataFrame, carriers: di
         ("unknown origin airport", origin.isna() | tz.isna()),
         ("unknown destination airport", dest.isna() | dest.map(ap["tzone"]).isna()),
         ("airline code has no IATA code (add it to the airlines file's icao column)", carrier.isna()),
-        ("flight number is not a whole number", number.isna() | (number != np.floor(number))),
+        ("malformed flight number (1 to 4 digits and an optional letter)", flight.isna()),
     ]
     flights = pd.DataFrame({
         "carrier": carrier,
-        "flight_number": number.where(number.notna() & (number == np.floor(number)), 0).astype("int64"),
+        "flight_number": flight,
         "origin": origin, "dest": dest,
         "tailnum": pd.Series(pd.NA, index=raw.index, dtype="string"),
         "sched_dep_utc": local_to_utc(sched_local, tz),

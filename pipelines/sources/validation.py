@@ -120,7 +120,7 @@ def contract_rules(carriers: set[str] | None) -> list[Rule]:
     if carriers is not None:
         rules.append(("unknown carrier", lambda d: ~d["carrier"].isin(carriers)))
     return rules + [
-        ("non-positive flight number", lambda d: d["flight_number"] <= 0),
+        ("malformed flight number", lambda d: d["flight_number"].isna()),
         ("origin equals destination", lambda d: d["origin"] == d["dest"]),
         ("non-positive distance", lambda d: ~(d["distance"] > 0)),
         ("distance beyond any scheduled flight", lambda d: d["distance"] > MAX_DISTANCE_MI),

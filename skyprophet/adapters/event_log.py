@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from skyprophet.core.config import CANONICAL_FLIGHTS
 from skyprophet.core.errors import InvalidInput
 from skyprophet.core.events import CANCELLATION, DEPARTURE, FLIGHT_KINDS, WEATHER, Event, parse_logged
+from skyprophet.core.keys import sort_flights
 from skyprophet.core.windows import WEATHER_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -163,7 +164,7 @@ def _flight_updates(log: pd.DataFrame) -> pd.DataFrame:
     data = pd.DataFrame([json.loads(d) for d in flights["data"]], index=flights.index)
     data["kind"] = flights["kind"].to_numpy()
     data["sched_s"] = data["sched"].astype("int64")
-    data["flight_number"] = data["flight_number"].astype("int64")
+    data["flight_number"] = data["flight_number"].astype(str)  # validated: canonical (an older log: whole numbers)
     for col in ("actual", "delay"):
         if col not in data:
             data[col] = np.nan
@@ -201,7 +202,7 @@ def merge_flights(canonical: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
         rows = pd.DataFrame({
             "flight_row_id": np.arange(len(new), dtype="int64") + (int(out["flight_row_id"].max()) + 1 if len(out) else 0),
             "carrier": new["carrier"].astype(str),
-            "flight_number": new["flight_number"].astype("int64"),
+            "flight_number": new["flight_number"].astype("string"),
             "origin": new["origin"].astype(str),
             "dest": new["dest"].astype(str),
             "tailnum": new["tailnum"].astype("string"),
@@ -229,7 +230,7 @@ def merge_flights(canonical: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
     cancelled = keyed[keyed["cancelled"] & keyed["actual"].isna()]
     if len(cancelled):
         out.loc[pos.loc[cancelled.index].to_numpy(), "cancelled"] = True
-    return out.sort_values(["sched_dep_utc", "carrier", "flight_number", "origin"], kind="stable").reset_index(drop=True)
+    return sort_flights(out)
 
 
 def merge_weather(weather: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:

@@ -54,7 +54,7 @@ PRESENT, NULL_VALUE, NOT_FOUND, OUTSIDE_MAX_AGE = 1, 2, 3, 4  # feast.protos.fea
 _PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
 PREDICTION_FIELDS = pa.schema([
-    ("flight_number", pa.int64()),
+    ("flight_number", pa.string()),
     ("scheduled_departure", pa.timestamp("us", tz="UTC")),
     ("as_of", pa.timestamp("us", tz="UTC")),
     ("lead_minutes", pa.float64()),

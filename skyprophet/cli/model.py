@@ -132,7 +132,7 @@ def score(
 @app.command()
 def predict(
     carrier: Annotated[str, typer.Option(help="airline code, e.g. UA")],
-    flight_number: Annotated[int, typer.Option(help="e.g. 1545")],
+    flight_number: Annotated[str, typer.Option(help="as the airline writes it, e.g. 1545 or 1545A")],
     origin: Annotated[str, typer.Option(help="origin airport, e.g. EWR")],
     dest: Annotated[str, typer.Option(help="destination airport, e.g. IAH")],
     scheduled_departure: Annotated[str, typer.Option(help="local ISO 8601 with offset, e.g. 2013-12-30T08:00-05:00")],

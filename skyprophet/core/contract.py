@@ -69,7 +69,8 @@ FLIGHTS = Table(
     "each source's local clock times with the airport's time zone.",
     (
         Column("carrier", "text", "the operating carrier's IATA code (two characters)"),
-        Column("flight_number", "int", "the flight number as the carrier publishes it, without the carrier code"),
+        Column("flight_number", "text", "the flight number as the carrier writes it, without the carrier code: one to four "
+               "digits and an optional letter (1545, 1545A); leading zeros are dropped (0123 is 123)"),
         Column("origin", "text", "the departure airport's IATA code"),
         Column("dest", "text", "the arrival airport's IATA code"),
         Column("tailnum", "text", "the aircraft's registration (tail number), when the source has it", nullable=True),

@@ -27,8 +27,10 @@ Payloads, ids and availability, by kind:
 
 A flight is `carrier`, `flight_number`, `origin`, `dest`, `tailnum` (null if unknown), `sched`
 (s since epoch), `distance` (miles, null if unknown) and `utc_offset_min` (the origin's offset at
-`sched`); `<flight>` is `<carrier><flight_number>:<origin>:<sched>`. Types are JSON's, strictly:
-a number given as a string, a boolean, NaN or Infinity is refused. Codes are short upper-case
+`sched`); `<flight>` is `<carrier><flight_number>:<origin>:<sched>`. `flight_number` is the
+airline's: a string of one to four digits and an optional letter (`"1545"`, `"1545A"`), or a JSON
+integer; leading zeros are dropped (`"0123"` is flight `123`, in its id too). Otherwise types are
+JSON's, strictly: a number given as a string, a boolean, NaN or Infinity is refused. Codes are short upper-case
 strings (carrier 2-3, airport 3-4 characters), every value lies in its plausible range
 (``skyprophet.core.bounds``) and a whole entry is at most ``MAX_ENTRY_BYTES``. ``schemas()`` gives
 each payload's JSON Schema, for producers that validate before they write.
@@ -65,6 +67,7 @@ from skyprophet.core.bounds import (
     WEATHER_RANGES,
 )
 from skyprophet.core.errors import InvalidInput
+from skyprophet.core.keys import FlightNumber, flight_number
 from skyprophet.core.windows import BACKLOG_WINDOW, WEATHER_COLUMNS, WEATHER_DELAY
 
 CONTRACT_VERSION = 1
@@ -102,7 +105,7 @@ class FlightPayload(TypedDict):
     """A flight of the published schedule."""
 
     carrier: Carrier
-    flight_number: Annotated[int, Field(ge=1, le=99_999)]
+    flight_number: FlightNumber
     origin: Airport
     dest: Airport
     tailnum: TailNumber | None
@@ -317,7 +320,7 @@ def available_at(kind: str, data: Mapping[str, Any]) -> int:
 
 def flight_identity(data: Mapping[str, Any]) -> str:
     """carrier+number, origin and scheduled departure: unique in the schedule."""
-    return f"{data['carrier']}{int(data['flight_number'])}:{data['origin']}:{int(data['sched'])}"
+    return f"{data['carrier']}{flight_number(data['flight_number'])}:{data['origin']}:{int(data['sched'])}"
 
 
 def event_id(kind: str, data: Mapping[str, Any]) -> str:

@@ -2,23 +2,78 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import Annotated, Any, TypeVar, overload
 
 import numpy as np
 import pandas as pd
+from pydantic import PlainValidator, WithJsonSchema
+
+# A flight number as airlines write it: one to four digits and an optional letter (IATA's
+# operational suffix), e.g. 1545 or 1545A. Leading zeros are dropped (0123 is flight 123), so a
+# number has one spelling; a number of digits only is also taken as a JSON integer.
+FLIGHT_NUMBER_PATTERN = r"^0*[1-9][0-9]{0,3}[A-Z]?$"
+FLIGHT_NUMBER_MAX = 9999
+_FLIGHT_NUMBER = re.compile(FLIGHT_NUMBER_PATTERN)
+
+
+def flight_number(value: object) -> str:
+    """One flight number in its canonical spelling ("0123" and 123 give "123", "1545a" gives
+    "1545A"); ValueError naming the value when it is not a flight number."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and 1 <= value <= FLIGHT_NUMBER_MAX:
+        return str(int(value))
+    if isinstance(value, str) and _FLIGHT_NUMBER.match(text := value.strip().upper()):
+        return text.lstrip("0")
+    raise ValueError(f"{value!r:.40} is not a flight number (1 to 4 digits and an optional letter, e.g. 1545 or 1545A)")
+
+
+def _strict_flight_number(value: Any) -> str:
+    """A JSON integer, or a string exactly as the pattern says (upper case, no spaces), canonical."""
+    if isinstance(value, str) and value != value.strip().upper():
+        raise ValueError(f"{value!r:.40} is not a flight number (upper case, no spaces: 1545 or 1545A)")
+    return flight_number(value)
+
+
+# A flight number in a JSON payload (events, /predict): as the airline writes it ("1545",
+# "1545A") or a JSON integer; validated into its canonical spelling.
+FlightNumber = Annotated[
+    int | str,
+    PlainValidator(_strict_flight_number),
+    WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1, "maximum": FLIGHT_NUMBER_MAX},
+                              {"type": "string", "pattern": FLIGHT_NUMBER_PATTERN}],
+                    "description": "as the airline writes it: 1 to 4 digits and an optional letter (1545, \"1545A\")"}),
+]
+
+
+def flight_numbers(values: pd.Series) -> pd.Series:
+    """A column of flight numbers as read from a file (text, or whole numbers) in canonical
+    spelling; null where a value is not a flight number."""
+    text = values.astype("string").str.strip().str.upper().str.replace(r"\.0+$", "", regex=True)
+    ok = text.str.fullmatch(FLIGHT_NUMBER_PATTERN[1:-1]).fillna(False).astype(bool)
+    return text.str.lstrip("0").where(ok).astype("string")
+
+
+def sort_flights(flights: pd.DataFrame) -> pd.DataFrame:
+    """Canonical flights in canonical order: scheduled departure, carrier, flight number as a number
+    (9 before 10, 1545 before 1545A), origin."""
+    text = flights["flight_number"].astype("string")
+    keyed = flights.assign(_digits=pd.to_numeric(text.str.extract(r"^(\d+)", expand=False), errors="coerce"),
+                           _suffix=text.str.replace(r"^\d+", "", regex=True))
+    by = ["sched_dep_utc", "carrier", "_digits", "_suffix", "origin"]
+    return keyed.sort_values(by, kind="stable").drop(columns=["_digits", "_suffix"]).reset_index(drop=True)
 
 
 @overload
-def flight_id(carrier: str, number: int) -> str: ...
+def flight_id(carrier: str, number: str) -> str: ...
 @overload
 def flight_id(carrier: pd.Series, number: pd.Series) -> pd.Series: ...
-def flight_id(carrier: str | pd.Series, number: int | pd.Series) -> str | pd.Series:
+def flight_id(carrier: str | pd.Series, number: str | pd.Series) -> str | pd.Series:
     """The flight entity key: carrier code + flight number, e.g. ``UA1545``."""
     if isinstance(carrier, pd.Series):
-        return carrier.astype(str) + pd.Series(number).astype("int64").astype(str).to_numpy()
+        return carrier.astype(str) + pd.Series(number).astype(str).to_numpy()
     assert not isinstance(number, pd.Series), "a scalar carrier takes a scalar number"
-    return f"{carrier}{int(number)}"
+    return f"{carrier}{number}"
 
 
 # A key of two codes, for one flight (str) or a column of them (Series).
@@ -68,7 +123,7 @@ class FlightKeys:
     """One flight's entity keys and request-time values."""
 
     carrier: str
-    flight_number: int
+    flight_number: str  # canonical spelling (``flight_number``)
     origin: str
     dest: str
     sched_dep_epoch_s: int
@@ -169,7 +224,7 @@ def flight_query(row: Any) -> dict[str, Any]:
     """A ``/predict`` flight object from a canonical flight row (tests, load tests, benchmarks)."""
     q: dict[str, Any] = {
         "carrier": row.carrier,
-        "flight_number": int(row.flight_number),
+        "flight_number": str(row.flight_number),
         "origin": row.origin,
         "dest": row.dest,
         "scheduled_departure": local_iso(row.sched_dep_utc, row.utc_offset_min),

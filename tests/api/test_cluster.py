@@ -52,7 +52,7 @@ def around(canonical: pd.DataFrame) -> pd.DataFrame:
 
 
 def _keys(flights: pd.DataFrame) -> list[FlightKeys]:
-    return [FlightKeys(r.carrier, int(r.flight_number), r.origin, r.dest, int(r.sched_dep_utc.timestamp()),
+    return [FlightKeys(r.carrier, str(r.flight_number), r.origin, r.dest, int(r.sched_dep_utc.timestamp()),
                        int(r.utc_offset_min), r.tailnum if isinstance(r.tailnum, str) else None)
             for r in flights.itertuples()]
 

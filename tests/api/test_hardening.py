@@ -41,16 +41,21 @@ def _with(field: str, literal: str, top: bool = False) -> bytes:
         (_with("flight_number", "NaN"), "flights[0].flight_number"),
         (_with("flight_number", "Infinity"), "flights[0].flight_number"),
         (_with("flight_number", "-Infinity"), "flights[0].flight_number"),
-        (_with("flight_number", '"1545"'), "flights[0].flight_number"),
+        (_with("flight_number", '"1545a"'), "flights[0].flight_number"),
+        (_with("flight_number", '"12345"'), "flights[0].flight_number"),
+        (_with("flight_number", '" 1545"'), "flights[0].flight_number"),
         (_with("flight_number", "1545.5"), "flights[0].flight_number"),
         (_with("flight_number", "true"), "flights[0].flight_number"),
         (_with("debug", "0", top=True), "debug"),
         (_with("explain", '"true"', top=True), "explain"),
         (_with("carrier", "12"), "flights[0].carrier"),
         (_with("scheduled_departure", "1388408400"), "flights[0].scheduled_departure"),
+        (_with("scheduled_departure", '"1388408400"'), "flights[0].scheduled_departure"),
+        (_with("as_of", '"432"', top=True), "as_of"),
     ],
-    ids=["nan", "infinity", "minus-infinity", "number-as-text", "fraction-as-integer", "bool-as-int", "zero-as-false",
-         "text-as-bool", "number-as-text-field", "epoch-as-datetime"],
+    ids=["nan", "infinity", "minus-infinity", "lower-case-suffix", "five-digits", "leading-space", "fraction-as-integer",
+         "bool-as-int", "zero-as-false",
+         "text-as-bool", "number-as-text-field", "epoch-as-datetime", "epoch-text-as-datetime", "epoch-text-as-of"],
 )
 def test_no_silent_coercion_and_no_500_on_non_finite(api, body: bytes, field: str) -> None:  # type: ignore[no-untyped-def]
     r = raw(api.url, body)
@@ -63,6 +68,16 @@ def test_a_whole_float_is_an_integer_as_json_schema_says(api) -> None:  # type: 
     as_float = raw(api.url, _with("flight_number", "1545.0"))
     assert as_int.status_code == as_float.status_code == 200, as_float.text
     assert as_float.json()["predictions"] == as_int.json()["predictions"]
+
+
+def test_a_flight_number_as_the_airline_writes_it_is_the_same_flight(api) -> None:  # type: ignore[no-untyped-def]
+    as_int = raw(api.url, json.dumps({"flights": [GOOD]}).encode())
+    for written in ('"1545"', '"01545"'):
+        as_text = raw(api.url, _with("flight_number", written))
+        assert as_text.status_code == 200, as_text.text
+        assert as_text.json()["predictions"] == as_int.json()["predictions"], written
+    (p,) = as_int.json()["predictions"]
+    assert p["flight_id"] == "UA1545"
 
 
 def test_invalid_utf8_is_422_naming_the_body(api) -> None:  # type: ignore[no-untyped-def]

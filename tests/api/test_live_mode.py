@@ -108,7 +108,7 @@ def test_a_flight_the_stream_saw_leave_is_not_scored(live_api, canonical: pd.Dat
 
     server, r, name = live_api
     early, gone = (_flights(canonical, 5, 60, 2).iloc[i] for i in (0, 1))
-    data = [{"carrier": f.carrier, "flight_number": int(f.flight_number), "origin": f.origin, "dest": f.dest,
+    data = [{"carrier": f.carrier, "flight_number": str(f.flight_number), "origin": f.origin, "dest": f.dest,
              "sched": int(f.sched_dep_utc.timestamp())} for f in (early, gone)]
     board = Departures(r, name)
     board.write([make(DEPARTURE, {**data[0], "actual": NOW - 60, "delay": -6.0}), make(CANCELLATION, data[1])])

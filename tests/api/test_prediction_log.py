@@ -66,7 +66,7 @@ def test_every_scored_flight_is_logged_as_served(api: Server, canonical: pd.Data
     rows = _logged(dest, "log-as-served")
     assert len(rows) == len(flights)
     model = got.json()["model"]
-    by_flight = {(r.carrier, int(r.flight_number), r.origin): r for r in rows.itertuples(index=False)}
+    by_flight = {(r.carrier, str(r.flight_number), r.origin): r for r in rows.itertuples(index=False)}
     for q, p in zip(flights, preds, strict=True):
         row = rows.iloc[list(by_flight).index((q["carrier"], q["flight_number"], q["origin"]))]
         assert row["delay_probability"] == pytest.approx(p["delay_probability"], abs=1e-6)

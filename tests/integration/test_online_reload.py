@@ -36,7 +36,7 @@ def test_a_reload_at_an_earlier_instant_serves_that_instant(settings: Settings, 
     materialize(store, LATE, start=LATE - day, chunk=day, show_progress=False)  # the previous run, ahead
     sched = canonical["sched_dep_utc"]
     pick = canonical[(sched > pd.Timestamp(EARLY)) & (sched <= pd.Timestamp(EARLY) + timedelta(hours=6))].head(150)
-    keys = [FlightKeys(r.carrier, int(r.flight_number), r.origin, r.dest, int(r.sched_dep_utc.timestamp()), int(r.utc_offset_min),
+    keys = [FlightKeys(r.carrier, str(r.flight_number), r.origin, r.dest, int(r.sched_dep_utc.timestamp()), int(r.utc_offset_min),
                        r.tailnum if isinstance(r.tailnum, str) else None) for r in pick.itertuples()]
     reader = OnlineFeatures(store, redis_client=redis.Redis.from_url(url))
 

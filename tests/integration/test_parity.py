@@ -35,7 +35,7 @@ def _rows(canonical: pd.DataFrame, t: datetime) -> pd.DataFrame:
     near = canonical[(canonical["sched_dep_utc"] - ts).abs() <= pd.Timedelta(hours=4)]
     pick = pd.concat([near.head(150), canonical.sample(200, random_state=int(ts.timestamp()) % 1000)])
     unknown = pick.head(5).assign(
-        carrier="ZZ", flight_number=9999, tailnum="", flight_row_id=lambda d: d["flight_row_id"] + 10_000_000
+        carrier="ZZ", flight_number="9999", tailnum="", flight_row_id=lambda d: d["flight_row_id"] + 10_000_000
     )
     pick = pd.concat([pick, unknown]).drop_duplicates("flight_row_id")
     rows = entity_frame(pick, as_of=ts)

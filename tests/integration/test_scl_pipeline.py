@@ -40,9 +40,10 @@ def _scl_rows(rng: np.random.Generator) -> pd.DataFrame:
             busy = 1.0 + (sched.hour >= 17) + (day.weekday() == 4)  # evenings and Fridays run later
             delay = int(rng.exponential(6 * busy)) - 3
             oper = sched + timedelta(minutes=delay)
+            number = f"{100 + k}{'P' if k % 3 == 0 else ''}"  # some numbers carry a letter, as airlines write them
             rows.append({
-                "Fecha-I": sched.strftime("%Y-%m-%d %H:%M:%S"), "Vlo-I": str(100 + k), "Ori-I": "SCEL", "Des-I": dest,
-                "Emp-I": emp, "Fecha-O": oper.strftime("%Y-%m-%d %H:%M:%S"), "Vlo-O": str(100 + k), "Ori-O": "SCEL",
+                "Fecha-I": sched.strftime("%Y-%m-%d %H:%M:%S"), "Vlo-I": number, "Ori-I": "SCEL", "Des-I": dest,
+                "Emp-I": emp, "Fecha-O": oper.strftime("%Y-%m-%d %H:%M:%S"), "Vlo-O": number, "Ori-O": "SCEL",
                 "Des-O": dest, "Emp-O": emp, "DIA": day.day, "MES": day.month, "AÑO": day.year,
                 "DIANOM": names[(day.weekday() + 1) % 7], "TIPOVUELO": "N" if dest.startswith("SC") else "I",
                 "OPERA": AIRLINES[emp], "SIGLAORI": "Santiago", "SIGLADES": DESTS[dest],
@@ -86,7 +87,8 @@ def test_scl_data_trains_promotes_and_serves(tmp_path: Path) -> None:
     run("model", "promote")
     run("features", "materialize", "--end", "2017-07-31T12:00:00+00:00")
 
-    pick = canonical[canonical["sched_dep_utc"] >= pd.Timestamp("2017-07-31 13:00", tz="UTC")].iloc[0]
+    later = canonical[canonical["sched_dep_utc"] >= pd.Timestamp("2017-07-31 13:00", tz="UTC")]
+    pick = later[later["flight_number"].str.endswith("P")].iloc[0]
     settings = ServingSettings(data_dir=tmp_path / "data", reports_dir=tmp_path / "reports",
                                mlflow_tracking_uri=env["SKYPROPHET_MLFLOW_TRACKING_URI"],
                                mlflow_artifact_root=tmp_path / "artifacts", prediction_log=False)
@@ -94,7 +96,7 @@ def test_scl_data_trains_promotes_and_serves(tmp_path: Path) -> None:
     holiday = canonical[canonical["sched_dep_utc"].dt.tz_convert(SANTIAGO).dt.date == date(2017, 7, 16)].iloc[0]
 
     def query(row: pd.Series) -> dict[str, object]:
-        return {"carrier": row["carrier"], "flight_number": int(row["flight_number"]), "origin": "SCL", "dest": row["dest"],
+        return {"carrier": row["carrier"], "flight_number": row["flight_number"], "origin": "SCL", "dest": row["dest"],
                 "scheduled_departure": row["sched_dep_utc"].tz_convert(SANTIAGO).isoformat()}
 
     with TestClient(create_app(settings)) as client:
@@ -107,6 +109,8 @@ def test_scl_data_trains_promotes_and_serves(tmp_path: Path) -> None:
     assert 0 < got["delay_probability"] < 1 and got["flight_id"] == f"{pick['carrier']}{pick['flight_number']}"
     # its own schedule and history were found (weather and the aircraft are not in this data: missing)
     assert "origin_ops__sched_deps_1h" not in got["missing_features"] and got["coverage"] > 0.5
+    # a number with a letter is a key like any other: the flight's own 28 days were found under it
+    assert "flight_history__deps_28d" not in got["missing_features"], got["missing_features"]
     assert on_holiday.status_code == 200, on_holiday.text
     days = {k: v for k, v in on_holiday.json()["predictions"][0]["features"].items() if k.endswith("days_to_holiday")}
     assert list(days.values()) == [0], days

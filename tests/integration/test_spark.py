@@ -131,7 +131,7 @@ def test_materialize_through_spark(spark_store, settings: Settings, canonical: p
     for store in (spark_store, engine, duck):
         materialize(store, t, start=t - timedelta(hours=12), chunk=timedelta(days=1), show_progress=False)
     near = canonical[(canonical["sched_dep_utc"] - pd.Timestamp(t)).abs() <= pd.Timedelta(hours=3)]
-    keys = [FlightKeys(r.carrier, int(r.flight_number), r.origin, r.dest, int(r.sched_dep_utc.timestamp()),
+    keys = [FlightKeys(r.carrier, str(r.flight_number), r.origin, r.dest, int(r.sched_dep_utc.timestamp()),
                        int(r.utc_offset_min), r.tailnum if isinstance(r.tailnum, str) else None)
             for r in near.itertuples()]
     assert len(keys) > 100

@@ -76,7 +76,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFr
                 # an arrival in a repeated hour is ambiguous on the wall clock: the rule reads the first (fold 0)
                 arrival = arr_local.replace(fold=0).astimezone(timezone.utc)
                 assert arrival > dep
-                truth.append({"carrier": rows[-1]["Reporting_Airline"], "flight_number": 100 + k, "origin": origin,
+                truth.append({"carrier": rows[-1]["Reporting_Airline"], "flight_number": str(100 + k), "origin": origin,
                               "sched_dep_utc": pd.Timestamp(dep), "sched_arr_utc": pd.Timestamp(arrival),
                               "offset": int(dep.astimezone(ZoneInfo(zone)).utcoffset().total_seconds() // 60)})
     folder = tmp_path_factory.mktemp("zones")

@@ -43,7 +43,7 @@ def test_processor_lists_the_next_day_and_the_outcomes(settings: Settings, canon
         by_key = {(f["carrier"], f["flight_number"], f["sched"]): f["outcome"] for f in got}
         for c, n, s, a, d, x in zip(want["carrier"], want["flight_number"], w_sched, w_actual, want["dep_delay_min"],
                                     want["cancelled"], strict=True):
-            o = by_key[(c, int(n), int(s))]
+            o = by_key[(c, n, int(s))]
             if 0 <= a <= now:
                 assert o == {"actual": int(a), "delay": float(d)}
             elif x and s + 3 * 3600 <= now:

@@ -142,3 +142,11 @@ def test_reading_any_fields_raises_nothing_but_a_rejection(raw: dict[object, obj
     except InvalidInput:
         pass
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in printable(raw).items())
+
+
+@pytest.mark.parametrize(("written", "canonical"), [(1545, "1545"), ("1545", "1545"), ("0123", "123"), ("1545A", "1545A"), (9999, "9999")])
+def test_a_flight_number_is_taken_as_the_airline_writes_it_and_kept_in_one_spelling(written: object, canonical: str) -> None:
+    written_event = make(SCHEDULE, {**flight(1, SCHED), "flight_number": written})
+    e = parse_entry(written_event.fields())
+    assert e.data["flight_number"] == canonical
+    assert e.id == f"S:UA{canonical}:EWR:{SCHED}"

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skyprophet.core.keys import FlightKeys, as_of_day, as_of_day_of
+from skyprophet.core.keys import FlightKeys, as_of_day, as_of_day_of, flight_numbers, sort_flights
 
 
 @pytest.mark.parametrize("epoch_s", [0, 1_388_408_400, 1_383_465_599, 1_383_465_600, -86_401])
@@ -47,3 +47,20 @@ def test_entity_rows_carry_t_at_a_lead_or_at_one_instant() -> None:
     assert (at_t["event_timestamp"] == t).all() and at_t["tailnum"].tolist() == ["N14228", ""]
     with pytest.raises(ValueError, match="not both"):
         entity_frame(flights, 90, as_of=t)
+
+
+def test_flight_numbers_read_from_files_take_one_spelling_and_refuse_what_is_not_one() -> None:
+    read = pd.Series(["1545", "0123", " 77 ", "1545a", "12.0", "", "abc", "12345", "0", None, "15 A"])
+    got = flight_numbers(read).tolist()
+    assert got == ["1545", "123", "77", "1545A", "12", pd.NA, pd.NA, pd.NA, pd.NA, pd.NA, pd.NA]
+
+
+def test_flights_are_ordered_by_number_as_a_number_with_a_suffix_after_its_number() -> None:
+    t = pd.Timestamp("2013-01-01 15:00", tz="UTC")
+    numbers = ["10", "9", "1545A", "1545", "100"]
+    flights = pd.DataFrame({"sched_dep_utc": [t] * 5, "carrier": ["UA"] * 5, "flight_number": numbers, "origin": ["EWR"] * 5})
+    assert sort_flights(flights)["flight_number"].tolist() == ["9", "10", "100", "1545", "1545A"]
+    # on numbers alone the order is the numbers' (what an integer column sorted as)
+    ints = [int(n) for n in numbers if n.isdigit()]
+    only = flights[flights["flight_number"].str.isdigit()]
+    assert sort_flights(only)["flight_number"].tolist() == [str(n) for n in sorted(ints)]

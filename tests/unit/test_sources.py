@@ -88,7 +88,7 @@ def test_bts_bad_rows_are_kept_with_their_reason(tmp_path: Path) -> None:
         ("a.csv", 2): "unknown destination airport",
         ("a.csv", 3): "impossible departure delay",
         ("a.csv", 4): "no departure delay on a flight not cancelled",
-        ("a.csv", 5): "flight number is not a whole number",
+        ("a.csv", 5): "malformed flight number (1 to 4 digits and an optional letter)",
         ("a.csv", 6): "departure time disagrees with scheduled time + delay",
         ("b.zip:b.csv", 0): "duplicate flight",
     }
@@ -134,7 +134,7 @@ def test_scl_santiago_times_over_dst_changes_icao_codes_and_distance() -> None:
     # Chile 2017: clocks went back from UTC-3 to UTC-4 at 00:00 on 14 May, forward at 00:00 on 13 August
     raw = pd.DataFrame({
         "Fecha-I": ["2017-05-13 22:00:00", "2017-05-14 22:00:00", "2017-08-13 10:00:00", "2017-01-05 08:10:00"],
-        "Vlo-I": ["226", "226", "912", "11"], "Ori-I": ["SCEL"] * 4, "Des-I": ["KMIA", "KMIA", "SPJC", "SAEZ"],
+        "Vlo-I": ["226", "0226", "912P", "11"], "Ori-I": ["SCEL"] * 4, "Des-I": ["KMIA", "KMIA", "SPJC", "SAEZ"],
         "Emp-I": ["AAL", "AAL", "LAN", "SKU"],
         "Fecha-O": ["2017-05-13 22:20:00", "2017-05-14 21:58:00", "2017-08-13 10:30:00", "2017-01-05 08:10:00"],
     })
@@ -145,6 +145,7 @@ def test_scl_santiago_times_over_dst_changes_icao_codes_and_distance() -> None:
     assert t["sched_dep_utc"].tolist() == [utc("2017-05-14 01:00"), utc("2017-05-15 02:00"),  # UTC-3, then UTC-4
                                            utc("2017-08-13 13:00"), utc("2017-01-05 11:10")]  # UTC-3 again; summer
     assert t["dep_delay_min"].tolist() == [20.0, -2.0, 30.0, 0.0]
+    assert t["flight_number"].tolist() == ["226", "226", "912P", "11"]  # as written, leading zeros dropped
     assert t["carrier"].tolist() == ["AA", "AA", "LA", "H2"] and t["dest"].tolist() == ["MIA", "MIA", "LIM", "EZE"]
     ap = known.set_index("faa")
     for i, dest in enumerate(["MIA", "MIA", "LIM", "EZE"]):

@@ -14,7 +14,7 @@ from serving.services import Services
 from serving.api.predictions import ServiceUnavailable, predict_keys
 from serving.deps import current_model
 from serving.schemas import DeparturesResponse, Unavailable
-from skyprophet.core.keys import FlightKeys
+from skyprophet.core.keys import FlightKeys, flight_id, flight_number
 from skyprophet.core.windows import DELAYED_AFTER_MIN
 
 router = APIRouter(tags=["predict"])
@@ -61,8 +61,8 @@ async def departures(
         if now_s is None:
             raise ServiceUnavailable(f"live mode: no clock at {clock.stream.clock_key} (is a replay running?)")
         upcoming = [f for f in listed if f["sched"] > now_s and f["outcome"] is None]
-        keys = [FlightKeys(f["carrier"], int(f["flight_number"]), f["origin"], f["dest"], int(f["sched"]), int(f["utc_offset_min"]),
-                           f.get("tailnum")) for f in upcoming]
+        keys = [FlightKeys(f["carrier"], flight_number(f["flight_number"]), f["origin"], f["dest"], int(f["sched"]),
+                           int(f["utc_offset_min"]), f.get("tailnum")) for f in upcoming]
         # scored as of the instant listed, whose outcomes are known (none: the flights have not left)
         read: tuple[int, list[dict[str, Any] | None]] = (now_s, [None] * len(keys))
         predictions, _ = predict_keys(services, model, keys, explain, False, None, read) if keys else ([], None)
@@ -75,7 +75,8 @@ async def departures(
     for f in listed:
         off = int(f["utc_offset_min"])
         rows.append({
-            "flight_id": f"{f['carrier']}{int(f['flight_number'])}", "carrier": f["carrier"], "flight_number": int(f["flight_number"]),
+            "flight_id": flight_id(f["carrier"], flight_number(f["flight_number"])), "carrier": f["carrier"],
+            "flight_number": flight_number(f["flight_number"]),
             "origin": f["origin"], "dest": f["dest"], "tailnum": f.get("tailnum"), "scheduled_departure": _local(int(f["sched"]), off),
             "prediction": by_id.get(id(f)), "outcome": _outcome(f["outcome"], off, DELAYED_AFTER_MIN),
         })

@@ -73,3 +73,31 @@ def export(
         "weather:\n  format: iem-asos\n  paths: [asos.csv]\n"
         "airports: airports.csv\nplanes: planes.csv\nairlines: airlines.csv\n")
     typer.echo(f"{len(files)} BTS files, asos.csv and sources.yaml in {out_dir}")
+
+
+@app.command()
+def synth(
+    out_dir: Annotated[Path, typer.Option(help="where the files go")],
+    airports: Annotated[int, typer.Option(min=2, help="how many airports (real US ones, busiest first)")] = 40,
+    carriers: Annotated[int, typer.Option(min=1, help="how many carriers")] = 8,
+    flights: Annotated[int, typer.Option(min=1, help="about how many flights in all")] = 50_000,
+    days: Annotated[int, typer.Option(min=1, help="how many days")] = 14,
+    start: Annotated[str, typer.Option(help="the first day, YYYY-MM-DD")] = "2019-01-01",
+    seed: Annotated[int, typer.Option(help="the same seed gives the same data")] = 7,
+) -> None:
+    """Generate a national-shaped data set as BTS on-time files, IEM ASOS weather and a sources
+    file naming them: for measuring scale and testing correctness only, never for claims about
+    model quality (aircraft rotations with inbound legs, heavy-tailed traffic, several time zones)."""
+    from datetime import date
+
+    from pipelines.sources.synth import Shape, write
+    from skyprophet.core.errors import InvalidInput
+
+    try:
+        first = date.fromisoformat(start)
+    except ValueError:
+        raise InvalidInput(f"--start must be YYYY-MM-DD, not {start!r}") from None
+    setup_logging(heavy=False)
+    table = write(Shape(airports=airports, carriers=carriers, flights=flights, days=days, start=first, seed=seed), out_dir)
+    typer.echo(f"{len(table)} generated flights at {table['origin'].nunique()} airports: BTS files, asos.csv and "
+               f"sources.yaml in {out_dir} (generated data: for scale and correctness, not model quality)")

@@ -5,20 +5,32 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from skyprophet.core.contract import AIRPORTS, conform, empty
 
 SAME_DEG = 0.1  # about 10 km: one airport's coordinates in two references
+EARTH_RADIUS_MI = 3958.7613  # mean radius (IUGG)
+Coordinates = TypeVar("Coordinates", pd.Series, np.ndarray)
 
 
 @lru_cache(maxsize=2)
-def _load(code: Literal["IATA", "ICAO"]) -> dict[str, Any]:
+def load(code: Literal["IATA", "ICAO"]) -> dict[str, Any]:
+    """``airportsdata``'s entries by IATA or ICAO code (loaded once)."""
     import airportsdata  # deferred: its tables take a moment to load
 
     return dict(airportsdata.load(code))
+
+
+def great_circle_mi(lat1: Coordinates, lon1: Coordinates, lat2: Coordinates, lon2: Coordinates) -> Coordinates:
+    """Haversine distance in statute miles."""
+    p1, p2 = np.radians(lat1.astype(float)), np.radians(lat2.astype(float))
+    dp, dl = p2 - p1, np.radians(lon2.astype(float) - lon1.astype(float))
+    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_MI * np.arcsin(np.sqrt(a))
 
 
 def _rows(entries: Iterable[dict[str, Any]]) -> pd.DataFrame:
@@ -29,19 +41,19 @@ def _rows(entries: Iterable[dict[str, Any]]) -> pd.DataFrame:
 
 def reference(iata: Iterable[str]) -> pd.DataFrame:
     """The reference rows of the IATA codes ``airportsdata`` knows (the others are left out)."""
-    known = _load("IATA")
+    known = load("IATA")
     return _rows(known[c] for c in dict.fromkeys(iata) if isinstance(c, str) and c in known)
 
 
 def iata_of_icao(icao: Iterable[str]) -> dict[str, str]:
     """ICAO code -> IATA code, for the ICAO codes ``airportsdata`` knows with an IATA code."""
-    known = _load("ICAO")
+    known = load("ICAO")
     return {c: known[c]["iata"] for c in dict.fromkeys(icao) if isinstance(c, str) and c in known and known[c]["iata"]}
 
 
 def country_of(iata: Iterable[str]) -> dict[str, str]:
     """IATA code -> ISO country code, for the codes ``airportsdata`` knows."""
-    known = _load("IATA")
+    known = load("IATA")
     return {c: known[c]["country"] for c in dict.fromkeys(iata) if isinstance(c, str) and c in known}
 
 

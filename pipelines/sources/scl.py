@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines.sources.airports import iata_of_icao
+from pipelines.sources.airports import great_circle_mi, iata_of_icao
 from pipelines.sources.converted import Converted
 from pipelines.sources.localtime import local_to_utc
 from skyprophet.core.contract import CONTRACT_VERSION, FLIGHTS
@@ -27,7 +27,6 @@ from skyprophet.core.keys import flight_numbers
 COLUMNS = ("Fecha-I", "Vlo-I", "Ori-I", "Des-I", "Emp-I", "Fecha-O", "Vlo-O", "Ori-O", "Des-O", "Emp-O",
            "DIA", "MES", "AÑO", "DIANOM", "TIPOVUELO", "OPERA", "SIGLAORI", "SIGLADES")
 REQUIRED = ("Fecha-I", "Vlo-I", "Ori-I", "Des-I", "Emp-I", "Fecha-O")
-EARTH_RADIUS_MI = 3958.7613  # mean radius (IUGG)
 
 
 @lru_cache(maxsize=1)
@@ -49,14 +48,6 @@ def airport_codes(raw: pd.DataFrame) -> set[str]:
     """The IATA codes of the ICAO airport codes a file names (the ones ``airportsdata`` knows)."""
     icao = pd.concat([raw["Ori-I"], raw["Des-I"]]).dropna().astype(str).str.strip().unique()
     return set(iata_of_icao(icao).values())
-
-
-def great_circle_mi(lat1: pd.Series, lon1: pd.Series, lat2: pd.Series, lon2: pd.Series) -> pd.Series:
-    """Haversine distance in statute miles."""
-    p1, p2 = np.radians(lat1.astype(float)), np.radians(lat2.astype(float))
-    dp, dl = p2 - p1, np.radians(lon2.astype(float) - lon1.astype(float))
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_MI * np.arcsin(np.sqrt(a))
 
 
 def convert(raw: pd.DataFrame, source: str, airports: pd.DataFrame, carriers: dict[str, str] | None = None) -> Converted:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipelines.sources.airports import great_circle_mi, load, reference
 from pipelines.sources.localtime import local_to_utc, utc_offset_min
 from skyprophet.core.contract import FLIGHTS, conform
 
@@ -60,25 +61,12 @@ def traffic_weights(n: int) -> np.ndarray:
 
 def airports(n: int, seed: int) -> pd.DataFrame:
     """``n`` real US airports in the contract's airports columns, busiest first."""
-    import airportsdata
-
-    ref = airportsdata.load("IATA")
+    ref = load("IATA")
     codes = [c for c in BUSIEST if c in ref][:n]
     if len(codes) < n:
         rest = sorted(c for c, a in ref.items() if a["country"] == "US" and a["icao"].startswith("K") and c not in codes)
         codes += list(np.random.default_rng(seed).choice(rest, n - len(codes), replace=False))
-    rows = [ref[c] for c in codes]
-    return pd.DataFrame({
-        "faa": codes, "icao": [a["icao"] for a in rows], "name": [a["name"] for a in rows],
-        "lat": [float(a["lat"]) for a in rows], "lon": [float(a["lon"]) for a in rows],
-        "alt": [float(a["elevation"]) for a in rows], "tzone": [a["tz"] for a in rows], "country": "US",
-    })
-
-
-def _miles(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
-    p1, p2, dl = np.radians(lat1), np.radians(lat2), np.radians(lon2 - lon1)
-    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * 3958.8 * np.arcsin(np.sqrt(a))
+    return reference(codes)
 
 
 @dataclass
@@ -99,7 +87,7 @@ class _Rotations:
 def _block_min(ap: pd.DataFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Scheduled gate-to-gate minutes from airport ``a`` to ``b`` (cruise plus taxi, to 5 min)."""
     lat, lon = ap["lat"].to_numpy(), ap["lon"].to_numpy()
-    return np.round((_miles(lat[a], lon[a], lat[b], lon[b]) / CRUISE_MPH * 60 + TAXI_MIN) / 5) * 5
+    return np.round((great_circle_mi(lat[a], lon[a], lat[b], lon[b]) / CRUISE_MPH * 60 + TAXI_MIN) / 5) * 5
 
 
 def _rotations(shape: Shape, ap: pd.DataFrame, rng: np.random.Generator) -> _Rotations:
@@ -202,7 +190,7 @@ def _labelled(legs: pd.DataFrame, ap: pd.DataFrame, shape: Shape) -> pd.DataFram
         "tailnum": "N" + (legs["aircraft"] + 100).astype(str) + "SY",
         "origin": ap["faa"].to_numpy()[o], "dest": ap["faa"].to_numpy()[d],
         "sched_dep_utc": utc(legs["sched_s"]), "dep_delay_min": delay.astype("float64"), "cancelled": cancelled,
-        "distance": np.round(_miles(lat[o], lon[o], lat[d], lon[d])),
+        "distance": np.round(great_circle_mi(lat[o], lon[o], lat[d], lon[d])),
         "sched_arr_utc": utc(sched_arr),
         "arr_delay_min": ((legs["arrive_s"] - sched_arr) // 60).where(~cancelled).astype("float64"),
         "diverted": False,

@@ -9,8 +9,11 @@ online, so a published service never changes: new inputs make a new version.
 - ``flight_delay_v3``: v2's views with ``flight_timing`` in place of ``flight_calendar``: the same
   request features plus the lead (minutes from the prediction time to the scheduled departure),
   for the multi-horizon model trained at several leads per flight.
+- ``flight_delay_v4``: v3's inputs with the aircraft's age at the flight's date
+  (``flight_context``) in place of its year of manufacture, whose meaning shifts a year with
+  every year of data; for data sets spanning several years.
 
-``feature_services(views, calendar, timing)`` makes them all. Each ``<service>_online`` is derived from
+``feature_services(views, calendar, timing, context)`` makes them all. Each ``<service>_online`` is derived from
 its service, not written again: the same views, with the on-demand view replaced by its source
 features, for online reads that compute request features themselves after applying each view's ttl.
 """
@@ -65,9 +68,9 @@ def _versioned(
 
 
 def feature_services(
-    v: FeatureViews, calendar: OnDemandFeatureView, timing: OnDemandFeatureView, log_dir: Path
+    v: FeatureViews, calendar: OnDemandFeatureView, timing: OnDemandFeatureView, context: OnDemandFeatureView, log_dir: Path
 ) -> list[FeatureService]:
-    """Every published service, each followed by its online twin: v1, v1_online, ..., v3, v3_online.
+    """Every published service, each followed by its online twin: v1, v1_online, ..., v4, v4_online.
     Each published service logs what the API serves from it (Feast's feature logging) to
     ``log_dir/<service>``."""
     v1_views: list[Any] = [
@@ -81,6 +84,8 @@ def feature_services(
         v.plane_recent[["prev_dep_delay"]],
     ]
     v2_views: list[Any] = [v.airline_stats, *v1_views[1:], v.carrier_origin_recent, v.route_static]
+    built = v.plane_static.features
+    v4_views = [v.plane_static[[f.name for f in built if f.name != "year_built"]] if x is v.plane_static else x for x in v2_views]
     return [
         *_versioned(1, v1_views, calendar, "Inputs of the first delay model (2 h lead).", log_dir),
         *_versioned(
@@ -91,6 +96,12 @@ def feature_services(
         *_versioned(
             3, v2_views, timing,
             "v2's inputs plus the lead (minutes from the prediction time to the scheduled departure): any lead up to 24 h.",
+            log_dir,
+        ),
+        *_versioned(
+            4, v4_views, context,
+            "v3's inputs with the aircraft's age at the flight's date in place of its year of manufacture: "
+            "for data spanning several years.",
             log_dir,
         ),
     ]

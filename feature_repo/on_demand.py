@@ -31,16 +31,24 @@ TIMING_RULES = {
 }
 
 
-_TYPES = {"minutes_since_prev_dep": Float64, "lead_minutes": Float64}  # the others are Int64
+CONTEXT_RULES = {
+    **TIMING_RULES,
+    "plane_age_years": "local year of the scheduled departure minus the aircraft's year of manufacture "
+    "(plane_static, reference data); from the request and the registry",
+}
+
+
+_TYPES = {"minutes_since_prev_dep": Float64, "lead_minutes": Float64, "plane_age_years": Float64}  # the others are Int64
 
 
 def _request_view(
-    name: str, request: RequestSource, plane_recent: FeatureView, rules: dict[str, str], udf: Callable[[pd.DataFrame], pd.DataFrame]
+    name: str, request: RequestSource, planes: list[FeatureView], rules: dict[str, str], udf: Callable[[pd.DataFrame], pd.DataFrame]
 ) -> OnDemandFeatureView:
-    """An on-demand view of ``rules``' features from ``request`` and the aircraft's previous departure."""
+    """An on-demand view of ``rules``' features from ``request`` and the aircraft's views (``planes``:
+    ``plane_recent``'s previous departure, and ``plane_static``'s year of manufacture where given)."""
     return on_demand_feature_view(
         name=name,
-        sources=[request, plane_recent[["prev_dep_ts"]]],
+        sources=[request, planes[0][["prev_dep_ts"]], *(p[["year_built"]] for p in planes[1:])],
         schema=[Field(name=k, dtype=_TYPES.get(k, Int64)) for k in rules],
         mode="pandas",
         description="Request-time features. " + "; ".join(f"{k}: {v}" for k, v in rules.items()),
@@ -50,12 +58,18 @@ def _request_view(
 def flight_timing_view(plane_recent: FeatureView) -> OnDemandFeatureView:
     """``flight_calendar``'s features and the lead (minutes from T to the scheduled departure),
     for models trained at several prediction times per flight."""
-    return _request_view("flight_timing", prediction_request, plane_recent, TIMING_RULES, flight_timing)
+    return _request_view("flight_timing", prediction_request, [plane_recent], TIMING_RULES, flight_timing)
+
+
+def flight_context_view(plane_recent: FeatureView, plane_static: FeatureView) -> OnDemandFeatureView:
+    """``flight_timing``'s features and the aircraft's age at the flight's date (its build year alone
+    means a different age in each year of a data set spanning several)."""
+    return _request_view("flight_context", prediction_request, [plane_recent, plane_static], CONTEXT_RULES, flight_context)
 
 
 def flight_calendar_view(plane_recent: FeatureView) -> OnDemandFeatureView:
     """The request features of a flight, with the aircraft's previous departure from ``plane_recent``."""
-    return _request_view("flight_calendar", flight_request, plane_recent, AS_OF_RULES, flight_calendar)
+    return _request_view("flight_calendar", flight_request, [plane_recent], AS_OF_RULES, flight_calendar)
 
 
 def _fresh(fn: Callable[[pd.DataFrame], pd.DataFrame]) -> types.FunctionType:
@@ -95,4 +109,19 @@ def flight_timing(inputs: pd.DataFrame) -> pd.DataFrame:
     prev = pd.to_numeric(inputs["prev_dep_ts"], errors="coerce").astype("float64").to_numpy()
     country = inputs["origin_country"].to_numpy() if "origin_country" in inputs else None
     features = request_features(ints["sched_dep_epoch_s"], ints["utc_offset_min"], prev, ints["as_of_epoch_s"], country=country)
+    return pd.DataFrame(features, index=inputs.index)
+
+
+def flight_context(inputs: pd.DataFrame) -> pd.DataFrame:
+    # Feast rebuilds the UDF from its source text, without this module's globals: import here.
+    import pandas as pd
+
+    from skyprophet.core.transforms import request_features
+
+    ints = {k: inputs[k].astype("int64").to_numpy() for k in ("sched_dep_epoch_s", "utc_offset_min", "as_of_epoch_s")}
+    prev = pd.to_numeric(inputs["prev_dep_ts"], errors="coerce").astype("float64").to_numpy()
+    built = pd.to_numeric(inputs["year_built"], errors="coerce").astype("float64").to_numpy()
+    country = inputs["origin_country"].to_numpy() if "origin_country" in inputs else None
+    features = request_features(ints["sched_dep_epoch_s"], ints["utc_offset_min"], prev, ints["as_of_epoch_s"],
+                                country=country, year_built=built)
     return pd.DataFrame(features, index=inputs.index)

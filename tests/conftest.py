@@ -210,11 +210,11 @@ def normalized(v: Any) -> Any:
     return v
 
 
-def historical(store, entity_df: pd.DataFrame) -> pd.DataFrame:  # type: ignore[no-untyped-def]
-    """The current feature service as of each entity row, in the rows' order (one row each, checked)."""
+def historical(store, entity_df: pd.DataFrame, service: str = FEATURE_SERVICE) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    """A feature service (default: the current one) as of each entity row, in the rows' order (one row each, checked)."""
     from pipelines.features.retrieval import historical_features
 
-    return historical_features(store, entity_df, FEATURE_SERVICE)
+    return historical_features(store, entity_df, service)
 
 
 @pytest.fixture(scope="session")

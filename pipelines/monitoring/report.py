@@ -52,9 +52,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Inputs that encode the calendar: the month itself, the distance to the next holiday, and a
-# count that only grows through the year (a route's departures so far).
-CALENDAR_INPUTS = ("flight_timing__month", "flight_timing__days_to_holiday", "route_history__deps_hist")
+# Inputs that encode the calendar: the month itself, the distance to the next holiday, a count
+# that only grows through the year (a route's departures so far) and an age that grows with the
+# date; the request features' under whichever on-demand view a service has.
+CALENDAR_INPUTS = ("__month", "__days_to_holiday", "route_history__deps_hist", "__plane_age_years")
+
+
+def calendar_inputs(names: list[str]) -> list[str]:
+    """The inputs among ``names`` that move with the calendar whatever the flights do."""
+    return [n for n in names if n.endswith(CALENDAR_INPUTS)]
 KEPT = {PROBABILITY, LABEL, LEAD, "carrier", "origin", "flight_number", "flight_row_id", "scheduled_departure", "as_of",
         "__request_id", "model_version"}  # the window's columns written beside the report, with the model's inputs
 
@@ -197,7 +203,7 @@ def assemble(name: str, model: LoadedModel, reference: Window, ref: pd.DataFrame
     names, categorical = spec.feature_names, list(spec.categories)
     inputs, snapshot = drift.input_drift(ref, rows, names, categorical)
     pred, _ = drift.input_drift(ref, rows, [PROBABILITY], [])
-    calendar = [n for n in names if n in CALENDAR_INPUTS]
+    calendar = calendar_inputs(names)
     adv = drift.adversarial(ref, rows, names, categorical, exclude=calendar)
     report = MonitorReport(
         name=name,

@@ -42,6 +42,19 @@ def _day_of(t_s: Sequence[int]) -> list[str]:
     return out
 
 
+def _input_index(names: list[str], feature: str) -> int:
+    """Where ``feature`` (an input of the request features) sits among the read views' features."""
+    found = next((i for i, n in enumerate(names) if n.endswith(f"{SEP}{feature}")), None)
+    if found is None:
+        raise ValueError(f"the request features need the views' {feature}")
+    return found
+
+
+def _floats(values: list[Any]) -> np.ndarray:
+    """Stored values as floats, NaN where unknown."""
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+
+
 class OnlineFeatures:
     """Reads a feature service online as of each flight's prediction time.
 
@@ -82,12 +95,12 @@ class OnlineFeatures:
         # the request features; ``_pick`` takes the model's inputs from it, in their order.
         self._request: list[tuple[str, str]] = []  # (full name, key of request_features' output)
         self._prev_dep: int | None = None  # the plane view's prev_dep_ts, the request features' input
+        self._year_built: int | None = None  # plane_static's year_built, where the request features need it
         if odfv:
-            prev_dep = next((n for n in names if n.endswith(f"{SEP}prev_dep_ts")), None)
-            if prev_dep is None:
-                raise ValueError("the request features need the plane view's prev_dep_ts")
-            self._prev_dep = names.index(prev_dep)
             self._request = [(n, n.split(SEP, 1)[1]) for n in projection_names(odfv[0])]
+            self._prev_dep = _input_index(names, "prev_dep_ts")
+            if any(key == "plane_age_years" for _, key in self._request):
+                self._year_built = _input_index(names, "year_built")
         position = {n: i for i, n in enumerate(names + [n for n, _ in self._request])}
         self._pick = [position[n] for n in self.feature_names]
         self._model_names = set(self.feature_names)
@@ -179,9 +192,10 @@ class OnlineFeatures:
         feats = request_features(
             np.array([f.sched_dep_epoch_s for f in flights], dtype=np.int64),
             np.array([f.utc_offset_min for f in flights], dtype=np.int64),
-            np.array([np.nan if v is None else float(v) for v in prev]),
+            _floats(prev),
             np.array(t_s, dtype=np.int64),  # the lead, for services whose on-demand view has it
             country=np.array([f.country or self.countries.get(f.origin, "") for f in flights], dtype=object),
+            year_built=None if self._year_built is None else _floats([row[self._year_built] for row in flat]),
         )
         columns = [[None if v != v else v for v in feats[key].tolist()] for _, key in self._request]  # NaN: unknown
         for i, row in enumerate(flat):

@@ -56,6 +56,7 @@ def request_features(
     prev_dep_ts: np.ndarray,
     as_of_epoch_s: np.ndarray | None = None,
     country: np.ndarray | None = None,
+    year_built: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Calendar features of the scheduled departure, in the origin's local time.
 
@@ -68,18 +69,23 @@ def request_features(
             computed too.
         country: the origin's ISO country code per flight, whose public holidays count ("" or None:
             not known, ``DEFAULT_HOLIDAY_COUNTRY``'s); default: ``DEFAULT_HOLIDAY_COUNTRY`` for all.
+        year_built: the aircraft's year of manufacture, NaN if unknown; when given, its age is
+            computed too.
 
     Returns:
         ``local_hour`` (0-23), ``day_of_week`` (0 = Monday), ``month`` (1-12),
         ``days_to_holiday`` (absolute days to the nearest public holiday of the origin's country) and
         ``minutes_since_prev_dep`` (scheduled departure minus previous departure; NaN if unknown);
-        with ``as_of_epoch_s`` also ``lead_minutes`` (scheduled departure minus T, in minutes).
+        with ``as_of_epoch_s`` also ``lead_minutes`` (scheduled departure minus T, in minutes);
+        with ``year_built`` also ``plane_age_years`` (the local year of the scheduled departure
+        minus the year of manufacture: 0 in the year it was built; NaN if unknown).
     """
     sched = np.asarray(sched_dep_epoch_s, dtype=np.int64)
     local_min = sched // 60 + np.asarray(utc_offset_min, dtype=np.int64)
     local_day = local_min // 1440
     to_holiday = _days_to_holiday(local_day, country)
-    months = local_day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12 + 1
+    local_months = local_day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)  # since 1970-01
+    months = local_months % 12 + 1
     prev = np.asarray(prev_dep_ts, dtype=np.float64)
     out = {
         "local_hour": (local_min % 1440) // 60,
@@ -90,4 +96,6 @@ def request_features(
     }
     if as_of_epoch_s is not None:
         out["lead_minutes"] = (sched - np.asarray(as_of_epoch_s, dtype=np.int64)) / 60.0
+    if year_built is not None:
+        out["plane_age_years"] = (local_months // 12 + 1970) - np.asarray(year_built, dtype=np.float64)
     return out

@@ -1,5 +1,6 @@
 """Online equals offline at T for every feature of the current service (flight_delay_v3: v2's, a superset
-of flight_delay_v1, and the lead), on SQLite and on Redis."""
+of flight_delay_v1, and the lead), on SQLite, Redis and a Redis Cluster; and of flight_delay_v4 (the
+plane's age from the request and the registry) on SQLite and Redis."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 import redis
 
 from pipelines.features.store import apply, materialize
-from skyprophet.core.config import Settings
+from skyprophet.core.config import FEATURE_SERVICE, Settings
 from skyprophet.core.keys import entity_frame
 from skyprophet.adapters.online import FlightKeys, OnlineFeatures
 from skyprophet.adapters.store import open_store
@@ -43,27 +44,36 @@ def _rows(canonical: pd.DataFrame, t: datetime) -> pd.DataFrame:
 
 
 def _check_parity(settings: Settings, online: Literal["sqlite", "redis", "redis_cluster"], tmp: Path,
-                  canonical: pd.DataFrame) -> int:
+                  canonical: pd.DataFrame, services: tuple[str, ...] = (FEATURE_SERVICE,)) -> int:
     store = open_store(settings, online=online, data_dir=tmp)
     apply(store, settings)
-    readers = [OnlineFeatures(store)]
+    readers = [(s, OnlineFeatures(store, service_name=s)) for s in services]
     if online == "redis":  # the service's direct pipelined reader must agree too
-        readers.append(OnlineFeatures(store, redis_client=redis.Redis.from_url(settings.redis_url)))
+        client = redis.Redis.from_url(settings.redis_url)
+        readers += [(s, OnlineFeatures(store, service_name=s, redis_client=client)) for s in services]
     if online == "redis_cluster":  # the direct reader, by node
-        readers.append(OnlineFeatures(store, redis_client=cluster_client(settings.redis_cluster_nodes)))
+        readers += [(s, OnlineFeatures(store, service_name=s, redis_client=cluster_client(settings.redis_cluster_nodes)))
+                    for s in services]
     stale_seen = 0
     for t in AS_OF:
         # static views are loaded whatever the start: their single rows predate any window
         materialize(store, t, start=t - timedelta(days=2), views=None, chunk=timedelta(days=1), show_progress=False)
         rows = _rows(canonical, t)
         assert len(rows) >= 200
-        off = historical(store, rows)
+        offline = {s: historical(store, rows, s) for s in services}
+        if "flight_delay_v4" in offline:  # the age, computed here from the local date and v3's build year
+            local_year = pd.to_datetime(rows["sched_dep_epoch_s"] + rows["utc_offset_min"] * 60, unit="s").dt.year
+            age = local_year - offline[FEATURE_SERVICE]["plane_static__year_built"]
+            got = offline["flight_delay_v4"]["flight_context__plane_age_years"]
+            assert age.notna().sum() > 100 and got.isna().equals(age.isna())
+            assert (got[age.notna()] == age[age.notna()]).all()
         keys = [
             FlightKeys(r.carrier, int(r.flight_id[len(r.carrier):]), r.origin, r.dest,
                        int(r.sched_dep_epoch_s), int(r.utc_offset_min), r.tailnum or None)
             for r in rows.itertuples()
         ]
-        for reader in readers:
+        for service, reader in readers:
+            off = offline[service]
             got = reader.read(keys, as_of=[t] * len(keys))
             # One flight at a time takes the direct reader's small-read path: same values.
             for i in range(0, len(keys), 40):
@@ -73,12 +83,13 @@ def _check_parity(settings: Settings, online: Literal["sqlite", "redis", "redis_
                 stale_seen += len(ff.stale)
                 for name in reader.feature_names:
                     a, b = _norm(off.at[i, name]), _norm(ff.values[name])
-                    assert a == b, f"{online} {'direct' if reader._redis else 'feast'} T={t} row {i} {name}: offline {a!r} online {b!r}"
+                    how = "direct" if reader._redis else "feast"
+                    assert a == b, f"{online} {service} {how} T={t} row {i} {name}: offline {a!r} online {b!r}"
     return stale_seen
 
 
 def test_parity_sqlite(settings: Settings, tmp_path: Path, canonical: pd.DataFrame) -> None:
-    assert _check_parity(settings, "sqlite", tmp_path, canonical) > 0
+    assert _check_parity(settings, "sqlite", tmp_path, canonical, (FEATURE_SERVICE, "flight_delay_v4")) > 0
 
 
 def test_parity_redis_cluster(settings: Settings, tmp_path: Path, canonical: pd.DataFrame, redis_cluster: str) -> None:
@@ -94,5 +105,5 @@ def test_parity_redis(settings: Settings, tmp_path: Path, canonical: pd.DataFram
     test_url = redis_db_url(redis_url, "parity")
     redis.Redis.from_url(test_url).flushdb()
     s = settings.model_copy(update={"redis_url": test_url})
-    assert _check_parity(s, "redis", tmp_path, canonical) > 0
+    assert _check_parity(s, "redis", tmp_path, canonical, (FEATURE_SERVICE, "flight_delay_v4")) > 0
     assert redis.Redis.from_url(test_url).dbsize() > 0

@@ -16,6 +16,7 @@ _SERVICES = {o.name: o for o in objects(Path("/nonexistent/processed"), 15) if i
 flight_delay_v1, flight_delay_v1_online = _SERVICES["flight_delay_v1"], _SERVICES["flight_delay_v1_online"]
 flight_delay_v2, flight_delay_v2_online = _SERVICES["flight_delay_v2"], _SERVICES["flight_delay_v2_online"]
 flight_delay_v3, flight_delay_v3_online = _SERVICES["flight_delay_v3"], _SERVICES["flight_delay_v3_online"]
+flight_delay_v4, flight_delay_v4_online = _SERVICES["flight_delay_v4"], _SERVICES["flight_delay_v4_online"]
 
 V2_ADDED = {
     "airline_stats__deps_3h", "airline_stats__delayed_share_3h", "airline_stats__mean_delay_3h",
@@ -42,17 +43,28 @@ def test_v3_is_v2_with_the_lead_and_the_same_request_features() -> None:
     assert v3 == [*renamed, "flight_timing__lead_minutes"]
 
 
+def test_v4_is_v3_with_the_plane_age_in_place_of_the_build_year() -> None:
+    v3, v4 = model_feature_names(flight_delay_v3), model_feature_names(flight_delay_v4)
+    expected = [n.replace("flight_timing__", "flight_context__") for n in v3 if n != "plane_static__year_built"]
+    assert v4 == [*expected, "flight_context__plane_age_years"]
+    # online, the on-demand view's inputs are read: the previous departure and the build year
+    online = set(model_feature_names(flight_delay_v4_online))
+    assert online - set(v4) == {"plane_recent__prev_dep_ts", "plane_static__year_built"}
+
+
 def test_the_repo_publishes_exactly_these_services() -> None:
     assert sorted(_SERVICES) == ["flight_delay_v1", "flight_delay_v1_online", "flight_delay_v2", "flight_delay_v2_online",
-                                 "flight_delay_v3", "flight_delay_v3_online"]
+                                 "flight_delay_v3", "flight_delay_v3_online", "flight_delay_v4", "flight_delay_v4_online"]
 
 
 def test_online_services_add_only_the_request_features_inputs() -> None:
     pairs = ((flight_delay_v1, flight_delay_v1_online), (flight_delay_v2, flight_delay_v2_online),
-             (flight_delay_v3, flight_delay_v3_online))
+             (flight_delay_v3, flight_delay_v3_online), (flight_delay_v4, flight_delay_v4_online))
     for service, online in pairs:
-        served = {n for n in model_feature_names(service) if not n.startswith(("flight_calendar__", "flight_timing__"))}
-        assert set(model_feature_names(online)) - served == {"plane_recent__prev_dep_ts"}
+        request = ("flight_calendar__", "flight_timing__", "flight_context__")
+        served = {n for n in model_feature_names(service) if not n.startswith(request)}
+        inputs = {"plane_recent__prev_dep_ts"} | ({"plane_static__year_built"} if service is flight_delay_v4 else set())
+        assert set(model_feature_names(online)) - served == inputs
 
 
 def test_definitions_are_made_afresh_for_each_folder(tmp_path: Path) -> None:
@@ -63,6 +75,8 @@ def test_definitions_are_made_afresh_for_each_folder(tmp_path: Path) -> None:
     assert odfv.feature_transformation.udf_string.startswith("def flight_calendar(")
     timing = next(o for o in again if o.name == "flight_timing")
     assert timing.feature_transformation.udf_string.startswith("def flight_timing(")
+    context = next(o for o in again if o.name == "flight_context")
+    assert context.feature_transformation.udf_string.startswith("def flight_context(")
     views = {o.name: o for o in again if type(o).__name__ == "FeatureView"}
     assert views["airline_stats"].ttl.total_seconds() == 31 * 60  # this grid step, not the first one's
     assert views["airline_stats"].batch_source.path == str((tmp_path / "processed" / "airline_stats.parquet").resolve())

@@ -57,3 +57,17 @@ def test_holidays_are_the_origins_countrys() -> None:
     got = request_features(sched, np.full(4, -180), np.full(4, np.nan), country=np.array(["CL", "US", "", None], dtype=object))
     assert got["days_to_holiday"].tolist() == [0, 14, 14, 14]  # not known: the default (US) calendar
     assert request_features(sched[:1], np.array([-180]), np.array([np.nan]))["days_to_holiday"].tolist() == [14]
+
+
+def test_plane_age_is_the_flights_local_year_minus_the_build_year() -> None:
+    # New Year's Eve 23:30 in New York is already 1 January in UTC; Auckland's 1 January is 31 December in UTC
+    cases = [("2013-12-31T23:30:00-05:00", 2001.0, 12.0), ("2014-01-01T06:00:00+13:00", 2001.0, 13.0),
+             ("1999-06-01T12:00:00+00:00", 1999.0, 0.0), ("2020-03-01T12:00:00-03:00", float("nan"), float("nan"))]
+    local = [dt.datetime.fromisoformat(c[0]) for c in cases]
+    sched = np.array([int(t.timestamp()) for t in local])
+    offset = np.array([int(t.utcoffset().total_seconds() // 60) for t in local])  # type: ignore[union-attr]
+    built = np.array([c[1] for c in cases])
+    got = request_features(sched, offset, np.full(4, np.nan), year_built=built)["plane_age_years"]
+    assert got[:3].tolist() == [t.year - b for t, b in zip(local[:3], built[:3], strict=True)] == [c[2] for c in cases[:3]]
+    assert np.isnan(got[3])
+    assert "plane_age_years" not in request_features(sched, offset, np.full(4, np.nan))

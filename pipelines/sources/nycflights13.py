@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.sources.localtime import arrival_utc
+from pipelines.sources.localtime import arrival_utc, hhmm_minutes
 from pipelines.sources.validation import (
     Rule,
     TableResult,
@@ -158,9 +158,9 @@ def check_schema(name: str, df: pd.DataFrame) -> None:
 
 
 def _hhmm_bad(s: pd.Series, allow_2400: bool) -> "pd.Series[bool]":
-    hh, mm = s // 100, s % 100
-    limit = 24 if allow_2400 else 23
-    return (s < 0) | (hh > limit) | (mm > 59) | ((hh == 24) & (mm > 0))
+    """Where ``s`` holds a value that is not an ``hhmm`` time (``2400``, the next midnight, only if allowed)."""
+    bad = s.notna() & hhmm_minutes(s).isna()
+    return bad if allow_2400 else bad | (s == 2400)
 
 
 def with_territories(df: pd.DataFrame) -> pd.DataFrame:

@@ -57,7 +57,7 @@ class FlightQuery(BaseModel):
     # JSON Schema's integer includes 12.0: a whole float is one.
     flight_number: Annotated[FlightNumber, BeforeValidator(_whole_float_as_int)] = Field(description="e.g. 1545 or \"1545A\"")
     origin: str = Field(pattern=r"^[A-Z]{3}$", description="IATA airport code, e.g. EWR")
-    dest: str = Field(pattern=r"^[A-Z]{3}$")
+    dest: str = Field(pattern=r"^[A-Z]{3}$", description="IATA airport code, e.g. IAH")
     scheduled_departure: DateTime = Field(description="ISO 8601 with a UTC offset, local to the origin")
     tailnum: str | None = Field(default=None, pattern=r"^[A-Z0-9]{2,7}$", description="aircraft registration, e.g. N14228")
 
@@ -70,6 +70,9 @@ class FlightQuery(BaseModel):
             utc_offset_min=int(offset.total_seconds() // 60) if offset is not None else 0,
             tailnum=self.tailnum,
         )
+
+
+DEBUG_FIELDS = ("debug", "as_of")  # accepted only where the server allows debug options
 
 
 class PredictRequest(BaseModel):

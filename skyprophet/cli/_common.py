@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import re
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -18,8 +19,9 @@ HELP = {"help_option_names": ["-h", "--help"]}
 
 
 def group(help: str) -> typer.Typer:
-    """A command group: its help when called without a command."""
-    return typer.Typer(help=help, no_args_is_help=True, context_settings=HELP)
+    """A command group: its help when called without a command. Help is click's plain layout, as
+    Feast's and MLflow's: an on/off flag shows as ``--force`` or ``--live / --no-live``, never with a value."""
+    return typer.Typer(help=help, no_args_is_help=True, context_settings=HELP, rich_markup_mode=None)
 
 
 def setup_logging(heavy: bool = True) -> None:
@@ -38,6 +40,16 @@ def aware(text: str, option: str) -> datetime:
     if value.tzinfo is None:
         raise InvalidInput(f"{option}: needs a UTC offset, e.g. 2013-12-30T08:00-05:00 (got {text!r})")
     return value
+
+
+def calendar_date(text: str, option: str) -> date:
+    """A YYYY-MM-DD date that exists."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise InvalidInput(f"{option}: expected a YYYY-MM-DD date, e.g. 2013-12-30 (got {text!r})")
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidInput(f"{option}: {text} is not a day of the calendar ({exc})") from None
 
 
 def settings(data_dir: Path | None = None) -> Any:

@@ -7,13 +7,14 @@ import sys
 from typing import Annotated, NoReturn
 
 import typer
-from typer._click.exceptions import UsageError  # typer 0.2x carries its own click; this is not click's
+from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer 0.2x carries its own click; this is not click's
 
 from skyprophet.cli import bench, data, features, live, model
 from skyprophet.cli._common import HELP
 from skyprophet.cli.monitor import monitor
 from skyprophet.cli.serve import serve
-from skyprophet.core.errors import SkyProphetError, first_line
+from skyprophet.adapters.logs import LEVELS, set_level
+from skyprophet.core.errors import InvalidInput, SkyProphetError, first_line
 
 app = typer.Typer(
     name="skyprophet",
@@ -22,6 +23,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings=HELP,
+    rich_markup_mode=None,
 )
 app.add_typer(data.app, name="data")
 app.add_typer(features.app, name="features")
@@ -43,8 +45,16 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     show_version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")] = False,
+    log_level: Annotated[str | None, typer.Option(metavar="|".join(LEVELS), help="how much to log (default: info)")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log everything (--log-level debug)")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="warnings and errors only (--log-level warning)")] = False,
 ) -> None:
     """SkyProphet: flight-delay prediction on a Feast feature store (data, features, models, serving, live operation)."""
+    if log_level is not None and log_level.lower() not in LEVELS:
+        raise InvalidInput(f"--log-level: one of {', '.join(LEVELS)}, not {log_level!r} (e.g. --log-level warning)")
+    if sum((log_level is not None, verbose, quiet)) > 1:
+        raise InvalidInput("give one of --log-level, -v/--verbose and -q/--quiet")
+    set_level("debug" if verbose else "warning" if quiet else (log_level or "info").lower())
 
 
 def _fail(command: str, message: str, code: int, kind: str = "error") -> NoReturn:
@@ -60,12 +70,32 @@ def _one_line(exc: BaseException) -> str:
     return first_line(exc)
 
 
+def _command_of(args: list[str]) -> str:
+    """The group and command named in ``args`` ("model score"), past the root's options."""
+    words: list[str] = []
+    rest = iter(args)
+    for a in rest:
+        if a == "--log-level":
+            next(rest, None)  # its value
+        elif a.startswith("-"):
+            if words:
+                break
+        elif len(words) < 2:
+            words.append(a)
+        else:
+            break
+    return " ".join(words)
+
+
 def main(argv: list[str] | None = None) -> None:
     """The console script: runs a command; user errors end in one line on stderr and a non-zero exit."""
     args = sys.argv[1:] if argv is None else argv
-    command = " ".join(a for a in args[:2] if not a.startswith("-"))
+    command = _command_of(args)
     try:
         code = app(args=args, prog_name="skyprophet", standalone_mode=False)
+    except NoArgsIsHelpError as exc:  # a group without a command: its help, and nothing failed
+        typer.echo(exc.format_message())
+        return
     except UsageError as exc:
         _fail(exc.ctx.command_path.removeprefix("skyprophet").strip() if exc.ctx else command, exc.format_message(), 2)
     except typer.Abort:

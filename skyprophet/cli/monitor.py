@@ -32,7 +32,6 @@ def monitor(
     from pipelines.monitoring.schedule import watch
     from skyprophet.core.months import parse_window
 
-    setup_logging()
     if (window is not None) + (log_dir is not None) + served != 1:
         raise InvalidInput("give one window: --window YYYY-MM[..YYYY-MM], --log FOLDER or --served")
     if window is not None and (hours is not None or every is not None or live):
@@ -42,8 +41,10 @@ def monitor(
         from pipelines.features.store import last_local_day
 
         window = last_local_day(s.canonical_path).strftime("%Y-%m")
-    watch(s, _summary, every=every, hours=hours, live=live, window=parse_window("window", window) if window else None,
-          log_dir=log_dir, served=served, reference=parse_window("reference", reference) if reference else None, name=name)
+    months = parse_window("--window", window) if window else None
+    ref = parse_window("--reference", reference) if reference else None
+    setup_logging()
+    watch(s, _summary, every=every, hours=hours, live=live, window=months, log_dir=log_dir, served=served, reference=ref, name=name)
 
 
 def _summary(result: Any) -> None:

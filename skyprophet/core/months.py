@@ -24,11 +24,13 @@ class Window:
     last: str
 
     def __post_init__(self) -> None:
+        # a window named by an option ("--window") is called by that name, any other as "<name> window"
+        label = self.name if self.name.startswith("--") else f"{self.name} window"
         for m in (self.first, self.last):
             if not _MONTH.match(m):
-                raise TrainingSetError(f"{self.name} window: {m!r} is not a YYYY-MM month")
+                raise TrainingSetError(f"{label}: {m!r} is not a YYYY-MM month (e.g. 2013-12, or 2013-01..2013-09)")
         if self.first > self.last:
-            raise TrainingSetError(f"{self.name} window: {self.first} is after {self.last}")
+            raise TrainingSetError(f"{label}: {self.first} is after {self.last}")
 
     def __str__(self) -> str:
         return f"{self.first}..{self.last}"

@@ -44,8 +44,34 @@ def test_version_and_a_group_without_a_command(capsys: pytest.CaptureFixture[str
 
     main(["--version"])
     assert capsys.readouterr().out.strip() == f"skyprophet {version('skyprophet')}"
-    code, out, err = _run(["live"], capsys)
-    assert " stream " in out + err and "Traceback" not in out + err
+    for args in ([], ["live"], ["features"], ["bench"]):  # a group without a command: its help, exit 0, no error line
+        main(args)
+        out = capsys.readouterr()
+        assert out.out.startswith("Usage: skyprophet") and out.err == "", args
+    main(["live", "-h"])
+    assert " stream " in capsys.readouterr().out
+
+
+def test_on_off_flags_are_shown_as_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["model", "train", "-h"])
+    shown = capsys.readouterr().out
+    assert "--no-register " in shown and "<bool>" not in shown
+    main(["live", "run", "-h"])
+    assert "<bool>" not in capsys.readouterr().out
+
+
+def test_the_log_level(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    try:
+        for args, level in ((["-q"], logging.WARNING), (["-v"], logging.DEBUG), (["--log-level", "error"], logging.ERROR),
+                            ([], logging.INFO)):
+            main([*args, "data", "contract"])
+            assert logging.getLogger().level == level, args
+            capsys.readouterr()
+    finally:
+        main(["data", "contract"])  # back to the default
+        capsys.readouterr()
 
 
 def _replace(args: list[str], option: str, value: str) -> list[str]:
@@ -71,10 +97,16 @@ def _replace(args: list[str], option: str, value: str) -> list[str]:
         (["model", "train", "--leads", "1440,ninety"], "--leads"),
         (["model", "train", "--leads", "1440,60"], "--leads"),  # without the headline lead (120)
         (["live", "replay", "--from", "2013-12-01T00:00+00:00", "--speed", "fast"], "--speed"),
+        (["model", "score", "--date", "2013-02-30"], "2013-02-30 is not a day of the calendar"),
+        (["monitor", "--window", "2013-13"], "--window: '2013-13' is not a YYYY-MM month"),
+        (_replace(PREDICT, "--carrier", "united"), "--carrier: expected an IATA airline code, e.g. UA (got 'united')"),
+        (["--log-level", "loud", "data", "contract"], "skyprophet data contract: error: --log-level: one of debug"),
+        (["-q", "-v", "data", "contract"], "one of --log-level"),
     ],
     ids=["carrier", "flight-number-zero", "flight-number-text", "no-offset", "unparseable-date", "origin",
          "unknown-source", "missing-option", "unknown-command", "until-without-offset", "materialize-end", "score-date",
-         "leads-text", "leads-without-headline", "replay-speed"],
+         "leads-text", "leads-without-headline", "replay-speed", "no-such-day", "month-13", "carrier-expected",
+         "log-level", "two-levels"],
 )
 def test_user_error_is_one_line_naming_the_problem(args: list[str], names: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _run(args, capsys)

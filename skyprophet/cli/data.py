@@ -43,6 +43,26 @@ def _sources_file(given: Path | None, configured: Path) -> Path | None:
 
 
 @app.command()
+def manifest(
+    sources: Annotated[Path | None, typer.Option(
+        help="sources file (default: SKYPROPHET_SOURCES_FILE, else sources.yaml)")] = None,
+    out: Annotated[Path | None, typer.Option(help="where it goes (default: <data dir>/sources.manifest.json)")] = None,
+) -> None:
+    """Write the sources' manifest: every file the sources file names (globs expanded) with its size
+    and SHA-256, so DVC and Make rerun ingest when the data changes, not only the sources file.
+    An unchanged manifest is left untouched."""
+    from pipelines.sources import manifest as m
+    from pipelines.sources.spec import Sources
+
+    s = settings(None)
+    file = _sources_file(sources, s.sources_file)
+    spec = Sources.load(file) if file is not None else Sources()
+    target = out or s.data_dir / "sources.manifest.json"
+    changed = m.write(spec, target)
+    typer.echo(f"{target}: {'written' if changed else 'unchanged'} ({len(m.named_files(spec))} files)")
+
+
+@app.command()
 def contract() -> None:
     """Print the data contract (the tables every source adapter produces) as Markdown."""
     from skyprophet.core.contract import markdown

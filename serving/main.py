@@ -25,7 +25,7 @@ from serving.services import Services
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.monitoring import MonitorGauges
 from serving.prediction_log import PredictionLogs
-from serving.schemas import PredictRequest
+from serving.schemas import DEBUG_FIELDS, PredictRequest
 from skyprophet.adapters.departures import Departures
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,8 @@ async def _invalid(request: Request, exc: Exception) -> JSONResponse:
 
 def _document_request_bodies(app: FastAPI, settings: ServingSettings) -> None:
     """Add the schemas of bodies that routes parse themselves (``/predict``) to the OpenAPI document,
-    with this server's own limit on the number of flights."""
+    with this server's own limit on the number of flights, and its debug options only where this
+    server accepts them (``SKYPROPHET_ALLOW_DEBUG``): what the document advertises, the server takes."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -132,6 +133,9 @@ def _document_request_bodies(app: FastAPI, settings: ServingSettings) -> None:
         schema = build()  # FastAPI keeps it as app.openapi_schema
         request = PredictRequest.model_json_schema(ref_template="#/components/schemas/{model}")
         request["properties"]["flights"]["maxItems"] = settings.max_flights
+        if not settings.allow_debug:
+            for name in DEBUG_FIELDS:
+                request["properties"].pop(name)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(request.pop("$defs", {}))
         components["PredictRequest"] = request

@@ -195,7 +195,19 @@ def test_debug_options_can_be_disabled(api_settings, loaded_redis) -> None:  # t
     with TestClient(create_app(api_settings.model_copy(update={"allow_debug": False}))) as c:
         r = c.post("/predict", json={"flights": [GOOD], "debug": True})
         assert r.status_code == 422 and r.json()["message"].startswith("debug: ")
+        r = c.post("/predict", json={"flights": [GOOD], "debug": False, "as_of": "2013-12-30T08:00:00-05:00"})
+        assert r.status_code == 422 and [e["loc"][-1] for e in r.json()["detail"]] == ["debug", "as_of"]
         assert c.post("/predict", json={"flights": [GOOD]}).status_code == 200
+        # what its OpenAPI document advertises, this server accepts: every field of the request, each given
+        advertised = c.get("/openapi.json").json()["components"]["schemas"]["PredictRequest"]
+        assert advertised["additionalProperties"] is False
+        values = {"flights": [GOOD], "explain": True, "debug": True, "as_of": "2013-12-30T08:00:00-05:00"}
+        assert set(advertised["properties"]) <= set(values)
+        for name in advertised["properties"]:
+            r = c.post("/predict", json={"flights": [GOOD], name: values[name]})
+            assert r.status_code == 200, (name, r.json())
+    with TestClient(create_app(api_settings)) as c:  # a debugging server advertises them
+        assert {"debug", "as_of"} <= set(c.get("/openapi.json").json()["components"]["schemas"]["PredictRequest"]["properties"])
 
 
 def test_prediction_time_is_scheduled_minus_lead(api, upcoming: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ from serving.services import Services
 from serving.api.predictions import ServiceUnavailable, predict_keys
 from serving.deps import current_model
 from serving.prediction_log import request_id
-from serving.schemas import ErrorResponse, PredictRequest, PredictResponse, Unavailable
+from serving.schemas import DEBUG_FIELDS, ErrorResponse, PredictRequest, PredictResponse, Unavailable
 
 router = APIRouter(tags=["predict"])
 
@@ -89,11 +89,11 @@ async def predict(request: Request) -> Response:
             "type": "too_long", "loc": ("body", "flights"),
             "msg": f"at most {settings.max_flights} flights per request (got {len(req.flights)})", "input": None,
         }])
-    if (req.debug or req.as_of is not None) and not settings.allow_debug:
+    if not settings.allow_debug and (given := [n for n in DEBUG_FIELDS if n in req.model_fields_set]):
         raise RequestValidationError([{
-            "type": "forbidden", "loc": ("body", "debug" if req.debug else "as_of"),
-            "msg": "debug options are disabled on this server", "input": None,
-        }])
+            "type": "forbidden", "loc": ("body", name),
+            "msg": "debug options are disabled on this server (and absent from its OpenAPI document)", "input": None,
+        } for name in given])
     flights = [f.keys() for f in req.flights]
     rid = request_id(request.headers.get("x-request-id"))
     try:

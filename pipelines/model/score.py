@@ -94,6 +94,9 @@ class FlightScore:
     top_factors: list[dict[str, Any]]
     missing: list[str]
     stale: list[str] = field(default_factory=list)
+    # online: per time-varying view, seconds from its stored row to T (None: no row); offline
+    # retrieval joins as of T and reports no ages
+    ages: dict[str, int | None] = field(default_factory=dict)
 
 
 def score_flight(
@@ -121,12 +124,13 @@ def score_flight(
     sched = pd.Timestamp(flight.sched_dep_epoch_s, unit="s", tz="UTC")
     as_of = sched - pd.Timedelta(minutes=spec.lead_minutes)
     stale: list[str] = []
+    ages: dict[str, int | None] = {}
     if source == "online":
         store = open_store(settings)
         got = OnlineFeatures(store, spec.feature_service, spec.lead_minutes).read([flight])[0]
         values: dict[str, Any] = got.values
         x = encode_rows([values], spec)
-        missing, stale = got.missing, got.stale
+        missing, stale, ages = got.missing, got.stale, got.ages
     elif source == "offline":
         from skyprophet.adapters.parquet import airport_countries
 
@@ -148,6 +152,6 @@ def score_flight(
     return FlightScore(
         flight_id=flight.flight_id, model=model, source=source, as_of=as_of,
         probability=p, delayed=p >= spec.threshold, top_factors=top_factors(spec, values, contrib, top),
-        missing=missing, stale=stale,
+        missing=missing, stale=stale, ages=ages,
     )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -172,6 +171,28 @@ def _flight_query(values: dict[str, Any]) -> Any:
         raise InvalidInput("; ".join(problems)) from None
 
 
+def _as_api_response(result: Any, factors: list[dict[str, Any]]) -> Any:
+    """The flight in the API's response shape (``/predict``'s ``PredictResponse``): the same fields,
+    with coverage judged against the service's SKYPROPHET_MIN_COVERAGE and ``as_of`` the instant
+    the features were read as of."""
+    from serving.config import get_serving_settings
+    from serving.schemas import PredictResponse
+
+    spec = result.model.spec
+    coverage = 1.0 - len(result.missing) / len(spec.feature_names)
+    return PredictResponse.model_validate({
+        "model": result.model.ref(),
+        "as_of": result.as_of.isoformat(),
+        "predictions": [{
+            "flight_id": result.flight_id, "status": "ok", "lead_minutes": float(spec.lead_minutes), "reason": None,
+            "delay_probability": round(result.probability, 6), "delayed": result.delayed, "threshold": spec.threshold,
+            "coverage": round(coverage, 4), "reliable": coverage >= get_serving_settings().min_coverage,
+            "missing_features": result.missing, "stale_features": result.stale, "feature_age_s": result.ages,
+            "top_factors": factors,
+        }],
+    })
+
+
 def _print_prediction(result: Any, query: Any, as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -180,12 +201,7 @@ def _print_prediction(result: Any, query: Any, as_json: bool) -> None:
 
     factors = [{**f, "value": nan_to_none(f["value"])} for f in result.top_factors]
     if as_json:
-        typer.echo(json.dumps({
-            "flight_id": result.flight_id, "delay_probability": round(result.probability, 6), "delayed": result.delayed,
-            "threshold": result.model.spec.threshold, "top_factors": factors, "missing_features": result.missing,
-            "stale_features": result.stale, "features_as_of": result.as_of.isoformat(), "source": result.source,
-            "model": result.model.ref(),
-        }, indent=2))
+        typer.echo(_as_api_response(result, factors).model_dump_json(indent=2))
         return
     console = Console()
     decision = "DELAYED (> 15 min)" if result.delayed else "on time (<= 15 min late)"

@@ -55,7 +55,11 @@ def test_predict_scores_the_flight_as_of_its_prediction_time(mlflow_settings: Se
     # A real December flight with a tail number, scheduled in the afternoon (busy airports).
     day = canonical[(canonical["sched_dep_utc"] >= "2013-12-30 18:00") & canonical["tailnum"].notna()]
     row = day.iloc[0:1]
-    got = _predict(mlflow_settings, flight_query(next(row.itertuples())))
+    answer = _predict(mlflow_settings, flight_query(next(row.itertuples())))
+    from serving.schemas import PredictResponse
+
+    PredictResponse.model_validate(answer)  # the API's own response shape
+    (got,) = answer["predictions"]
 
     # Expected, computed apart from the command: the run's logged booster (not the registry alias),
     # features from Feast's offline retrieval at T = scheduled - lead, Platt applied by hand.
@@ -77,8 +81,9 @@ def test_predict_scores_the_flight_as_of_its_prediction_time(mlflow_settings: Se
     assert got["delay_probability"] == pytest.approx(raw, abs=1e-6)
     assert got["delayed"] is (got["delay_probability"] >= spec.threshold)
     assert got["threshold"] == pytest.approx(spec.threshold)
-    assert got["features_as_of"] == (row["sched_dep_utc"].iloc[0] - pd.Timedelta(minutes=spec.lead_minutes)).isoformat()
-    assert got["model"] == {"name": mlflow_settings.model_name, "version": aliased.version, "alias": ALIAS}
+    assert answer["as_of"] == (row["sched_dep_utc"].iloc[0] - pd.Timedelta(minutes=spec.lead_minutes)).isoformat()
+    assert answer["model"] == {"name": mlflow_settings.model_name, "version": aliased.version, "alias": ALIAS}
+    assert got["status"] == "ok" and got["lead_minutes"] == spec.lead_minutes
 
     contrib = booster.predict(x, pred_contrib=True)[0][: len(spec.feature_names)]
     if spec.calibration:
@@ -87,13 +92,15 @@ def test_predict_scores_the_flight_as_of_its_prediction_time(mlflow_settings: Se
     assert [f["feature"] for f in got["top_factors"]] == [spec.feature_names[i] for i in order]
     assert [f["contribution"] for f in got["top_factors"]] == pytest.approx([contrib[i] for i in order], abs=1e-5)
     assert got["missing_features"] == [n for n in spec.feature_names if pd.isna(features[n].iloc[0])]
+    present = sum(not pd.isna(features[n].iloc[0]) for n in spec.feature_names) / len(spec.feature_names)
+    assert got["coverage"] == pytest.approx(present, abs=1e-4) and got["reliable"] is (present >= 0.8)
 
 
 def test_predict_for_keys_outside_the_data_names_what_is_missing(mlflow_settings: Settings, aliased) -> None:  # type: ignore[no-untyped-def]
     # The example: no tail number given and no such scheduled flight that day.
-    got = _predict(mlflow_settings, {
+    (got,) = _predict(mlflow_settings, {
         "carrier": "UA", "flight_number": 1545, "origin": "EWR", "dest": "IAH", "scheduled_departure": "2013-12-30T08:00-05:00",
-    })
+    })["predictions"]
     assert 0 < got["delay_probability"] < 1
     assert {"plane_static__seats", "plane_recent__prev_dep_delay"} <= set(got["missing_features"])
     assert "airline_stats__delayed_share_7d" not in got["missing_features"]  # UA flew that week

@@ -73,7 +73,7 @@ def _replay_subprocess(settings: Settings, days: int) -> dict[str, float]:
         s, _, stream = _setup(settings, Path(d), DECEMBER)
         end = DECEMBER + timedelta(days=days)
         env = {**os.environ, "SKYPROPHET_DATA_DIR": str(s.data_dir), "REDIS_URL": s.redis_url, "SKYPROPHET_STREAM_NAME": s.stream_name}
-        proc = subprocess.Popen([CLI, "live", "stream", "--from", DECEMBER.isoformat(), "--until", end.isoformat()],
+        proc = subprocess.Popen([CLI, "live", "stream", "--from", DECEMBER.isoformat(), "--to", end.isoformat()],
                                 env=env, stderr=subprocess.PIPE, text=True)
         assert proc.stderr is not None
         for line in proc.stderr:  # wait until the state is rebuilt

@@ -60,6 +60,13 @@ def settings(data_dir: Path | None = None) -> Any:
     return s if data_dir is None else s.model_copy(update={"data_dir": data_dir})
 
 
+def serving_settings() -> Any:
+    """The service's settings (environment, ``.env``): what a command shows as the API would."""
+    from serving.config import get_serving_settings
+
+    return get_serving_settings()
+
+
 def shown(value: Any, absent: str = "null") -> str:
     """A feature value in a table: floats to 4 significant digits, ``absent`` for none."""
     return absent if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -61,9 +61,9 @@ def materialize(
 
 @app.command("training-set")
 def training_set(
-    out: Annotated[Path, typer.Option(help="folder of the parquet dataset (part-00000.parquet, ...)")],
-    lead: Annotated[int | None, typer.Option(min=0, help="minutes before scheduled departure (default: settings)")] = None,
-    service: Annotated[str | None, typer.Option(help="feature service (default: the current one)")] = None,
+    out_dir: Annotated[Path, typer.Option(help="folder of the parquet dataset (part-00000.parquet, ...)")],
+    lead_minutes: Annotated[int | None, typer.Option(min=0, help="minutes before scheduled departure (default: settings)")] = None,
+    feature_service: Annotated[str | None, typer.Option(help="feature service (default: the current one)")] = None,
     chunk_rows: Annotated[int, typer.Option(min=1_000, help="flights per Feast call (and per file)")] = 100_000,
 ) -> None:
     """Every labelled flight's point-in-time training row, streamed to a parquet dataset in chunks
@@ -75,8 +75,9 @@ def training_set(
     setup_logging()
     s = settings()
     with console_steps() as steps, steps.step("training set: point-in-time retrieval (flights)") as advance:
-        rows = write_training_set(s, out, service or FEATURE_SERVICE, s.lead_minutes if lead is None else lead, chunk_rows, advance)
-    log.info("wrote %d rows to %s (offline store: %s)", rows, out, s.offline_store)
+        lead = s.lead_minutes if lead_minutes is None else lead_minutes
+        rows = write_training_set(s, out_dir, feature_service or FEATURE_SERVICE, lead, chunk_rows, advance)
+    log.info("wrote %d rows to %s (offline store: %s)", rows, out_dir, s.offline_store)
 
 
 @app.command("demo")

@@ -71,7 +71,7 @@ def replay(
 @app.command()
 def stream(
     start: Annotated[str | None, typer.Option("--from", help="the instant the online store holds (needed without a checkpoint)")] = None,
-    until: Annotated[str | None, typer.Option(help="stop after ticking this ISO date-time (default: run until stopped)")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="stop after ticking this ISO date-time (default: run until stopped)")] = None,
     reset: Annotated[bool, typer.Option("--reset", help="start over: delete the stream and its <name>:* keys")] = False,
     online: Annotated[Online, typer.Option(help="online store to keep fresh")] = "redis",
 ) -> None:
@@ -83,7 +83,7 @@ def stream(
     from skyprophet.adapters.progress import peak_rss_mb
 
     begin = None if start is None else aware(start, "--from")
-    end = None if until is None else aware(until, "--until")
+    end = None if until is None else aware(until, "--to")
     setup_logging(heavy=False)
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))

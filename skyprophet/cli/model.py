@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from skyprophet.cli._common import calendar_date, group, log, settings, setup_logging, shown
+from skyprophet.cli._common import calendar_date, group, log, serving_settings, settings, setup_logging, shown
 from skyprophet.core.errors import InvalidInput
 
 app = group("Models: train on point-in-time features, evaluate, promote behind a gate, score.")
@@ -135,7 +135,8 @@ def predict(
     alias: Annotated[str, typer.Option(help="registry alias of the model")] = "production",
     source: Annotated[
         Literal["offline", "online"],
-        typer.Option(help="offline: point-in-time features as of T (any flight of the data); online: the online store, as the API"),
+        typer.Option("--store", help="offline: point-in-time features as of T (any flight of the data); online: the online "
+                     "store, as the API"),
     ] = "offline",
     top: Annotated[int, typer.Option(min=1, help="how many reasons to print")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
@@ -175,7 +176,6 @@ def _as_api_response(result: Any, factors: list[dict[str, Any]]) -> Any:
     """The flight in the API's response shape (``/predict``'s ``PredictResponse``): the same fields,
     with coverage judged against the service's SKYPROPHET_MIN_COVERAGE and ``as_of`` the instant
     the features were read as of."""
-    from serving.config import get_serving_settings
     from serving.schemas import PredictResponse
 
     spec = result.model.spec
@@ -186,7 +186,7 @@ def _as_api_response(result: Any, factors: list[dict[str, Any]]) -> Any:
         "predictions": [{
             "flight_id": result.flight_id, "status": "ok", "lead_minutes": float(spec.lead_minutes), "reason": None,
             "delay_probability": round(result.probability, 6), "delayed": result.delayed, "threshold": spec.threshold,
-            "coverage": round(coverage, 4), "reliable": coverage >= get_serving_settings().min_coverage,
+            "coverage": round(coverage, 4), "reliable": coverage >= serving_settings().min_coverage,
             "missing_features": result.missing, "stale_features": result.stale, "feature_age_s": result.ages,
             "top_factors": factors,
         }],

@@ -28,7 +28,7 @@ CLI = str(Path(sys.executable).with_name("skyprophet"))
 def _processor(live: Live, *args: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "SKYPROPHET_DATA_DIR": str(live.settings.data_dir), "REDIS_URL": live.settings.redis_url,
            "SKYPROPHET_STREAM_NAME": live.settings.stream_name, "SKYPROPHET_STREAM_BATCH": "40"}
-    return subprocess.Popen([CLI, "live", "stream", "--until", END.isoformat(), *args], env=env, stderr=subprocess.PIPE)
+    return subprocess.Popen([CLI, "live", "stream", "--to", END.isoformat(), *args], env=env, stderr=subprocess.PIPE)
 
 
 def _online_state(live: Live) -> dict[bytes, dict[bytes, bytes]]:

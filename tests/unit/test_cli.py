@@ -88,7 +88,7 @@ def _replace(args: list[str], option: str, value: str) -> list[str]:
         (_replace(PREDICT, "--scheduled-departure", "2013-12-30T08:00"), "--scheduled-departure"),
         (_replace(PREDICT, "--scheduled-departure", "next tuesday"), "--scheduled-departure"),
         (_replace(PREDICT, "--origin", "Newark"), "--origin"),
-        ([*PREDICT, "--source", "cache"], "--source"),
+        ([*PREDICT, "--store", "cache"], "--store"),
         (PREDICT[:4], "--flight-number"),
         (["model", "predcit"], "predict"),
         (["features", "build", "--until", "2013-05-01"], "--until"),

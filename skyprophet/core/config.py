@@ -39,59 +39,92 @@ class Settings(BaseSettings):
     """Settings read from the environment (prefix ``SKYPROPHET_``) and ``.env``."""
 
     model_config = SettingsConfigDict(
-        env_prefix="SKYPROPHET_", env_file=".env", extra="ignore"
+        env_prefix="SKYPROPHET_", env_file=".env", extra="ignore", use_attribute_docstrings=True
     )
 
     data_dir: Path = PROJECT_ROOT / "data"
+    """raw, processed and rejected tables, registry, SQLite online store"""
     sources_file: Path = PROJECT_ROOT / "sources.yaml"  # each table's format and files (pipelines.sources.spec)
+    """the sources file: each table's format and files (see Bring your own flights)"""
     reports_dir: Path = PROJECT_ROOT / "reports"
+    """metrics, plots, scores, benchmark reports"""
     # Online store: embedded SQLite, one Redis (REDIS_URL) or a Redis Cluster (redis_cluster_nodes).
     online_store: Literal["sqlite", "redis", "redis_cluster"] = "sqlite"
+    """`sqlite`, `redis` or `redis_cluster` (see Scale out)"""
     redis_url: str = Field(
         default="redis://127.0.0.1:6379/0",
         validation_alias="REDIS_URL",
     )
+    """Redis for the online store, the live stream and the Redis tests"""
     # The cluster's nodes, host:port comma-separated (any of them will do; the rest are discovered).
     redis_cluster_nodes: str = Field(default="127.0.0.1:7100,127.0.0.1:7101,127.0.0.1:7102",
                                      pattern=r"^[^,:\s]+:\d+(,[^,:\s]+:\d+)*$")
+    """`host:port` of the cluster's nodes (any will do; the rest are discovered)"""
     # Offline store: DuckDB in process, or Spark (the master URL and any spark.* settings; Java 17).
     offline_store: Literal["duckdb", "spark"] = "duckdb"
+    """`duckdb` or `spark` (Feast's Spark offline store; needs Java 17)"""
     spark_master: str = "local[2]"
+    """Spark master URL (`spark://host:7077`, `yarn`, `k8s://...`)"""
     spark_conf: dict[str, str] = Field(default_factory=dict)  # SKYPROPHET_SPARK_CONF='{"spark.driver.memory": "4g"}'
+    """further Spark settings as JSON, e.g. `{"spark.driver.memory": "8g"}`"""
     # Materialization engine: Feast's local engine (reads through the offline store, writes from this
     # process) or Feast's Spark compute engine (reads, keeps the latest row per key and writes the online
     # store from Spark's Python workers; needs offline_store=spark).
     batch_engine: Literal["local", "spark"] = "local"
+    """materialization: `local` (Feast's local engine) or `spark` (Feast's Spark compute engine;
+    needs `SKYPROPHET_OFFLINE_STORE=spark`)"""
     params_path: Path = PARAMS_FILE
+    """the parameters file: training, and the lead and grid defaults above"""
     # Defaults from the parameters file (one place for the pipeline's parameters; DVC tracks them there).
     lead_minutes: int = Field(default_factory=lambda data: int(_param(data, "lead_minutes", 120)), ge=0)
+    """prediction lead of the demo (training and the model use `params.yaml`)"""
     grid_minutes: int = Field(default_factory=lambda data: int(_param(data, "grid_minutes", 15)), gt=0)
+    """grid step of the rolling tables and of the views' ttl"""
     materialize_chunk_days: int = Field(default=30, gt=0)
+    """materialization chunk"""
     online_write_batch_size: int = Field(default=5_000, gt=0)
+    """rows per online-store write"""
     duckdb_memory_limit: str = Field(default="700MB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB)$")
+    """memory of Feast's DuckDB engine for offline retrieval (it spills to `data/.duckdb_tmp` past it)"""
     mlflow_tracking_uri: str = Field(
         default=f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}",
         validation_alias=AliasChoices("SKYPROPHET_MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_URI"),
     )
+    """MLflow tracking and registry store"""
     mlflow_artifact_root: Path = PROJECT_ROOT / "mlartifacts"
+    """artifact root of the experiment when it is created"""
     mlflow_timeout_s: float = Field(default=5.0, gt=0)
+    """how long an HTTP tracking store may take to answer"""
     experiment_name: str = "flight-delay"
+    """the MLflow experiment runs are logged to"""
     # Live operation: the event stream (Redis Streams, on REDIS_URL), its retention in entries,
     # and the feature age above which /ready reports the live features stale.
     stream_name: str = "skyprophet:events"
+    """the event stream (`<name>:clock`, `<name>:checkpoint` beside it)"""
     stream_retention: int = Field(default=1_000_000, gt=0)
+    """entries the stream keeps (`XADD MAXLEN ~`)"""
     stream_batch: int = Field(default=2_000, gt=0)  # entries per read (one durable append, one acknowledgement)
+    """entries per read of the processor: one durable append and one acknowledgement"""
     # An entry delivered this many times without being acknowledged (its processor died each time)
     # is dead-lettered on its next delivery, so no entry can hold a processor in a crash loop.
     stream_max_deliveries: int = Field(default=3, gt=0)
+    """an entry delivered this many times without an acknowledgement (its processors died holding
+    it) is dead-lettered on its next delivery"""
     live_max_age_minutes: int = Field(default=30, gt=0)
+    """`/ready` is 503 when the processor's last tick trails the clock by more"""
     model_name: str = "flight-delay"
+    """the MLflow registered model"""
     # Monitoring (``skyprophet monitor``): a report raises an alert past any of these.
     monitor_psi_alert: float = Field(default=0.25, gt=0)  # an input's PSI ("act" band)
+    """`skyprophet monitor`: an input's PSI above this is an alert (calendar inputs never are)"""
     monitor_adversarial_auc_alert: float = Field(default=0.6, ge=0.5, le=1)  # the validator tells the periods apart
+    """the adversarial validator's ROC AUC above this is an alert"""
     monitor_skew_match_min: float = Field(default=0.99, ge=0, le=1)  # an input's share of online values equal to offline
+    """an input whose online values equal offline retrieval less often is an alert"""
     monitor_brier_alert: float = Field(default=0.16, gt=0, le=1)  # the window's Brier score once labels are in
+    """the window's Brier score above this is an alert (half again October's 0.106)"""
     monitor_sample_flights: int = Field(default=20_000, gt=0)  # flights sampled per side of a batch report
+    """flights sampled for the reference (and for a batch window)"""
 
     @model_validator(mode="after")
     def _spark_engine_needs_spark(self) -> Settings:

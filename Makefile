@@ -11,7 +11,7 @@ DATA := data
 RAW := $(DATA)/raw/canonical_flights.parquet
 PROCESSED := $(DATA)/processed/plane_recent.parquet
 
-.PHONY: run test test-unit env features apply demo model live monitor feast-ui mlflow-ui train promote evaluate score tune october-checks october-leads serve stress-test lint repro compose-config fresh-clone-check bench-features bench-stream bench-train bench-serving bench-scale bench-smoke redis-cluster redis-cluster-stop soak clean
+.PHONY: run test test-unit env features apply demo model live monitor feast-ui mlflow-ui train promote evaluate score tune october-checks october-leads serve stress-test lint docs docs-serve repro compose-config fresh-clone-check bench-features bench-stream bench-train bench-serving bench-scale bench-smoke redis-cluster redis-cluster-stop soak clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -151,9 +151,19 @@ fresh-clone-check:
 ## ruff on everything, mypy on the packages (the list is in pyproject.toml), and the layer
 ## contracts (import-linter, [tool.importlinter] in pyproject.toml).
 lint: env
-	$(VENV)/bin/ruff check pipelines skyprophet feature_repo serving tests benchmarks studies
+	$(VENV)/bin/ruff check pipelines skyprophet feature_repo serving tests benchmarks studies docs/gen_reference.py
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
+	$(MKDOCS) build --strict --quiet
+
+## The documentation site (MkDocs with Material): site/, its references generated from the code on
+## every build; docs-serve rebuilds on every change at http://127.0.0.1:8001.
+MKDOCS := NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(VENV)/bin/mkdocs
+docs: env
+	$(MKDOCS) build --strict
+
+docs-serve: env
+	$(MKDOCS) serve --strict -a 127.0.0.1:8001
 
 bench-features: features
 	$(CLI) bench features

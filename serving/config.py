@@ -43,6 +43,10 @@ class ServingSettings(Settings):
     # and scores the flights whose prediction time is within one grid step of it.
     live: bool = False
     """the service reads the replay's clock for requests without `as_of` (needs the Redis online store)"""
+    snapshot: bool = False
+    """without a clock or `as_of`, read every flight as of the instant the online store was loaded up to
+    (`data/online-held.json`) instead of its own prediction time: a store loaded once (`make run`)
+    answers the flights due then, and says why it cannot score the others"""
     # The departures board (/board, live mode): its refresh period and the UIs it links to.
     board_refresh_ms: int = Field(default=2000, ge=200)
     """how often `/board` refreshes"""

@@ -21,6 +21,7 @@ import numpy as np
 
 from skyprophet.adapters.online import OnlineFeatures
 from skyprophet.adapters.parquet import airport_countries
+from skyprophet.adapters.store import held_until
 from skyprophet.adapters.redis.wire import command
 from skyprophet.adapters.tracking import LoadedModel, alias_version, connect, load_version
 from skyprophet.core.errors import first_line
@@ -161,6 +162,13 @@ class FeatureLookup:
                                                                  countries=self.countries)
                 self._readers[key] = found
         return found
+
+    def held(self) -> int | None:
+        """The instant (seconds since the epoch) the online store was loaded up to, as its loader
+        noted it; None when nothing is noted. Read each time: a store may be loaded again while
+        the service runs."""
+        until = held_until(self.store)
+        return None if until is None else int(until.timestamp())
 
     def ping(self) -> None:
         """Raise if the online store cannot be reached."""

@@ -127,7 +127,8 @@ class ModelRef(BaseModel):
 class PredictResponse(BaseModel):
     model: ModelRef
     predictions: list[FlightPrediction]
-    as_of: str | None = Field(default=None, description="live mode: the clock's now, the instant the features were read as of")
+    as_of: str | None = Field(default=None, description="the instant the features were read as of when the request did not "
+                              "name one: live mode's clock, or in snapshot mode the instant the online store holds")
 
 
 class Outcome(BaseModel):

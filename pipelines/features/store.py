@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from rich.progress import Progress
 
 from skyprophet.adapters.parquet import read_canonical
-from skyprophet.adapters.store import OnlineKind, open_store, register
+from skyprophet.adapters.store import OnlineKind, held_file, held_until, open_store, register, store_id
 from skyprophet.core.config import Settings
 from skyprophet.core.errors import InvalidInput, NoData
 from skyprophet.core.features import FlightFeatures
@@ -45,30 +45,10 @@ def apply(store: FeatureStore, settings: Settings, processed_dir: Path | None = 
     return register(store, processed_dir or settings.processed_dir, settings.grid_minutes, settings.offline_store)
 
 
-def _held_file(store: FeatureStore) -> Path:
-    return Path(store.config.registry.path).with_name("online-held.json")
-
-
-def _store_id(store: FeatureStore) -> str:
-    """Which online store: its type and where it is (a SQLite file, a Redis address)."""
-    cfg = store.config.online_store
-    where = getattr(cfg, "path", None) or getattr(cfg, "connection_string", None) or ""
-    return f"{getattr(cfg, 'type', type(cfg).__name__)}:{where}"
-
-
-def held_until(store: FeatureStore) -> datetime | None:
-    """The latest instant this online store was loaded up to (None: nothing loaded, or cleared)."""
-    path = _held_file(store)
-    if not path.exists():
-        return None
-    value = json.loads(path.read_text()).get(_store_id(store))
-    return None if value is None else datetime.fromisoformat(value)
-
-
 def _note_held(store: FeatureStore, until: datetime | None) -> None:
-    path = _held_file(store)
+    path = held_file(store)
     notes = json.loads(path.read_text()) if path.exists() else {}
-    notes[_store_id(store)] = None if until is None else until.isoformat()
+    notes[store_id(store)] = None if until is None else until.isoformat()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(notes, indent=2, sort_keys=True) + "\n")
 

@@ -45,14 +45,19 @@ def _utc(epoch_s: float) -> str:
         return f"{np.datetime64(int(epoch_s), 's')} UTC"
 
 
-def _not_due(keys: FlightKeys, threshold: float, lead_minutes: int, now_s: int, window_minutes: int) -> dict[str, Any]:
-    """A single-lead model in live mode: a flight outside its window around scheduled - lead."""
+def _not_due(keys: FlightKeys, threshold: float, lead_minutes: int, now_s: int, window_minutes: int,
+             now: str = "the clock's now", mode: str = "live mode") -> dict[str, Any]:
+    """A single-lead model as of one instant (live mode's clock, a snapshot's): a flight outside
+    its window around scheduled - lead."""
     t = keys.sched_dep_epoch_s - 60 * lead_minutes
     off = (t - now_s) / 60
     when = f"{off:.0f} min after" if off > 0 else f"{-off:.0f} min before"
     return _unscored(keys, threshold, now_s, "not_due",
-                     f"its prediction time (scheduled departure - {lead_minutes} min, {_utc(t)}) is {when} the clock's now "
-                     f"({_utc(now_s)}); live mode scores a flight within {window_minutes} min of its prediction time")
+                     f"its prediction time (scheduled departure - {lead_minutes} min, {_utc(t)}) is {when} {now} "
+                     f"({_utc(now_s)}); {mode} scores a flight within {window_minutes} min of its prediction time")
+
+
+SNAPSHOT = ("the instant the online store holds", "a snapshot")  # how _not_due names the instant and the mode
 
 
 def _outside_horizon(keys: FlightKeys, spec: ModelSpec, t_s: int, outcome: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -91,7 +96,8 @@ class Choice:
 
 def choose(services: Services, model: LoadedModel, flights: list[FlightKeys], as_of: datetime | None,
            clock_read: tuple[int, list[dict[str, Any] | None]] | None = None) -> Choice:
-    """The instant to read (``as_of``, or in live mode the clock's now) and which flights can be
+    """The instant to read (``as_of``; in live mode the clock's now; in snapshot mode the instant the
+    online store was loaded up to) and which flights can be
     scored at it. In live mode ``clock_read`` (the clock and each flight's outcome, when the
     caller has read them) stands in for reading them again."""
     spec = model.spec
@@ -113,6 +119,16 @@ def choose(services: Services, model: LoadedModel, flights: list[FlightKeys], as
         if not spec.any_lead:  # a single-lead model: only the flights due now
             unscored = [None if clock.due(k, spec.lead_minutes, now_s) else
                         _not_due(k, spec.threshold, spec.lead_minutes, now_s, services.settings.grid_minutes) for k in flights]
+    elif as_of is None and services.settings.snapshot:  # as of what the store holds
+        held_s = services.lookup.held()
+        if held_s is None:
+            raise ServiceUnavailable("snapshot mode: the online store notes no load (run skyprophet features materialize)")
+        as_of = datetime.fromtimestamp(held_s, timezone.utc)
+        if not spec.any_lead:
+            window = 60 * services.settings.grid_minutes
+            unscored = [None if abs(k.sched_dep_epoch_s - 60 * spec.lead_minutes - held_s) <= window else
+                        _not_due(k, spec.threshold, spec.lead_minutes, held_s, services.settings.grid_minutes, *SNAPSHOT)
+                        for k in flights]
     if as_of is not None and spec.any_lead:  # any lead up to the longest, before departure
         t_s = int(as_of.timestamp())
         unscored = [_outside_horizon(k, spec, t_s, o) for k, o in zip(flights, outcomes, strict=True)]

@@ -3,7 +3,9 @@ Cluster online."""
 
 from __future__ import annotations
 
+import json
 import logging
+from datetime import datetime
 from pathlib import Path
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
@@ -266,3 +268,24 @@ def online_writer(store: FeatureStore) -> Callable[[str, pd.DataFrame], None]:
             store.write_to_online_store(view, df)
 
     return write
+
+
+def held_file(store: FeatureStore) -> Path:
+    """Where the instants each online store was loaded up to are noted (beside the registry)."""
+    return Path(store.config.registry.path).with_name("online-held.json")
+
+
+def store_id(store: FeatureStore) -> str:
+    """Which online store: its type and where it is (a SQLite file, a Redis address)."""
+    cfg = store.config.online_store
+    where = getattr(cfg, "path", None) or getattr(cfg, "connection_string", None) or ""
+    return f"{getattr(cfg, 'type', type(cfg).__name__)}:{where}"
+
+
+def held_until(store: FeatureStore) -> datetime | None:
+    """The latest instant this online store was loaded up to (None: nothing loaded, or cleared)."""
+    path = held_file(store)
+    if not path.exists():
+        return None
+    value = json.loads(path.read_text()).get(store_id(store))
+    return None if value is None else datetime.fromisoformat(value)

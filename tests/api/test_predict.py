@@ -223,3 +223,40 @@ def test_prediction_time_is_scheduled_minus_lead(api, upcoming: pd.DataFrame) ->
     stale = later.json()["predictions"][0]["stale_features"]
     assert "airline_stats__deps_1d" in stale and "origin_ops__deps_2h" in stale
     assert later.json()["predictions"][0]["features"]["airline_stats__deps_1d"] is None
+
+
+def test_snapshot_mode_reads_as_of_what_the_store_holds(api_settings, loaded_redis, canonical: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    """With SKYPROPHET_SNAPSHOT (make run's store, loaded once): every flight as of the instant the
+    store was loaded up to; flights it cannot score say why instead of a low-coverage probability."""
+    from fastapi.testclient import TestClient
+
+    from serving.main import create_app
+
+    held = pd.Timestamp(MATERIALIZED)
+    sched = canonical["sched_dep_utc"]
+    due = canonical[(sched > held + pd.Timedelta(hours=3)) & (sched <= held + pd.Timedelta(hours=4))].head(5)
+    gone = canonical[(sched < held - pd.Timedelta(hours=20)) & (sched > held - pd.Timedelta(hours=21))].head(2)
+    far = canonical[sched > held + pd.Timedelta(hours=30)].head(2)
+    flights = [_query(r) for r in pd.concat([due, gone, far]).itertuples()]
+    with TestClient(create_app(api_settings.model_copy(update={"snapshot": True}))) as c:
+        body = c.post("/predict", json={"flights": flights, "debug": True}).json()
+        assert body["as_of"] == MATERIALIZED.isoformat()
+        got = body["predictions"]
+        assert [p["status"] for p in got] == ["ok"] * len(due) + ["departed"] * len(gone) + ["beyond_horizon"] * len(far)
+        # a due flight: its lead from the held instant, and the same answer as asking as of that instant
+        explicit = c.post("/predict", json={"flights": flights[: len(due)], "debug": True, "as_of": MATERIALIZED.isoformat()})
+        for p, q, row in zip(got[: len(due)], explicit.json()["predictions"], due.itertuples(), strict=True):
+            assert p["lead_minutes"] == round((row.sched_dep_utc - held).total_seconds() / 60, 2)
+            assert p["delay_probability"] == q["delay_probability"] and p["features"] == q["features"]
+            assert p["reliable"], p
+        assert all("2013-12-30 12:00 UTC" in p["reason"] for p in got[len(due):])
+        # a store that notes no load: a 503 that says what to run
+        held_file = api_settings.data_dir / "online-held.json"
+        moved = held_file.rename(held_file.with_suffix(".away"))
+        try:
+            r = c.post("/predict", json={"flights": flights[:1]})
+            assert r.status_code == 503 and "materialize" in r.json()["detail"], r.text
+        finally:
+            moved.rename(held_file)
+    with TestClient(create_app(api_settings)) as c:  # without it, each flight at its own T: the far ones are read
+        assert c.post("/predict", json={"flights": flights[-1:]}).json()["predictions"][0]["status"] == "ok"

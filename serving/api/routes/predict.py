@@ -101,6 +101,6 @@ async def predict(request: Request) -> Response:
     except ServiceUnavailable as exc:
         return JSONResponse({"detail": str(exc)}, status_code=503)
     body: dict[str, Any] = {"model": model.ref(), "predictions": predictions}
-    if as_of is not None and req.as_of is None:  # live mode: the clock's now
+    if as_of is not None and req.as_of is None:  # live mode's clock, or a snapshot's instant
         body["as_of"] = as_of.isoformat()
     return Response(orjson.dumps(body), media_type="application/json", headers={"X-Request-ID": rid})

@@ -64,7 +64,7 @@ def flight_timing_view(plane_recent: FeatureView) -> OnDemandFeatureView:
 def flight_context_view(plane_recent: FeatureView, plane_static: FeatureView) -> OnDemandFeatureView:
     """``flight_timing``'s features and the aircraft's age at the flight's date (its build year alone
     means a different age in each year of a data set spanning several)."""
-    return _request_view("flight_context", prediction_request, [plane_recent, plane_static], CONTEXT_RULES, flight_context)
+    return _request_view("flight_context", prediction_request, [plane_recent, plane_static], CONTEXT_RULES, flight_timing)
 
 
 def flight_calendar_view(plane_recent: FeatureView) -> OnDemandFeatureView:
@@ -108,20 +108,9 @@ def flight_timing(inputs: pd.DataFrame) -> pd.DataFrame:
     ints = {k: inputs[k].astype("int64").to_numpy() for k in ("sched_dep_epoch_s", "utc_offset_min", "as_of_epoch_s")}
     prev = pd.to_numeric(inputs["prev_dep_ts"], errors="coerce").astype("float64").to_numpy()
     country = inputs["origin_country"].to_numpy() if "origin_country" in inputs else None
-    features = request_features(ints["sched_dep_epoch_s"], ints["utc_offset_min"], prev, ints["as_of_epoch_s"], country=country)
-    return pd.DataFrame(features, index=inputs.index)
-
-
-def flight_context(inputs: pd.DataFrame) -> pd.DataFrame:
-    # Feast rebuilds the UDF from its source text, without this module's globals: import here.
-    import pandas as pd
-
-    from skyprophet.core.transforms import request_features
-
-    ints = {k: inputs[k].astype("int64").to_numpy() for k in ("sched_dep_epoch_s", "utc_offset_min", "as_of_epoch_s")}
-    prev = pd.to_numeric(inputs["prev_dep_ts"], errors="coerce").astype("float64").to_numpy()
-    built = pd.to_numeric(inputs["year_built"], errors="coerce").astype("float64").to_numpy()
-    country = inputs["origin_country"].to_numpy() if "origin_country" in inputs else None
+    # flight_context's source adds the build year, and with it the plane's age
+    built = pd.to_numeric(inputs["year_built"], errors="coerce").astype("float64").to_numpy() if "year_built" in inputs else None
     features = request_features(ints["sched_dep_epoch_s"], ints["utc_offset_min"], prev, ints["as_of_epoch_s"],
                                 country=country, year_built=built)
     return pd.DataFrame(features, index=inputs.index)
+

@@ -263,7 +263,13 @@ class LiveClock:
 
     def due(self, flight: FlightKeys, lead_minutes: int, now_s: int) -> bool:
         """The flight's prediction time (scheduled - lead) is within one grid step of now."""
-        return abs(flight.sched_dep_epoch_s - 60 * lead_minutes - now_s) <= self.window_s
+        return due(flight, lead_minutes, now_s, self.window_s)
+
+
+def due(flight: FlightKeys, lead_minutes: int, now_s: int, window_s: int) -> bool:
+    """The flight's prediction time (scheduled - lead) is within ``window_s`` of ``now_s``: what a
+    single-lead model scores as of one instant (live mode's clock, a snapshot's)."""
+    return abs(flight.sched_dep_epoch_s - 60 * lead_minutes - now_s) <= window_s
 
 
 @dataclass

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 from redis.exceptions import RedisError
 
-from serving.inference import Scored, score
+from serving.inference import Scored, due, score
 from serving.services import Services
 from skyprophet.adapters.tracking import LoadedModel
-from skyprophet.core.features import FlightFeatures, nan_to_none
+from skyprophet.core.features import FlightFeatures, input_coverage, nan_to_none
 from skyprophet.core.keys import FlightKeys
 from skyprophet.core.model import ModelSpec, top_factors
 
@@ -125,10 +125,9 @@ def choose(services: Services, model: LoadedModel, flights: list[FlightKeys], as
             raise ServiceUnavailable("snapshot mode: the online store notes no load (run skyprophet features materialize)")
         as_of = datetime.fromtimestamp(held_s, timezone.utc)
         if not spec.any_lead:
-            window = 60 * services.settings.grid_minutes
-            unscored = [None if abs(k.sched_dep_epoch_s - 60 * spec.lead_minutes - held_s) <= window else
-                        _not_due(k, spec.threshold, spec.lead_minutes, held_s, services.settings.grid_minutes, *SNAPSHOT)
-                        for k in flights]
+            grid = services.settings.grid_minutes
+            unscored = [None if due(k, spec.lead_minutes, held_s, 60 * grid) else
+                        _not_due(k, spec.threshold, spec.lead_minutes, held_s, grid, *SNAPSHOT) for k in flights]
     if as_of is not None and spec.any_lead:  # any lead up to the longest, before departure
         t_s = int(as_of.timestamp())
         unscored = [_outside_horizon(k, spec, t_s, o) for k, o in zip(flights, outcomes, strict=True)]
@@ -140,7 +139,7 @@ def _answer(services: Services, spec: ModelSpec, keys: FlightKeys, t_s: int, ff:
     """One scored flight's answer: probability and decision (or a refusal), coverage, factors."""
     settings = services.settings
     n_inputs = len(spec.feature_names)
-    coverage = 1.0 - len(ff.missing) / n_inputs
+    coverage = input_coverage(ff.missing, n_inputs)
     reliable = coverage >= settings.min_coverage
     answered = reliable or not settings.refuse_unreliable
     item: dict[str, Any] = {

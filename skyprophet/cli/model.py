@@ -178,9 +178,10 @@ def _as_api_response(result: Any, factors: list[dict[str, Any]]) -> Any:
     with coverage judged against the service's SKYPROPHET_MIN_COVERAGE and ``as_of`` the instant
     the features were read as of."""
     from serving.schemas import PredictResponse
+    from skyprophet.core.features import input_coverage
 
     spec = result.model.spec
-    coverage = 1.0 - len(result.missing) / len(spec.feature_names)
+    coverage = input_coverage(result.missing, len(spec.feature_names))
     return PredictResponse.model_validate({
         "model": result.model.ref(),
         "as_of": result.as_of.isoformat(),

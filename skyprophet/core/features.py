@@ -55,3 +55,9 @@ def nan_to_none(value: Any) -> Any:
     if hasattr(value, "item"):
         value = value.item()
     return None if isinstance(value, float) and value != value else value
+
+
+def input_coverage(missing: list[str], n_inputs: int) -> float:
+    """The share of a model's ``n_inputs`` that were present: neither missing nor stale (a stale
+    value is read as missing)."""
+    return 1.0 - len(missing) / n_inputs

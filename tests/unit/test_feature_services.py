@@ -75,8 +75,8 @@ def test_definitions_are_made_afresh_for_each_folder(tmp_path: Path) -> None:
     assert odfv.feature_transformation.udf_string.startswith("def flight_calendar(")
     timing = next(o for o in again if o.name == "flight_timing")
     assert timing.feature_transformation.udf_string.startswith("def flight_timing(")
-    context = next(o for o in again if o.name == "flight_context")
-    assert context.feature_transformation.udf_string.startswith("def flight_context(")
+    context = next(o for o in again if o.name == "flight_context")  # the same function, given the build year too
+    assert context.feature_transformation.udf_string.startswith("def flight_timing(")
     views = {o.name: o for o in again if type(o).__name__ == "FeatureView"}
     assert views["airline_stats"].ttl.total_seconds() == 31 * 60  # this grid step, not the first one's
     assert views["airline_stats"].batch_source.path == str((tmp_path / "processed" / "airline_stats.parquet").resolve())

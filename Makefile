@@ -49,9 +49,11 @@ apply: features
 
 ## The main job on the embedded default (SQLite): data -> features -> feast apply -> a production
 ## model (trained and promoted only when none exists) -> materialize -> sample flight -> the API
-## on port 8000 (Ctrl-C stops it), in snapshot mode: every flight as of the instant the store holds.
+## on port 8000 (Ctrl-C stops it), in snapshot mode: every flight as of the instant the store holds,
+## and the departures board of that instant.
 run: apply model
 	$(CLI) features demo
+	@echo "make run: the API on http://127.0.0.1:$(PORT)/docs, the departures board on http://127.0.0.1:$(PORT)/board (Ctrl-C stops)"
 	SKYPROPHET_SNAPSHOT=true $(SERVE)
 
 model: apply

@@ -21,12 +21,12 @@ from serving import __version__
 from serving.api.routes import admin, board, departures, health, monitor, predict
 from serving.config import ServingSettings, get_serving_settings
 from serving.inference import FeatureLookup, LiveClock, ModelHolder, sync
-from serving.services import Services
+from serving.services import Services, Timetable
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.monitoring import MonitorGauges
 from serving.prediction_log import PredictionLogs
 from serving.schemas import DEBUG_FIELDS, PredictRequest
-from skyprophet.adapters.departures import Departures
+from skyprophet.adapters.departures import Departures, SnapshotDepartures
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +70,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     client = await asyncio.to_thread(redis_client, settings)
     metrics: Metrics = app.state.metrics
     live = settings.live and client is not None
+    lookup = FeatureLookup(store, client)
+    timetable: Timetable | None = None
+    if live:
+        timetable = Departures(client, settings.stream_name)
+    elif settings.snapshot:
+        timetable = SnapshotDepartures(settings.canonical_path, lookup.held)
     services = Services(
         settings=settings, metrics=metrics, gauges=MonitorGauges(metrics, settings.reports_dir),
-        lookup=FeatureLookup(store, client), models=ModelHolder(settings), logs=PredictionLogs(store, settings, metrics),
+        lookup=lookup, models=ModelHolder(settings), logs=PredictionLogs(store, settings, metrics),
         clock=LiveClock(client, settings.stream_name, settings.grid_minutes) if live else None,
-        departures=Departures(client, settings.stream_name) if live else None,
+        departures=timetable,
     )
     app.state.services = services
     await sync(services.models, services.lookup, metrics, services.logs)

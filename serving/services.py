@@ -4,7 +4,7 @@ reached by the routes through ``serving.deps.ServicesDep``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from serving.config import ServingSettings
@@ -12,7 +12,17 @@ if TYPE_CHECKING:
     from serving.metrics import Metrics
     from serving.monitoring import MonitorGauges
     from serving.prediction_log import PredictionLogs
-    from skyprophet.adapters.departures import Departures
+
+
+class Timetable(Protocol):
+    """The flights listed by ``GET /departures`` and the board: the live stream's
+    (``skyprophet.adapters.departures.Departures``) or snapshot mode's (``SnapshotDepartures``)."""
+
+    no_clock: str  # why there is no "now" when listed_now finds none
+
+    def origins(self) -> list[str]: ...
+
+    def listed_now(self, origin: str, back_s: int, ahead_s: int) -> tuple[int | None, list[dict[str, Any]]]: ...
 
 
 @dataclass(frozen=True)
@@ -24,4 +34,4 @@ class Services:
     models: ModelHolder  # the production model, hot-swapped
     logs: PredictionLogs  # the prediction log of each feature service served
     clock: LiveClock | None = None  # live mode: the replay's clock
-    departures: Departures | None = None  # live mode: the timetable and outcomes
+    departures: Timetable | None = None  # live or snapshot mode: the timetable and outcomes

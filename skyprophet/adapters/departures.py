@@ -13,19 +13,27 @@ outcomes (``departure``, ``cancellation``); read by the API. Keys (``name`` is t
 Flights scheduled more than ``KEEP_S`` before the clock are pruned at each tick, with their
 outcomes. Every write is idempotent (a redelivered event writes the same member and field).
 ``EventStream.reset`` (a new replay) deletes these keys with the stream's own.
+
+``SnapshotDepartures`` is the same timetable in snapshot mode (``make run``, no stream): the
+canonical flights as of the instant the online store was loaded up to, each outcome known when
+its event would have been (a departure at its actual time, a cancellation 3 h after schedule).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
+import pandas as pd
+import pyarrow.parquet as pq
 import redis
 
 from skyprophet.adapters.redis.wire import command
-from skyprophet.core.events import CANCELLATION, DEPARTURE, PLANNED, Event, flight_identity
+from skyprophet.adapters.stream import clock_key
+from skyprophet.core.events import CANCELLATION, CANCELLED_AFTER_S, DEPARTURE, PLANNED, Event, flight_identity
 
 KEEP_S = 6 * 3600  # departed flights stay listed this long after their scheduled time
 _MEMBER = ("carrier", "flight_number", "origin", "dest", "tailnum", "sched", "utc_offset_min")
@@ -59,6 +67,8 @@ def member(flight: dict[str, Any]) -> str:
 class Departures:
     def __init__(self, client: redis.Redis, stream_name: str):
         self.r = client
+        self.clock_key = clock_key(stream_name)
+        self.no_clock = f"live mode: no clock at {self.clock_key} (is a replay running?)"
         self.prefix = f"{stream_name}:departures:"
         self.outcomes = f"{stream_name}:outcomes:"
         self.origins_key = f"{stream_name}:departures"  # the set of origins listed
@@ -123,11 +133,61 @@ class Departures:
         raw = self.r.zrangebyscore(self.prefix + origin, f"({after_s}", until_s)
         return _with_outcomes(raw, self.r.hgetall(self.outcomes + origin) if raw else {})
 
-    def listed_now(self, clock_key: str, origin: str, back_s: int, ahead_s: int) -> tuple[int | None, list[dict[str, Any]]]:
-        """The clock (``clock_key``) and ``listed(origin, now - back_s, now + ahead_s)`` read as one
+    def listed_now(self, origin: str, back_s: int, ahead_s: int) -> tuple[int | None, list[dict[str, Any]]]:
+        """The replay's clock and ``listed(origin, now - back_s, now + ahead_s)`` read as one
         (a script: one round trip, one instant); (None, []) when there is no clock."""
-        got = self._listing(keys=[clock_key, self.prefix + origin, self.outcomes + origin], args=[back_s, ahead_s])
+        got = self._listing(keys=[self.clock_key, self.prefix + origin, self.outcomes + origin], args=[back_s, ahead_s])
         if not got:
             return None, []
         now, members, pairs = got
         return int(now), _with_outcomes(members, dict(zip(pairs[::2], pairs[1::2], strict=True)))
+
+
+class SnapshotDepartures:
+    """The timetable of snapshot mode: the canonical flights (``path``) around the instant the
+    online store holds (``held()``, seconds since the epoch, None when nothing is noted), each
+    outcome known when its event would have been. Read from the file at each call (a band of it:
+    the file's row groups outside the band are skipped), as the held instant may move."""
+
+    def __init__(self, path: Path, held: Callable[[], int | None]):
+        self.path = path
+        self.held = held
+        self.no_clock = "snapshot mode: the online store notes no load (run `skyprophet features materialize`)"
+        self._origins: list[str] | None = None
+
+    def origins(self) -> list[str]:
+        if self._origins is None:
+            column = pq.read_table(self.path, columns=["origin"]).column("origin")
+            self._origins = sorted(str(o) for o in column.unique().to_pylist())
+        return self._origins
+
+    def listed_now(self, origin: str, back_s: int, ahead_s: int) -> tuple[int | None, list[dict[str, Any]]]:
+        """The held instant and the flights of ``origin`` scheduled in (now - back_s, now + ahead_s],
+        by time, each with its ``outcome`` as known at that instant (None while unknown)."""
+        now = self.held()
+        if now is None:
+            return None, []
+        lo, hi = (pd.Timestamp(t, unit="s", tz="UTC") for t in (now - back_s, now + ahead_s))
+        cols = ["carrier", "flight_number", "origin", "dest", "tailnum", "sched_dep_utc", "utc_offset_min", "actual_dep_utc",
+                "dep_delay_min", "cancelled"]
+        rows = pd.read_parquet(self.path, columns=cols, filters=[("origin", "==", origin), ("sched_dep_utc", ">", lo),
+                                                                 ("sched_dep_utc", "<=", hi)])
+        rows = rows.sort_values("sched_dep_utc", kind="stable")
+        rows["sched"] = (rows["sched_dep_utc"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+        out = []
+        for r in rows.astype(object).where(rows.notna(), None).to_dict("records"):
+            flight = {k: r[k] for k in ("carrier", "origin", "dest", "tailnum")}
+            flight |= {"flight_number": str(r["flight_number"]), "sched": int(r["sched"]), "utc_offset_min": int(r["utc_offset_min"])}
+            flight["outcome"] = _outcome_at(r, now)
+            out.append(flight)
+        return now, out
+
+
+def _outcome_at(row: dict[Any, Any], now: int) -> dict[str, Any] | None:
+    """A canonical flight's outcome as known at ``now``, as the stream's events would carry it."""
+    if row["cancelled"]:
+        return {"cancelled": True} if row["sched"] + CANCELLED_AFTER_S <= now else None
+    if row["actual_dep_utc"] is None:
+        return None
+    actual = int(row["actual_dep_utc"].timestamp())
+    return {"actual": actual, "delay": float(row["dep_delay_min"])} if actual <= now else None

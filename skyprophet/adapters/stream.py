@@ -55,13 +55,18 @@ def _s(v: Any) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
+def clock_key(name: str) -> str:
+    """Where the replay's now is kept (seconds since the epoch) for the stream ``name``."""
+    return f"{name}:clock"
+
+
 class EventStream:
     def __init__(self, client: redis.Redis, name: str = STREAM, group: str = GROUP, retention: int = 1_000_000):
         self.r = client
         self.name = name
         self.group = group
         self.retention = retention
-        self.clock_key = f"{name}:clock"  # the replay's now, seconds since the epoch
+        self.clock_key = clock_key(name)  # the replay's now, seconds since the epoch
 
     @classmethod
     def from_url(cls, url: str, **kw: Any) -> EventStream:

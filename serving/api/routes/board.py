@@ -23,7 +23,7 @@ def _template() -> str:
     return PAGE.read_text(encoding="utf-8")
 
 
-@router.get("/board", response_class=HTMLResponse, responses={409: {"description": "live mode is off"}})
+@router.get("/board", response_class=HTMLResponse, responses={409: {"description": "neither live nor snapshot mode"}})
 async def board(request: Request) -> HTMLResponse:
     """The coming departures of an origin with their delay probability, decision, top factors and
     feature age, refreshed as the clock advances; the outcome beside the prediction once a flight
@@ -33,7 +33,8 @@ async def board(request: Request) -> HTMLResponse:
     departures = services.departures
     if departures is None:
         return HTMLResponse("<!doctype html><title>SkyProphet</title><p>The departures board needs live mode "
-                            "(SKYPROPHET_LIVE=true, as <code>make live</code> runs it).</p>", status_code=409)
+                            "(SKYPROPHET_LIVE=true, as <code>make live</code> runs it) or snapshot mode "
+                            "(SKYPROPHET_SNAPSHOT=true, as <code>make run</code> runs it).</p>", status_code=409)
     origins = await asyncio.to_thread(departures.origins) or ["EWR"]
     options = "".join(f'<option value="{html.escape(o)}">{html.escape(o)}</option>' for o in origins)
     values = {"__ORIGINS__": options, "__FEAST_UI__": html.escape(settings.feast_ui_url),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
@@ -37,7 +39,7 @@ def _outcome(o: dict[str, Any] | None, offset_min: int, delayed_after: float) ->
 @router.get(
     "/departures",
     response_model=DeparturesResponse,
-    responses={409: {"description": "live mode is off"},
+    responses={409: {"description": "neither live nor snapshot mode"},
                503: {"model": Unavailable, "description": "Redis, the clock or the model unavailable"}},
 )
 async def departures(
@@ -47,19 +49,21 @@ async def departures(
     past_hours: Annotated[float, Query(ge=0, le=6, description="also the flights of the last this many hours, with outcomes")] = 0,
     explain: Annotated[bool, Query(description="top factors of each scored flight")] = False,
 ) -> Response:
-    """The timetable of ``origin`` from the live stream (flights known 24 h ahead), by scheduled
-    departure; each upcoming flight with its prediction (as ``POST /predict`` in live mode), each
-    flight with its outcome once it has departed or been cancelled."""
+    """The timetable of ``origin`` by scheduled departure: the live stream's (flights known 24 h
+    ahead), or in snapshot mode the schedule as of the instant the online store holds. Each upcoming
+    flight with its prediction (as ``POST /predict`` scores it without ``as_of``), each flight with
+    its outcome once it has departed or been cancelled."""
     services: Services = request.app.state.services
-    board, clock = services.departures, services.clock
-    if board is None or clock is None:
-        return JSONResponse({"detail": "GET /departures needs live mode (SKYPROPHET_LIVE=true): it lists the stream's timetable"},
+    board = services.departures
+    if board is None:
+        return JSONResponse({"detail": "GET /departures needs live mode (SKYPROPHET_LIVE=true: the stream's timetable) or "
+                                       "snapshot mode (SKYPROPHET_SNAPSHOT=true: the schedule as of the instant the store holds)"},
                             status_code=409)
     model = current_model(services.models)
     try:
-        now_s, listed = board.listed_now(clock.stream.clock_key, origin, int(past_hours * 3600), int(hours * 3600))
+        now_s, listed = await asyncio.to_thread(board.listed_now, origin, int(past_hours * 3600), int(hours * 3600))
         if now_s is None:
-            raise ServiceUnavailable(f"live mode: no clock at {clock.stream.clock_key} (is a replay running?)")
+            raise ServiceUnavailable(board.no_clock)
         upcoming = [f for f in listed if f["sched"] > now_s and f["outcome"] is None]
         keys = [FlightKeys(f["carrier"], flight_number(f["flight_number"]), f["origin"], f["dest"], int(f["sched"]),
                            int(f["utc_offset_min"]), f.get("tailnum")) for f in upcoming]

@@ -8,6 +8,7 @@ version 1. Redis database 14 is flushed and loaded by materializing the two days
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +30,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
+    """Wait until the server process ``proc`` answers ``url/ready`` with a 200 (fail if it exits)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:] if proc.stderr else "server exited"
+        assert time.monotonic() < deadline, "the server did not get ready"
+        time.sleep(0.3)
 
 
 @dataclass

@@ -22,7 +22,7 @@ import httpx
 import pytest
 import redis
 
-from tests.api.conftest import free_port, start_server
+from tests.api.conftest import free_port, start_server, wait_ready
 from tests.api.test_predict import GOOD
 from tests.api.test_resilience import _redis_server
 
@@ -137,16 +137,7 @@ def served(api_settings, loaded_redis: str, tmp_path: Path) -> Iterator[Served]:
     api_port = free_port()
     proc = _serve(api_settings, port, api_port, metrics_dir)
     url = f"http://127.0.0.1:{api_port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None, proc.stderr.read().decode()[-2000:] if proc.stderr else "server exited"
-        assert time.monotonic() < deadline, "the server did not get ready"
-        time.sleep(0.3)
+    wait_ready(url, proc)
     served = Served(url, proc, port, redis_dir, store)
     try:
         yield served

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +16,7 @@ from urllib.parse import urlparse
 import numpy as np
 import pandas as pd
 import pytest
+import redis
 
 from pipelines.features import build as build_features
 
@@ -279,3 +283,25 @@ def rows_at(canonical: pd.DataFrame, store, lead_minutes: int) -> pd.DataFrame: 
 def test_rows(canonical: pd.DataFrame, offline_store) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     """The test months' rows at the headline lead (T = scheduled - 2 h)."""
     return rows_at(canonical, offline_store, 120)
+
+
+def redis_server(port: int, data_dir: Path | None = None) -> subprocess.Popen[bytes]:
+    """A redis-server of the test's own on ``port``; with ``data_dir``, it loads ``dump.rdb`` from there
+    at start and writes it on SAVE (nothing is saved by itself)."""
+    exe = shutil.which("redis-server")
+    if exe is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("redis-server is not installed")
+        pytest.skip("redis-server is not installed")
+    files = ["--dir", str(data_dir), "--dbfilename", "dump.rdb"] if data_dir is not None else []
+    proc = subprocess.Popen([exe, "--port", str(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1", *files],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    r = redis.Redis(port=port, socket_connect_timeout=0.2)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            r.ping()
+            return proc
+        except redis.RedisError:
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)

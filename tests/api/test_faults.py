@@ -24,7 +24,7 @@ import redis
 
 from tests.api.conftest import free_port, start_server, wait_ready
 from tests.api.test_predict import GOOD
-from tests.api.test_resilience import _redis_server
+from tests.conftest import redis_server
 
 pytestmark = [pytest.mark.api, pytest.mark.integration]
 
@@ -130,7 +130,7 @@ def served(api_settings, loaded_redis: str, tmp_path: Path) -> Iterator[Served]:
     redis_dir = tmp_path / "redis"
     redis_dir.mkdir()
     port = free_port()
-    store = _redis_server(port, redis_dir)
+    store = redis_server(port, redis_dir)
     assert _copy_redis(loaded_redis, port) > 1000
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
@@ -165,7 +165,7 @@ def test_redis_stopped_under_load_gives_fast_503s_and_recovers(served: Served, a
         down = time.monotonic()
         time.sleep(5.0)
         restart = time.monotonic()
-        served.redis = _redis_server(served.redis_port, served.redis_dir)  # returns once it answers PING
+        served.redis = redis_server(served.redis_port, served.redis_dir)  # returns once it answers PING
         up = time.monotonic()
         time.sleep(3.0)
     calls = load.calls

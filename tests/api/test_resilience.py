@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import redis
 
 from skyprophet.adapters.tracking import PRODUCTION, connect
 from tests.api.conftest import free_port, start_server
 from tests.api.test_predict import GOOD
+from tests.conftest import redis_server
 
 pytestmark = [pytest.mark.api, pytest.mark.integration]
 
@@ -85,31 +81,9 @@ def test_alias_move_under_load_fails_nothing_and_switches(api, small_models) -> 
         _wait_for_version(api.url, v1)
 
 
-def _redis_server(port: int, data_dir: Path | None = None) -> subprocess.Popen[bytes]:
-    """A redis-server of the test's own on ``port``; with ``data_dir``, it loads ``dump.rdb`` from there
-    at start and writes it on SAVE (nothing is saved by itself)."""
-    exe = shutil.which("redis-server")
-    if exe is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("redis-server is not installed")
-        pytest.skip("redis-server is not installed")
-    files = ["--dir", str(data_dir), "--dbfilename", "dump.rdb"] if data_dir is not None else []
-    proc = subprocess.Popen([exe, "--port", str(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1", *files],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    r = redis.Redis(port=port, socket_connect_timeout=0.2)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            r.ping()
-            return proc
-        except redis.RedisError:
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-
-
 def test_redis_down_is_a_bounded_503_and_recovers(api_settings, small_models) -> None:  # type: ignore[no-untyped-def]
     port = free_port()
-    proc = _redis_server(port)
+    proc = redis_server(port)
     server = start_server(api_settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{port}/0"}))
     url = server.url
     body = {"flights": [GOOD]}
@@ -131,7 +105,7 @@ def test_redis_down_is_a_bounded_503_and_recovers(api_settings, small_models) ->
         assert ready.status_code == 503 and any(p.startswith("online store") for p in ready.json()["problems"])
         assert httpx.get(f"{url}/health", timeout=10).status_code == 200  # alive all along
 
-        proc = _redis_server(port)
+        proc = redis_server(port)
         assert httpx.post(f"{url}/predict", json=body, timeout=10).status_code == 200
         assert httpx.get(f"{url}/ready", timeout=10).status_code == 200
     finally:

@@ -39,6 +39,14 @@ carrier_origin = Entity(
     description="A carrier at its departure airport: carrier @ origin (e.g. UA@EWR).",
 )
 
+departure = Entity(
+    name="departure",
+    join_keys=["departure_id"],
+    value_type=ValueType.STRING,
+    description="One scheduled departure: carrier + number, origin and scheduled departure in seconds since the epoch "
+    "(e.g. UA1545:EWR:1388408400), as the event contract names a flight.",
+)
+
 day = Entity(
     name="day",
     join_keys=["as_of_day"],
@@ -47,4 +55,4 @@ day = Entity(
     "time-varying view, so a point-in-time join only scans T's own day.",
 )
 
-ENTITIES = [airline, airport, flight, plane, route, carrier_origin, day]
+ENTITIES = [airline, airport, flight, plane, route, carrier_origin, departure, day]

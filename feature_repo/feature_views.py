@@ -18,7 +18,7 @@ from feast.data_source import DataSource
 from feast.types import Float64, Int64, String
 
 from feature_repo.data_sources import Engine, parquet_source
-from feature_repo.entities import airline, airport, carrier_origin, day, flight, plane, route
+from feature_repo.entities import airline, airport, carrier_origin, day, departure, flight, plane, route
 
 # Whole days: the DuckDB store cannot add a timedelta mixing days and seconds.
 SPARSE_TTL = timedelta(days=1)
@@ -55,6 +55,8 @@ _WEATHER = {
     "visib": "Visibility (miles)",
 }
 _STATIC = "Static reference data, valid at any T"
+_INBOUND = ("g = latest grid point <= T. The inbound leg: the tail's latest leg scheduled before the flight, landing at "
+            "its origin, scheduled at most a day before it; known from a day before the flight (null with no such leg)")
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class FeatureViews:
     route_static: FeatureView
     plane_static: FeatureView
     plane_recent: FeatureView
+    inbound_leg: FeatureView
 
     def all(self) -> list[FeatureView]:
         return [getattr(self, f.name) for f in fields(self)]
@@ -186,6 +189,26 @@ def feature_views(processed_dir: Path, grid_minutes: int, engine: Engine = "duck
         source=src("plane_recent"),
         description="The aircraft's previous departure; a row per departure plus a daily heartbeat for 7 days.",
     )
+    inbound_leg = FeatureView(
+        name="inbound_leg",
+        entities=[departure, day],
+        ttl=SPARSE_TTL,
+        schema=[
+            _f("inbound_departed", Int64, f"1 if the inbound leg's actual departure is <= g, else 0. {_INBOUND}"),
+            _f("inbound_dep_delay", Float64, f"The inbound leg's departure delay (min), known from its actual departure <= g; "
+               f"null before. {_INBOUND}"),
+            _f("inbound_arrived", Int64, f"1 if the inbound leg's actual arrival is <= g, else 0. {_INBOUND}"),
+            _f("inbound_arr_delay", Float64, f"The inbound leg's arrival delay (min), known from its actual arrival <= g; "
+               f"null before. {_INBOUND}"),
+            _f("inbound_sched_turn", Float64, f"The flight's scheduled departure minus the inbound leg's scheduled arrival "
+               f"(min): the planned turn. {_INBOUND}"),
+            _f("inbound_slack", Float64, f"The planned turn minus the latest delay known at g (the arrival's, else the "
+               f"departure's, else none): minutes to spare, negative when the flight must leave late. {_INBOUND}"),
+        ],
+        source=src("inbound_leg"),
+        description="The aircraft's inbound leg: the leg its tail flies into the flight's origin before it; "
+        "a row when something about it becomes known, and a daily heartbeat, from a day before the flight.",
+    )
     return FeatureViews(
         airline_stats=airline_stats,
         origin_ops=origin_ops,
@@ -196,4 +219,5 @@ def feature_views(processed_dir: Path, grid_minutes: int, engine: Engine = "duck
         route_static=route_static,
         plane_static=plane_static,
         plane_recent=plane_recent,
+        inbound_leg=inbound_leg,
     )

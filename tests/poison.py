@@ -14,7 +14,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from skyprophet.core.events import CANCELLATION, DEPARTURE, PLANNED, SCHEDULE, WEATHER, Event, make
+from skyprophet.core.events import ARRIVAL, CANCELLATION, DEPARTURE, PLANNED, SCHEDULE, WEATHER, Event, make
 
 Fields = dict[str, Any]  # str or bytes values, as written with XADD
 
@@ -27,6 +27,12 @@ def flight(number: int | str, sched: int, carrier: str = "UA", origin: str = "EW
 
 def departure(f: dict[str, Any], delay: int) -> Event:
     return make(DEPARTURE, {**f, "actual": f["sched"] + 60 * delay, "delay": float(delay)})
+
+
+def arrival(f: dict[str, Any], block_min: int, delay: int) -> Event:
+    """``f`` arriving ``delay`` minutes after its scheduled arrival, ``block_min`` after its scheduled departure."""
+    sched_arr = f["sched"] + 60 * block_min
+    return make(ARRIVAL, {**f, "sched_arr": sched_arr, "arrived": sched_arr + 60 * delay, "arr_delay": float(delay)})
 
 
 def weather(origin: str, hour: int, **values: float | None) -> Event:
@@ -82,11 +88,13 @@ WRONG: dict[str, list[Any]] = {
     "carrier": _CODE_WRONG, "origin": _CODE_WRONG, "dest": _CODE_WRONG, "flight_number": _FLIGHT_NUMBER_WRONG,
     "utc_offset_min": _INT_WRONG, "sched": _EPOCH_WRONG, "actual": _EPOCH_WRONG, "hour": _EPOCH_WRONG,
     "tailnum": _TAIL_WRONG, "delay": [*_FLOAT_WRONG, None], "distance": _FLOAT_WRONG,
+    "sched_arr": _EPOCH_WRONG, "arrived": _EPOCH_WRONG, "arr_delay": [*_FLOAT_WRONG, None],
     **{c: _FLOAT_WRONG for c in ("temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib")},
 }
 REQUIRED = {
     PLANNED: list(flight(1, 0)), SCHEDULE: list(flight(1, 0)), CANCELLATION: list(flight(1, 0)),
-    DEPARTURE: [*flight(1, 0), "actual", "delay"], WEATHER: ["origin", "hour"],
+    DEPARTURE: [*flight(1, 0), "actual", "delay"], ARRIVAL: [*flight(1, 0), "sched_arr", "arrived", "arr_delay"],
+    WEATHER: ["origin", "hour"],
 }
 
 
@@ -105,13 +113,13 @@ class Made:
 def valid_events(draw: st.DrawFn, around_s: int) -> Event:
     """A valid event of any kind but clock, available within a day of ``around_s``, with an
     identity of its own (carrier ZZ, or a weather station no replay writes)."""
-    kind = draw(st.sampled_from([PLANNED, SCHEDULE, DEPARTURE, CANCELLATION, WEATHER]))
+    kind = draw(st.sampled_from([PLANNED, SCHEDULE, DEPARTURE, ARRIVAL, CANCELLATION, WEATHER]))
     if kind == WEATHER:
         hour = (around_s // 3600 + draw(st.integers(-20, 20))) * 3600
         values = draw(st.fixed_dictionaries({}, optional={
             "temp": st.none() | st.floats(-40, 110), "precip": st.none() | st.floats(0, 3), "visib": st.floats(0, 10)}))
         return weather(draw(st.sampled_from(["QXA", "QXB", "KQXC"])), hour, **values)
-    lead = {PLANNED: -86_400, SCHEDULE: 0, DEPARTURE: 0, CANCELLATION: 3 * 3600}[kind]
+    lead = {PLANNED: -86_400, SCHEDULE: 0, DEPARTURE: 0, ARRIVAL: 0, CANCELLATION: 3 * 3600}[kind]
     sched = around_s - lead + draw(st.integers(-20, 20)) * 3600 // 60 * 60
     number = draw(st.integers(1, 9999).map(str) | st.from_regex(r"[1-9][0-9]{0,3}[A-Z]", fullmatch=True))
     f = flight(number, sched, carrier="ZZ", origin=draw(st.sampled_from(["EWR", "JFK", "SCEL"])),
@@ -119,7 +127,19 @@ def valid_events(draw: st.DrawFn, around_s: int) -> Event:
     if kind == DEPARTURE:
         delay = draw(st.integers(-30, 600))
         return departure({**f, "sched": sched - 60 * delay}, delay)
+    if kind == ARRIVAL:
+        block, delay = draw(st.integers(30, 600)), draw(st.integers(-30, 600))
+        return arrival({**f, "sched": sched - 60 * (block + delay)}, block, delay)
     return make(kind, f)
+
+
+def _moved(e: Event, to_s: int) -> Event:
+    """``e`` with every instant of its payload moved so that it is scheduled (or observed) at ``to_s``."""
+    if e.kind == WEATHER:
+        return make(e.kind, {**e.data, "hour": to_s // 3600 * 3600})
+    shift = to_s - int(e.data["sched"])
+    return make(e.kind, {**e.data, **{k: int(e.data[k]) + shift for k in ("sched", "actual", "sched_arr", "arrived")
+                                      if e.data.get(k) is not None}})
 
 
 def _bytes_in(text: str, at: int) -> bytes:
@@ -163,15 +183,9 @@ def made_entries(draw: st.DrawFn, around_s: int) -> Made:
     if how == "huge":
         return Made({**f, "pad": "y" * draw(st.integers(17_000, 300_000))}, False, how)
     if how == "too_late":  # over the 2-day window before the processor's clock
-        late = around_s - 4 * 86_400
-        moved = make(e.kind, {**e.data, "hour": late // 3600 * 3600} if e.kind == WEATHER else
-                     {**e.data, "sched": late, **({"actual": late + 60 * int(e.data["delay"])} if e.kind == DEPARTURE else {})})
-        return Made(moved.fields(), False, how)
+        return Made(_moved(e, around_s - 4 * 86_400).fields(), False, how)
     if how == "too_early":  # over the 31-day window after it
-        early = around_s + 40 * 86_400
-        moved = make(e.kind, {**e.data, "hour": early // 3600 * 3600} if e.kind == WEATHER else
-                     {**e.data, "sched": early, **({"actual": early + 60 * int(e.data["delay"])} if e.kind == DEPARTURE else {})})
-        return Made(moved.fields(), False, how)
+        return Made(_moved(e, around_s + 40 * 86_400).fields(), False, how)
     bad_clock = draw(st.sampled_from([
         {"kind": "clock", "at": str(around_s + 40 * 86_400), "data": "{}"},  # a month of ticks at once
         {"kind": "clock", "at": str(around_s), "data": '{"now":1}'},

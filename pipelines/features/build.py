@@ -6,7 +6,9 @@ at or before it (the as-of rule of docs/design.md):
 - a departure is an event at its actual departure time, when its delay becomes known;
 - a scheduled flight is an event at its scheduled time (cancelled flights stay in the schedule);
 - a weather observation labelled hour H is an event at H + 1 h (it is carried on the origin's
-  grid while at most two hours old).
+  grid while at most two hours old);
+- an arrival is an event at its actual arrival; which leg an aircraft flies before a flight (its
+  rotation) is known with the timetable, a day before the flight (the inbound leg).
 
 Rolling tables sit on a fixed grid (``--grid-minutes``, 15 by default). Dense views (airline,
 origin operations) have a row at every grid point; the carrier at its airport has one at every

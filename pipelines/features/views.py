@@ -11,6 +11,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from pipelines.features.inbound import inbound_leg
 from pipelines.features.timeline import (
     Events,
     KeyedSeries,
@@ -263,7 +264,7 @@ def _plane_recent(deps: Timeline, step: int, end: int, band: tuple[int, int]) ->
 # What build_tables yields, in order.
 TABLES = (
     "airline_stats", "origin_ops", "airport_static", "flight_history", "route_history", "plane_static", "plane_recent",
-    "carrier_origin_recent", "route_static",
+    "carrier_origin_recent", "route_static", "inbound_leg",
 )
 
 
@@ -301,3 +302,4 @@ def build_tables(
     yield "plane_recent", with_day(plane_recent(ev, step, end, start))
     yield "carrier_origin_recent", with_day(carrier_origin_recent(ev, step, end, start))
     yield "route_static", route_static(canonical)
+    yield "inbound_leg", with_day(inbound_leg(canonical, step, end, until_min))

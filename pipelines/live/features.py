@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from skyprophet.core.events import CANCELLATION, CLOCK, DEPARTURE, PLANNED, SCHEDULE, WEATHER, Event, flight_identity
+from pipelines.live.inbound import Rotations
+from skyprophet.core.events import ARRIVAL, CANCELLATION, CLOCK, DEPARTURE, PLANNED, SCHEDULE, WEATHER, Event, flight_identity
 from skyprophet.core.keys import carrier_origin_id, flight_id, route_id
 from skyprophet.core.windows import (
     AIRLINE_WINDOWS,
@@ -30,6 +31,7 @@ from skyprophet.core.windows import (
     DAY,
     DELAYED_AFTER_MIN,
     FLIGHT_WINDOW,
+    INBOUND_COLUMNS,
     LATE_AFTER_MIN,
     ORIGIN_DEP_WINDOW,
     ORIGIN_SCHED_WINDOW,
@@ -47,6 +49,7 @@ VIEWS = {
     "route_history": "route",
     "plane_recent": "tailnum",
     "carrier_origin_recent": "carrier_origin",
+    "inbound_leg": "departure_id",
 }
 _WINDOW = ("deps", "delayed_share", "mean_delay")
 COLUMNS = {
@@ -57,6 +60,7 @@ COLUMNS = {
     "route_history": [f"{s}_hist" for s in _WINDOW],
     "plane_recent": ["prev_dep_delay", "prev_dep_ts"],
     "carrier_origin_recent": [f"{s}_2h" for s in _WINDOW],
+    "inbound_leg": list(INBOUND_COLUMNS),
 }
 # Counts that are null, not 0, when the window is empty (sparse views, as the batch writes them).
 NULLABLE_COUNTS = {"flight_history": "deps_28d", "carrier_origin_recent": "deps_2h", "route_history": "deps_hist"}
@@ -153,13 +157,20 @@ class LiveFeatures:
         self.routes: dict[str, list[float]] = {}  # route -> [count, delayed, delay total]
         self.new_flights: set[str] = set()
         self.new_planes: set[str] = set()
+        self.rotations = Rotations()  # the aircraft's inbound legs
 
     # ------------------------------------------------------------------ events
 
     def apply(self, event: Event) -> None:
         """Count one event (availability order; the caller drops duplicates by id)."""
         kind, d = event.kind, event.data
-        if kind in (CLOCK, PLANNED):  # the timetable feeds the departures board, no window
+        if kind == CLOCK:
+            return
+        if kind == PLANNED:  # the timetable: the departures board, and each aircraft's rotation
+            self.rotations.planned(d, flight_identity(d))
+            return
+        if kind == ARRIVAL:
+            self.rotations.outcome(flight_identity(d), 1, float(d["arr_delay"]))
             return
         if kind == WEATHER:
             if d["origin"] in self.origins:
@@ -187,6 +198,7 @@ class LiveFeatures:
         self.origin_deps.add(origin, t, delay)
         self.pending.get(origin, {}).pop(ident, None)
         self.departed[ident] = sched
+        self.rotations.outcome(ident, 0, delay)
         fid = flight_id(carrier, str(d["flight_number"]))  # validated: canonical
         self.flights.add(fid, t, delay)
         self.new_flights.add(fid)
@@ -226,6 +238,7 @@ class LiveFeatures:
                 for route in sorted(self.routes):
                     n, delayed, total = self.routes[route]
                     out["route_history"].add(route, g, (int(n), delayed / n, total / n))
+            self.rotations.rows(g, midnight, out["inbound_leg"].add)
         else:
             self._prune_co(g)
         if midnight:
@@ -234,6 +247,7 @@ class LiveFeatures:
                 del self.planes[p]
         self.new_flights.clear()
         self.new_planes.clear()
+        self.rotations.advance(g)
         self.last_tick = g
         return out
 
@@ -326,6 +340,7 @@ def _column(view: str, name: str, values: tuple[Any, ...] | list[Any]) -> Any:
     if name == NULLABLE_COUNTS.get(view):
         n = np.asarray(values, dtype=np.int64)
         return pd.Series(n, dtype="Int64").where(n > 0, pd.NA).array
-    if name.startswith("deps_") or name in ("sched_deps_1h", "backlog_3h", "late_backlog_3h", "prev_dep_ts"):
+    if name.startswith("deps_") or name in ("sched_deps_1h", "backlog_3h", "late_backlog_3h", "prev_dep_ts", "inbound_departed",
+                                            "inbound_arrived"):
         return np.asarray(values, dtype=np.int64)
     return np.asarray(values, dtype=np.float64)

@@ -1,7 +1,8 @@
 """The replay clock: 2013's events, in the order they became known, onto the event stream.
 
-One producer of the event contract (``skyprophet.core.events``): schedule entries, departures,
-cancellations and weather observations from the ingested tables, each at its availability time,
+One producer of the event contract (``skyprophet.core.events``): timetable and schedule entries,
+departures, arrivals, cancellations and weather observations from the ingested tables, each at its
+availability time,
 with a ``clock`` entry at every grid point. ``speed`` is simulated seconds per wall second
 (``None``: as fast as the processor takes them). ``Replay.step()`` publishes one grid step at a
 time, for tests.
@@ -21,7 +22,7 @@ import pandas as pd
 
 from skyprophet.adapters.stream import EventStream
 from skyprophet.core.config import Settings
-from skyprophet.core.events import CANCELLATION, DEPARTURE, PLANNED, PLANNED_AHEAD_S, SCHEDULE, WEATHER, Event, clock, make
+from skyprophet.core.events import ARRIVAL, CANCELLATION, DEPARTURE, PLANNED, PLANNED_AHEAD_S, SCHEDULE, WEATHER, Event, clock, make
 from skyprophet.core.windows import WEATHER_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -40,30 +41,36 @@ def flight_events(canonical: pd.DataFrame, after_s: int | None = None, until_s: 
     c = canonical
     sched = epoch_seconds(c["sched_dep_utc"])
     actual = epoch_seconds(c["actual_dep_utc"])
+    sched_arr = epoch_seconds(c["sched_arr_utc"]) if "sched_arr_utc" in c else np.full(len(c), -1, dtype=np.int64)
+    arrived = epoch_seconds(c["actual_arr_utc"]) if "actual_arr_utc" in c else np.full(len(c), -1, dtype=np.int64)
+    arr_delay = c["arr_delay_min"].to_numpy(dtype="float64") if "arr_delay_min" in c else np.full(len(c), np.nan)
     tail = c["tailnum"].astype(object).where(c["tailnum"].notna(), None).to_numpy(dtype=object)
     cols = zip(
         c["carrier"].to_numpy(dtype=object), c["flight_number"].to_numpy(), c["origin"].to_numpy(dtype=object),
         c["dest"].to_numpy(dtype=object), tail, sched, c["distance"].to_numpy(), c["utc_offset_min"].to_numpy(),
-        actual, c["dep_delay_min"].to_numpy(), c["cancelled"].to_numpy(),
+        actual, c["dep_delay_min"].to_numpy(), c["cancelled"].to_numpy(), sched_arr, arrived, arr_delay,
     )
     lo = -(2**62) if after_s is None else after_s
     hi = 2**62 if until_s is None else until_s
     out = []
-    for i, (car, num, org, dst, tl, s, dist, off, act, delay, cancelled) in enumerate(cols):
+    for i, (car, num, org, dst, tl, s, dist, off, act, delay, cancelled, sa, arr, adelay) in enumerate(cols):
         flight = {
             "carrier": car, "flight_number": str(num), "origin": org, "dest": dst, "tailnum": tl, "sched": int(s),
             "distance": None if dist != dist else float(dist), "utc_offset_min": int(off),
+            "sched_arr": int(sa) if sa > s else None,
         }
         if lo < s - PLANNED_AHEAD_S <= hi:
-            out.append((int(s) - PLANNED_AHEAD_S, 4 * i, make(PLANNED, flight)))
+            out.append((int(s) - PLANNED_AHEAD_S, 5 * i, make(PLANNED, flight)))
         if lo < s <= hi:
-            out.append((int(s), 4 * i + 1, make(SCHEDULE, flight)))
+            out.append((int(s), 5 * i + 1, make(SCHEDULE, flight)))
         if act >= 0 and lo < act <= hi:
-            out.append((int(act), 4 * i + 2, make(DEPARTURE, {**flight, "actual": int(act), "delay": float(delay)})))
-        elif cancelled:
+            out.append((int(act), 5 * i + 2, make(DEPARTURE, {**flight, "actual": int(act), "delay": float(delay)})))
+        elif act < 0 and cancelled:
             e = make(CANCELLATION, flight)
             if lo < e.at <= hi:
-                out.append((e.at, 4 * i + 3, e))
+                out.append((e.at, 5 * i + 3, e))
+        if act >= 0 and flight["sched_arr"] is not None and arr >= 0 and adelay == adelay and lo < arr <= hi:
+            out.append((int(arr), 5 * i + 4, make(ARRIVAL, {**flight, "arrived": int(arr), "arr_delay": float(adelay)})))
     return out
 
 

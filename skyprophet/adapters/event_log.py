@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from skyprophet.core.config import CANONICAL_FLIGHTS
 from skyprophet.core.errors import InvalidInput
-from skyprophet.core.events import CANCELLATION, DEPARTURE, FLIGHT_KINDS, WEATHER, Event, parse_logged
+from skyprophet.core.events import ARRIVAL, CANCELLATION, DEPARTURE, FLIGHT_KINDS, WEATHER, Event, parse_logged
 from skyprophet.core.keys import sort_flights
 from skyprophet.core.windows import WEATHER_COLUMNS
 
@@ -165,15 +165,16 @@ def _flight_updates(log: pd.DataFrame) -> pd.DataFrame:
     data["kind"] = flights["kind"].to_numpy()
     data["sched_s"] = data["sched"].astype("int64")
     data["flight_number"] = data["flight_number"].astype(str)  # validated: canonical (an older log: whole numbers)
-    for col in ("actual", "delay"):
+    for col in ("actual", "delay", "sched_arr", "arrived", "arr_delay"):
         if col not in data:
             data[col] = np.nan
     data["departed"] = data["kind"] == DEPARTURE
     data["cancel"] = data["kind"] == CANCELLATION
     dep = data[data["departed"]].drop_duplicates(FLIGHT_KEY, keep="last").set_index(FLIGHT_KEY)[["actual", "delay"]]
+    arr = data[data["kind"] == ARRIVAL].drop_duplicates(FLIGHT_KEY, keep="last").set_index(FLIGHT_KEY)[["arrived", "arr_delay"]]
     cancelled = data[data["cancel"]].drop_duplicates(FLIGHT_KEY).set_index(FLIGHT_KEY).index
     out = data.drop_duplicates(FLIGHT_KEY, keep="first").set_index(FLIGHT_KEY)
-    out = out.drop(columns=["actual", "delay"]).join(dep)
+    out = out.drop(columns=["actual", "delay", "arrived", "arr_delay"]).join(dep).join(arr)
     out["cancelled"] = out.index.isin(cancelled)
     return out.reset_index()
 
@@ -184,7 +185,8 @@ def _utc(seconds: pd.Series) -> pd.Series:
 
 def merge_flights(canonical: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
     """The canonical flight table with what the log adds: flights it schedules that are not in
-    it (appended), departures (actual time and delay) and cancellations of the flights it has.
+    it (appended), departures (actual time and delay), arrivals (actual arrival and its delay) and
+    cancellations of the flights it has.
 
     A flight is matched by its identity (carrier, flight number, origin, scheduled departure).
     The result is in the canonical table's order (scheduled departure, carrier, number, origin).
@@ -212,8 +214,9 @@ def merge_flights(canonical: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
             "cancelled": False,
             "distance": new["distance"].astype("float64"),
             "utc_offset_min": new["utc_offset_min"].astype("int64"),
+            "sched_arr_utc": _utc(new["sched_arr"]),
         })
-        # what a schedule event does not carry (the scheduled arrival, ...) is unknown: null; the
+        # what a schedule event does not carry (whether it was diverted, ...) is unknown: null; the
         # origin's country is that of the origin's other flights
         rows = rows.reindex(columns=out.columns)
         if "origin_country" in out:
@@ -227,6 +230,13 @@ def merge_flights(canonical: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
         out.loc[at, "actual_dep_utc"] = _utc(departed["actual"]).to_numpy()
         out.loc[at, "dep_delay_min"] = departed["delay"].astype("float64").to_numpy()
         out.loc[at, "cancelled"] = False
+    arrived = keyed[keyed["arrived"].notna()]
+    if len(arrived) and "actual_arr_utc" in out:
+        at = pos.loc[arrived.index].to_numpy()
+        out.loc[at, "actual_arr_utc"] = _utc(arrived["arrived"]).to_numpy()
+        out.loc[at, "arr_delay_min"] = arrived["arr_delay"].astype("float64").to_numpy()
+        known_arr = arrived["sched_arr"].notna()
+        out.loc[at[known_arr.to_numpy()], "sched_arr_utc"] = _utc(arrived.loc[known_arr, "sched_arr"]).to_numpy()
     cancelled = keyed[keyed["cancelled"] & keyed["actual"].isna()]
     if len(cancelled):
         out.loc[pos.loc[cancelled.index].to_numpy(), "cancelled"] = True

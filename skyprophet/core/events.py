@@ -1,10 +1,10 @@
-"""The event contract of live operation (version 1): what a producer writes to the stream, how an
+"""The event contract of live operation (version 1.1): what a producer writes to the stream, how an
 entry is validated before anything else sees it, and when each event becomes known (the as-of
 rule applied to events).
 
 A stream entry has these string fields, and no others:
 
-- `kind`: `planned`, `schedule`, `departure`, `cancellation`, `weather` or `clock`;
+- `kind`: `planned`, `schedule`, `departure`, `arrival`, `cancellation`, `weather` or `clock`;
 - `id`: the event's identity, derived from its payload (below; absent for `clock`): a re-sent
   event has the same id, so counting is idempotent;
 - `at`: its availability time, whole seconds since the epoch (UTC): when the event became known;
@@ -13,11 +13,13 @@ A stream entry has these string fields, and no others:
 Payloads, ids and availability, by kind:
 
 - `planned`: the flight (below); id `P:<flight>`; known at scheduled departure − 24 h (the
-  timetable, for the departures board; no feature counts it);
+  timetable: the departures board, and each aircraft's rotation for the inbound leg);
 - `schedule`: the flight; id `S:<flight>`; known at its scheduled departure (the as-of rule
   counts a flight in the schedule from then);
 - `departure`: the flight, plus `actual` (s since epoch) and `delay` (min, agreeing with
   `actual − sched` to the minute); id `D:<flight>`; known at its actual departure;
+- `arrival`: the flight with its `sched_arr`, plus `arrived` (s since epoch) and `arr_delay` (min,
+  agreeing with `arrived − sched_arr` to the minute); id `A:<flight>`; known at its actual arrival;
 - `cancellation`: the flight; id `C:<flight>`; known at scheduled departure + 3 h (no
   announcement time in the data; pending until then);
 - `weather`: `origin`, `hour` (s since epoch, on the hour: the label H) and the observed values
@@ -26,12 +28,14 @@ Payloads, ids and availability, by kind:
   has been written before it.
 
 A flight is `carrier`, `flight_number`, `origin`, `dest`, `tailnum` (null if unknown), `sched`
-(s since epoch), `distance` (miles, null if unknown) and `utc_offset_min` (the origin's offset at
-`sched`); `<flight>` is `<carrier><flight_number>:<origin>:<sched>`. `flight_number` is the
-airline's: a string of one to four digits and an optional letter (`"1545"`, `"1545A"`), or a JSON
-integer; leading zeros are dropped (`"0123"` is flight `123`, in its id too). Otherwise types are
-JSON's, strictly: a number given as a string, a boolean, NaN or Infinity is refused. Codes are short upper-case
-strings (carrier 2-3, airport 3-4 characters), every value lies in its plausible range
+(s since epoch), `distance` (miles, null if unknown), `utc_offset_min` (the origin's offset at
+`sched`) and, optionally, `sched_arr` (scheduled arrival, s since epoch; null or absent if unknown;
+added in version 1.1, so a 1.0 producer's entries stay valid); `<flight>` is
+`<carrier><flight_number>:<origin>:<sched>`. `flight_number` is the airline's: a string of one to
+four digits and an optional letter (`"1545"`, `"1545A"`), or a JSON integer; leading zeros are
+dropped (`"0123"` is flight `123`, in its id too). Otherwise types are JSON's, strictly: a number
+given as a string, a boolean, NaN or Infinity is refused. Codes are short upper-case strings
+(carrier 2-3, airport 3-4 characters), every value lies in its plausible range
 (``skyprophet.core.bounds``) and a whole entry is at most ``MAX_ENTRY_BYTES``. ``schemas()`` gives
 each payload's JSON Schema, for producers that validate before they write.
 
@@ -70,14 +74,15 @@ from skyprophet.core.errors import InvalidInput
 from skyprophet.core.keys import FlightNumber, flight_number
 from skyprophet.core.windows import BACKLOG_WINDOW, WEATHER_COLUMNS, WEATHER_DELAY
 
-CONTRACT_VERSION = 1
+CONTRACT_VERSION = "1.1"  # 1.1: the arrival event and the flight's optional sched_arr
 PLANNED = "planned"
 SCHEDULE = "schedule"
 DEPARTURE = "departure"
+ARRIVAL = "arrival"
 CANCELLATION = "cancellation"
 WEATHER = "weather"
 CLOCK = "clock"
-FLIGHT_KINDS = (PLANNED, SCHEDULE, DEPARTURE, CANCELLATION)
+FLIGHT_KINDS = (PLANNED, SCHEDULE, DEPARTURE, ARRIVAL, CANCELLATION)
 KINDS = (*FLIGHT_KINDS, WEATHER, CLOCK)
 ENTRY_FIELDS = ("kind", "id", "at", "data")
 FLIGHT_FIELDS = ("carrier", "flight_number", "origin", "dest", "tailnum", "sched", "distance", "utc_offset_min")
@@ -89,7 +94,7 @@ MAX_ENTRY_BYTES = 16 * 1024
 LATE_LIMIT_S = 2 * 86_400  # the processor remembers counted ids this long
 AHEAD_LIMIT_S = 31 * 86_400
 _WHOLE_SECONDS = re.compile(r"-?[0-9]{1,11}")
-_PREFIX = {PLANNED: "P", SCHEDULE: "S", DEPARTURE: "D", CANCELLATION: "C"}
+_PREFIX = {PLANNED: "P", SCHEDULE: "S", DEPARTURE: "D", ARRIVAL: "A", CANCELLATION: "C"}
 
 # ------------------------------------------------------------------ payload schemas
 
@@ -100,9 +105,8 @@ TailNumber = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,10}$")]
 EpochSeconds = Annotated[int, Field(ge=EPOCH_MIN_S, le=EPOCH_MAX_S)]
 
 
-@with_config(_STRICT)
-class FlightPayload(TypedDict):
-    """A flight of the published schedule."""
+class _Flight(TypedDict):
+    """The fields every flight event carries."""
 
     carrier: Carrier
     flight_number: FlightNumber
@@ -115,11 +119,27 @@ class FlightPayload(TypedDict):
 
 
 @with_config(_STRICT)
+class FlightPayload(_Flight):
+    """A flight of the published schedule."""
+
+    sched_arr: NotRequired[EpochSeconds | None]
+
+
+@with_config(_STRICT)
 class DeparturePayload(FlightPayload):
     """A flight that left: its actual departure and delay."""
 
     actual: EpochSeconds
     delay: Annotated[float, Field(ge=-MAX_ABS_DELAY_MIN, le=MAX_ABS_DELAY_MIN)]
+
+
+@with_config(_STRICT)
+class ArrivalPayload(_Flight):
+    """A flight that arrived: the flight with its scheduled arrival, its actual arrival and delay."""
+
+    sched_arr: EpochSeconds
+    arrived: EpochSeconds
+    arr_delay: Annotated[float, Field(ge=-MAX_ABS_DELAY_MIN, le=MAX_ABS_DELAY_MIN)]
 
 
 def _within(name: str) -> Any:
@@ -150,7 +170,8 @@ class ClockPayload(TypedDict):
 
 
 PAYLOADS: dict[str, Any] = {
-    PLANNED: FlightPayload, SCHEDULE: FlightPayload, DEPARTURE: DeparturePayload, CANCELLATION: FlightPayload,
+    PLANNED: FlightPayload, SCHEDULE: FlightPayload, DEPARTURE: DeparturePayload, ARRIVAL: ArrivalPayload,
+    CANCELLATION: FlightPayload,
     WEATHER: WeatherPayload, CLOCK: ClockPayload,
 }
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {kind: TypeAdapter(p) for kind, p in PAYLOADS.items()}
@@ -277,6 +298,13 @@ def _checked(e: Event) -> Event:
         if e.kind == DEPARTURE and abs(d["actual"] - d["sched"] - d["delay"] * 60) >= 60:
             raise InvalidInput(f"departure event: delay {d['delay']} min disagrees with actual - sched "
                                f"({(d['actual'] - d['sched']) / 60:.1f} min)")
+        if d.get("sched_arr") is not None and d["sched_arr"] <= d["sched"]:
+            raise InvalidInput(f"{e.kind} event: sched_arr {d['sched_arr']} is not after sched {d['sched']}")
+        if e.kind == ARRIVAL and abs(d["arrived"] - d["sched_arr"] - d["arr_delay"] * 60) >= 60:
+            raise InvalidInput(f"arrival event: arr_delay {d['arr_delay']} min disagrees with arrived - sched_arr "
+                               f"({(d['arrived'] - d['sched_arr']) / 60:.1f} min)")
+        if e.kind == ARRIVAL and d["arrived"] <= d["sched"] - MAX_ABS_DELAY_MIN * 60:
+            raise InvalidInput(f"arrival event: arrived {d['arrived']} more than a day before the scheduled departure {d['sched']}")
     want = event_id(e.kind, d)
     if e.id != want:
         raise InvalidInput(f"{e.kind} event: id {_short(e.id)} is not the payload's identity {want!r}")
@@ -311,6 +339,8 @@ def available_at(kind: str, data: Mapping[str, Any]) -> int:
         return int(data["sched"]) - PLANNED_AHEAD_S
     if kind == DEPARTURE:
         return int(data["actual"])
+    if kind == ARRIVAL:
+        return int(data["arrived"])
     if kind == CANCELLATION:
         return int(data["sched"]) + CANCELLED_AFTER_S
     if kind == WEATHER:

@@ -148,6 +148,7 @@ class FlightKeys:
             "route": route_id(self.origin, self.dest),
             "carrier_origin": carrier_origin_id(self.carrier, self.origin),
             "tailnum": self.tailnum or "",
+            "departure_id": f"{self.flight_id}:{self.origin}:{self.sched_dep_epoch_s}",
             "as_of_day": day,
         }
 
@@ -191,6 +192,7 @@ def entity_frame(flights: pd.DataFrame, lead_minutes: int | None = None, *, as_o
             "route": route_id(flights["origin"], flights["dest"]).to_numpy(),
             "carrier_origin": carrier_origin_id(flights["carrier"], flights["origin"]).to_numpy(),
             "tailnum": flights["tailnum"].astype(object).where(flights["tailnum"].notna(), "").to_numpy(),
+            "departure_id": departure_ids(flights, sched),
             "as_of_day": as_of_day(at).to_numpy(),
             TIMESTAMP: at.to_numpy(),
             "sched_dep_epoch_s": (sched.astype("int64") // _per_second(sched)).to_numpy(),
@@ -199,6 +201,13 @@ def entity_frame(flights: pd.DataFrame, lead_minutes: int | None = None, *, as_o
             "origin_country": _countries(flights),
         }
     ).astype({TIMESTAMP: "datetime64[us, UTC]"})
+
+
+def departure_ids(flights: pd.DataFrame, sched: pd.Series) -> np.ndarray:
+    """Each flight's ``departure_id``: ``<carrier><number>:<origin>:<scheduled departure, s>``, the
+    flight's identity in the event contract."""
+    seconds = (sched.astype("int64") // _per_second(sched)).astype(str)
+    return (flight_id(flights["carrier"], flights["flight_number"]) + ":" + flights["origin"].astype(str) + ":" + seconds).to_numpy()
 
 
 def _countries(flights: pd.DataFrame) -> np.ndarray:

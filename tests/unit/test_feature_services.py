@@ -17,6 +17,7 @@ flight_delay_v1, flight_delay_v1_online = _SERVICES["flight_delay_v1"], _SERVICE
 flight_delay_v2, flight_delay_v2_online = _SERVICES["flight_delay_v2"], _SERVICES["flight_delay_v2_online"]
 flight_delay_v3, flight_delay_v3_online = _SERVICES["flight_delay_v3"], _SERVICES["flight_delay_v3_online"]
 flight_delay_v4, flight_delay_v4_online = _SERVICES["flight_delay_v4"], _SERVICES["flight_delay_v4_online"]
+flight_delay_v5, flight_delay_v5_online = _SERVICES["flight_delay_v5"], _SERVICES["flight_delay_v5_online"]
 
 V2_ADDED = {
     "airline_stats__deps_3h", "airline_stats__delayed_share_3h", "airline_stats__mean_delay_3h",
@@ -52,18 +53,27 @@ def test_v4_is_v3_with_the_plane_age_in_place_of_the_build_year() -> None:
     assert online - set(v4) == {"plane_recent__prev_dep_ts", "plane_static__year_built"}
 
 
+def test_v5_is_v4_with_the_inbound_leg() -> None:
+    v4, v5 = model_feature_names(flight_delay_v4), model_feature_names(flight_delay_v5)
+    inbound = ["inbound_departed", "inbound_dep_delay", "inbound_arrived", "inbound_arr_delay", "inbound_sched_turn", "inbound_slack"]
+    assert [n for n in v5 if not n.startswith("inbound_leg__")] == v4
+    assert sorted(set(v5) - set(v4)) == sorted(f"inbound_leg__{c}" for c in inbound)
+
+
 def test_the_repo_publishes_exactly_these_services() -> None:
     assert sorted(_SERVICES) == ["flight_delay_v1", "flight_delay_v1_online", "flight_delay_v2", "flight_delay_v2_online",
-                                 "flight_delay_v3", "flight_delay_v3_online", "flight_delay_v4", "flight_delay_v4_online"]
+                                 "flight_delay_v3", "flight_delay_v3_online", "flight_delay_v4", "flight_delay_v4_online",
+                                 "flight_delay_v5", "flight_delay_v5_online"]
 
 
 def test_online_services_add_only_the_request_features_inputs() -> None:
     pairs = ((flight_delay_v1, flight_delay_v1_online), (flight_delay_v2, flight_delay_v2_online),
-             (flight_delay_v3, flight_delay_v3_online), (flight_delay_v4, flight_delay_v4_online))
+             (flight_delay_v3, flight_delay_v3_online), (flight_delay_v4, flight_delay_v4_online),
+             (flight_delay_v5, flight_delay_v5_online))
     for service, online in pairs:
         request = ("flight_calendar__", "flight_timing__", "flight_context__")
         served = {n for n in model_feature_names(service) if not n.startswith(request)}
-        inputs = {"plane_recent__prev_dep_ts"} | ({"plane_static__year_built"} if service is flight_delay_v4 else set())
+        inputs = {"plane_recent__prev_dep_ts"} | ({"plane_static__year_built"} if service in (flight_delay_v4, flight_delay_v5) else set())
         assert set(model_feature_names(online)) - served == inputs
 
 

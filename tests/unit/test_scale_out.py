@@ -21,7 +21,7 @@ def test_both_engines_register_the_same_views_over_the_same_tables() -> None:
     from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource
 
     duck, spark = _views("duckdb"), _views("spark")
-    assert duck.keys() == spark.keys() and len(duck) == 9
+    assert duck.keys() == spark.keys() and len(duck) == 10
     for name, fv in duck.items():
         other = spark[name]
         assert isinstance(fv.batch_source, FileSource) and isinstance(other.batch_source, SparkSource)

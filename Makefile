@@ -11,7 +11,7 @@ DATA := data
 RAW := $(DATA)/raw/canonical_flights.parquet
 PROCESSED := $(DATA)/processed/plane_recent.parquet
 
-.PHONY: run test test-unit env features apply demo model live monitor feast-ui mlflow-ui train promote evaluate score tune october-checks october-leads serve stress-test lint docs docs-serve repro compose-config fresh-clone-check bench-features bench-stream bench-train bench-serving bench-scale bench-smoke redis-cluster redis-cluster-stop soak clean
+.PHONY: run test test-unit env features apply demo model live monitor feast-ui mlflow-ui train promote evaluate score tune october-checks october-leads serve stress-test lint docs docs-serve repro compose-config fresh-clone-check bench-features bench-stream bench-train bench-serving bench-scale bench-national bench-smoke redis-cluster redis-cluster-stop soak clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -190,6 +190,12 @@ bench-serving: model
 bench-scale: model
 	$(WRK)
 	$(PY) -m benchmarks.bench_scale $(BENCH_ARGS)
+
+## National scale on generated data (every US airport, 1/16, 1/4 and the full year; SCALES=16,4 for fewer):
+## each step in its own process with its peak RSS -> reports/bench/national.json. Generated data: scale, not quality.
+SCALES ?= 16,4,1
+bench-national: env
+	$(PY) -m benchmarks.bench_national --scales $(SCALES)
 
 ## Every benchmark and study once on a small slice (reports/bench/smoke/): fails when one cannot
 ## produce its figures. CI runs it after make test. Needs what bench-scale needs.

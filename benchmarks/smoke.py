@@ -29,7 +29,8 @@ from skyprophet.core.config import PROJECT_ROOT
 SMOKE_DIR = PROJECT_ROOT / "reports" / "bench" / "smoke"
 # Two lanes of about equal length; bench_serving and soak both load Redis database 13, one lane.
 LANES = (
-    ("benchmarks.bench_serving", "benchmarks.soak", "benchmarks.bench_train", "studies.tune_october", "studies.october_checks"),
+    ("benchmarks.bench_serving", "benchmarks.soak", "benchmarks.bench_train", "studies.tune_october", "studies.october_checks",
+     "benchmarks.bench_national"),
     ("benchmarks.bench_features", "benchmarks.bench_scale", "benchmarks.bench_stream", "studies.october_leads",
      "studies.seed_spread", "studies.psi_binning"),
 )

@@ -33,7 +33,7 @@ import redis
 
 from skyprophet.adapters.redis.wire import command
 from skyprophet.adapters.stream import clock_key
-from skyprophet.core.events import CANCELLATION, CANCELLED_AFTER_S, DEPARTURE, PLANNED, Event, flight_identity
+from skyprophet.core.events import CANCELLATION, DEPARTURE, PLANNED, Event, available_at, flight_identity
 
 KEEP_S = 6 * 3600  # departed flights stay listed this long after their scheduled time
 _MEMBER = ("carrier", "flight_number", "origin", "dest", "tailnum", "sched", "utc_offset_min")
@@ -186,7 +186,7 @@ class SnapshotDepartures:
 def _outcome_at(row: dict[Any, Any], now: int) -> dict[str, Any] | None:
     """A canonical flight's outcome as known at ``now``, as the stream's events would carry it."""
     if row["cancelled"]:
-        return {"cancelled": True} if row["sched"] + CANCELLED_AFTER_S <= now else None
+        return {"cancelled": True} if available_at(CANCELLATION, row) <= now else None
     if row["actual_dep_utc"] is None:
         return None
     actual = int(row["actual_dep_utc"].timestamp())

@@ -71,7 +71,7 @@ from skyprophet.core.bounds import (
     WEATHER_RANGES,
 )
 from skyprophet.core.errors import InvalidInput
-from skyprophet.core.keys import FlightNumber, flight_number
+from skyprophet.core.keys import FlightNumber, departure_id, flight_id, flight_number
 from skyprophet.core.windows import BACKLOG_WINDOW, WEATHER_COLUMNS, WEATHER_DELAY
 
 CONTRACT_VERSION = "1.1"  # 1.1: the arrival event and the flight's optional sched_arr
@@ -350,7 +350,7 @@ def available_at(kind: str, data: Mapping[str, Any]) -> int:
 
 def flight_identity(data: Mapping[str, Any]) -> str:
     """carrier+number, origin and scheduled departure: unique in the schedule."""
-    return f"{data['carrier']}{flight_number(data['flight_number'])}:{data['origin']}:{int(data['sched'])}"
+    return departure_id(flight_id(str(data["carrier"]), flight_number(data["flight_number"])), str(data["origin"]), data["sched"])
 
 
 def event_id(kind: str, data: Mapping[str, Any]) -> str:

@@ -148,7 +148,7 @@ class FlightKeys:
             "route": route_id(self.origin, self.dest),
             "carrier_origin": carrier_origin_id(self.carrier, self.origin),
             "tailnum": self.tailnum or "",
-            "departure_id": f"{self.flight_id}:{self.origin}:{self.sched_dep_epoch_s}",
+            "departure_id": departure_id(self.flight_id, self.origin, self.sched_dep_epoch_s),
             "as_of_day": day,
         }
 
@@ -203,9 +203,14 @@ def entity_frame(flights: pd.DataFrame, lead_minutes: int | None = None, *, as_o
     ).astype({TIMESTAMP: "datetime64[us, UTC]"})
 
 
+def departure_id(fid: str, origin: str, sched_s: int) -> str:
+    """One scheduled departure: ``<carrier><number>:<origin>:<scheduled departure, s>`` (the
+    ``departure`` entity's key, and a flight's identity in the event contract)."""
+    return f"{fid}:{origin}:{int(sched_s)}"
+
+
 def departure_ids(flights: pd.DataFrame, sched: pd.Series) -> np.ndarray:
-    """Each flight's ``departure_id``: ``<carrier><number>:<origin>:<scheduled departure, s>``, the
-    flight's identity in the event contract."""
+    """``departure_id`` of every flight, as a column."""
     seconds = (sched.astype("int64") // _per_second(sched)).astype(str)
     return (flight_id(flights["carrier"], flights["flight_number"]) + ":" + flights["origin"].astype(str) + ":" + seconds).to_numpy()
 

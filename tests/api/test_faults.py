@@ -2,13 +2,14 @@
 
 A load generator keeps a steady rate of ``POST /predict`` while Redis is stopped and restarted,
 while the server is sent SIGTERM, or (on an in-process server) while the MLflow tracking server
-is down during a hot reload.
+is down during a hot reload (its port closed, then open again).
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -231,6 +232,68 @@ def _mlflow_server(port: int, backend_uri: str, artifacts: Path) -> subprocess.P
         time.sleep(0.3)
 
 
+class Gate:
+    """A TCP forwarder on ``port`` in front of a server on ``target``. Closed, the port refuses
+    connections and the open ones are cut, as a stopped server's would be; open again, it forwards
+    (a server that is down and comes back, without paying for a second start of MLflow's)."""
+
+    def __init__(self, port: int, target: int):
+        self.port, self.target = port, target
+        self._conns: list[socket.socket] = []
+        self._listener: socket.socket | None = None
+        self.open()
+
+    def open(self) -> None:
+        listener = socket.create_server(("127.0.0.1", self.port))  # SO_REUSEADDR: the port again at once
+        listener.settimeout(0.1)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while self._listener is listener:
+            try:
+                client, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            client.settimeout(None)
+            upstream.settimeout(None)
+            self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+        conns, self._conns = self._conns, []
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            c.close()
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -262,8 +325,9 @@ def test_mlflow_down_during_hot_reload_keeps_serving_and_recovers(api_settings, 
     from skyprophet.adapters.tracking import PRODUCTION, connect
 
     v1, v2 = small_models
-    port = free_port()
-    tracking = _mlflow_server(port, api_settings.mlflow_tracking_uri, api_settings.mlflow_artifact_root)
+    port, mlflow_port = free_port(), free_port()
+    tracking = _mlflow_server(mlflow_port, api_settings.mlflow_tracking_uri, api_settings.mlflow_artifact_root)
+    gate = Gate(port, mlflow_port)  # the service talks to MLflow through it
     server = start_server(api_settings.model_copy(update={"mlflow_tracking_uri": f"http://127.0.0.1:{port}",
                                                            "model_refresh_s": 0.5}))
     local = connect(api_settings)  # the same store, read directly: the alias moves while the server is down
@@ -274,7 +338,7 @@ def test_mlflow_down_during_hot_reload_keeps_serving_and_recovers(api_settings, 
             time.sleep(0.3)
         assert state[2]["reload"]["outcome"] in ("loaded", "unchanged")
 
-        _stop(tracking)
+        gate.close()  # MLflow down: its port refuses connections
         local.set_registered_model_alias(api_settings.model_name, PRODUCTION, v2)
         with Load(server.url, {"flights": [GOOD]}, clients=2) as load:
             time.sleep(3.0)  # six refreshes against a registry that does not answer
@@ -287,7 +351,7 @@ def test_mlflow_down_during_hot_reload_keeps_serving_and_recovers(api_settings, 
                                    "the reload gauge never said failing while MLflow was down")
         assert 'skyprophet_model_reloads_total{outcome="failed"}' in metrics
 
-        tracking = _mlflow_server(port, api_settings.mlflow_tracking_uri, api_settings.mlflow_artifact_root)
+        gate.open()  # MLflow back
         deadline = time.monotonic() + 60
         while _state(server.url)[1] != v2:  # the next reload after MLflow returns takes the moved alias
             assert time.monotonic() < deadline, "the service never reloaded after MLflow came back"
@@ -298,4 +362,5 @@ def test_mlflow_down_during_hot_reload_keeps_serving_and_recovers(api_settings, 
     finally:
         local.set_registered_model_alias(api_settings.model_name, PRODUCTION, v1)
         server.stop()
+        gate.close()
         _stop(tracking)

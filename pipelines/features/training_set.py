@@ -135,6 +135,7 @@ def build(
     require: tuple[str, ...] = ("train", "validation", "test"),
     steps: Steps = SILENT,
     leads: list[int] | None = None,
+    leads_per_flight: int | None = None,
 ) -> TrainingSet:
     """The training set of the labelled flights in ``windows``, as of T = scheduled - lead for
     each lead (one row per flight and lead).
@@ -150,9 +151,12 @@ def build(
         label_delay_minutes: the label is ``dep_delay > label_delay_minutes``.
         require: windows that must hold at least one labelled flight.
         steps: progress display (none by default).
+        leads_per_flight: when given, each flight contributes rows at this many of the leads
+            only, drawn per flight by ``drawn_leads`` (in every window: each lead's figures are
+            then over the flights that drew it, about ``leads_per_flight / len(leads)`` of them).
 
     Returns:
-        One row per labelled flight and lead with its features, ``label``, ``split``, ``lead``,
+        One row per labelled flight and lead (per drawn lead) with its features, ``label``, ``split``, ``lead``,
         its keys and the baseline's inputs (the entity rows' other columns are left out).
 
     Raises:
@@ -165,14 +169,16 @@ def build(
     leads = sorted(leads or [lead_minutes], reverse=True)
     label = delayed(labelled["dep_delay_min"], label_delay_minutes)
     keep = [*KEPT, *names]
-    extra = {LABEL: pa.array(label), SPLIT: pa.array(labelled[SPLIT].to_numpy(), pa.string()),
-             LOCAL_MONTH: pa.array(labelled[LOCAL_MONTH].to_numpy(), pa.string())}
+    extra = {LABEL: np.asarray(label), SPLIT: labelled[SPLIT].to_numpy(), LOCAL_MONTH: labelled[LOCAL_MONTH].to_numpy()}
+    chosen_rows = drawn_leads(labelled["flight_row_id"].to_numpy(), len(leads), leads_per_flight or len(leads))
     parts = []
-    with steps.step("training set: point-in-time retrieval (rows)", total=len(labelled) * len(leads)) as advance:
-        for lead in leads:  # one lead at a time, as Arrow: only the kept columns of each stay in memory
-            table = historical_table(store, entity_frame(labelled, lead), service, on_chunk=advance).select(keep)
-            for name, values in {**extra, LEAD: pa.array(np.full(len(labelled), lead, np.int16))}.items():
-                table = table.append_column(name, values)
+    with steps.step("training set: point-in-time retrieval (rows)", total=int(chosen_rows.sum())) as advance:
+        for j, lead in enumerate(leads):  # one lead at a time, as Arrow: only the kept columns of each stay in memory
+            rows = chosen_rows[:, j]
+            flights = labelled if rows.all() else labelled[rows]
+            table = historical_table(store, entity_frame(flights, lead), service, on_chunk=advance).select(keep)
+            for name, values in {**extra, LEAD: np.full(len(labelled), lead, np.int16)}.items():
+                table = table.append_column(name, pa.array(values[rows], pa.string() if values.dtype == object else None))
             parts.append(table)
     # One conversion, freeing the Arrow buffers as it goes: the peak stays near one copy of the set.
     whole = pa.concat_tables(parts, promote_options="permissive")
@@ -180,6 +186,32 @@ def build(
     frame = whole.to_pandas(self_destruct=True, split_blocks=True)
     del whole
     return TrainingSet(frame, names, service_name, lead_minutes, int(cancelled.sum()), leads)
+
+
+def drawn_leads(row_ids: np.ndarray, n_leads: int, k: int, seed: int = 0) -> np.ndarray:
+    """Which of ``n_leads`` leads each flight contributes when each draws ``k`` of them at random:
+    a boolean (flights x leads) matrix with ``k`` True in every row. The draw is a function of the
+    flight's row id (and ``seed``) only, so a flight draws the same leads in every build whatever
+    else is in the set, and each lead is drawn by about ``k / n_leads`` of the flights.
+
+    Raises:
+        TrainingSetError: ``k`` is not between 1 and ``n_leads``.
+    """
+    if not 1 <= k <= n_leads:
+        raise TrainingSetError(f"leads per flight must be between 1 and the number of leads ({n_leads}), got {k}")
+    if k == n_leads:
+        return np.ones((len(row_ids), n_leads), dtype=bool)
+    # splitmix64 of (row id, lead index, seed): a uniform 64-bit key per flight and lead; the k smallest win
+    x = (row_ids.astype(np.uint64)[:, None] * np.uint64(n_leads) + np.arange(n_leads, dtype=np.uint64)[None, :]
+         + np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15))
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    mask = np.zeros(x.shape, dtype=bool)
+    np.put_along_axis(mask, np.argpartition(x, k - 1, axis=1)[:, :k], True, axis=1)
+    return mask
 
 
 LABELLED_COLUMNS = ("flight_row_id", "carrier", "flight_number", "origin", "dest", "tailnum", "sched_dep_utc",

@@ -35,6 +35,8 @@ class TrainParams:
     monotone_increasing: list[str] = field(default_factory=list)
     # a training row's weight by its lead (minutes); a lead not named weighs 1
     lead_weights: dict[int, float] = field(default_factory=dict)
+    # each training-window flight's rows at this many of the leads, drawn per flight (None: every lead)
+    leads_per_flight: int | None = None
 
     @classmethod
     def load(cls, path: Path, data_months: Callable[[], list[str]] | None = None) -> TrainParams:
@@ -57,6 +59,10 @@ class TrainParams:
         bad = {k: v for k, v in weights.items() if not (0 < v < float("inf"))}
         if bad:
             raise TrainingSetError(f"training.lead_weights must be positive and finite, got {bad}")
+        per_flight = training.get("leads_per_flight")
+        if per_flight is not None and not (type(per_flight) is int and 1 <= per_flight <= len(leads)):
+            raise TrainingSetError(f"training.leads_per_flight must be a whole number from 1 to {len(leads)} "
+                                   f"(the number of leads), or null for every lead; got {per_flight!r}")
         split = p.get("split", {})
         return cls(
             windows=windows_from(split, data_months() if split == AUTO and data_months else None),
@@ -69,6 +75,7 @@ class TrainParams:
             early_stopping_rounds=int(training.get("early_stopping_rounds", 100)),
             monotone_increasing=list(training.get("monotone_increasing", [])),
             lead_weights=weights,
+            leads_per_flight=per_flight,
         )
 
     @property
@@ -98,6 +105,7 @@ class TrainParams:
             "early_stopping_rounds": self.early_stopping_rounds,
             "monotone_increasing": ",".join(self.monotone_increasing),
             "lead_weights": ",".join(f"{k}:{v:g}" for k, v in sorted(self.lead_weights.items())) or "none",
+            "leads_per_flight": self.leads_per_flight or "all",
         }
         out.update({f"split_{w.name}": str(w) for w in self.windows})
         out.update({f"lgb_{k}": v for k, v in self.lightgbm.items()})

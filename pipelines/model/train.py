@@ -233,7 +233,7 @@ def train(
 
     t0 = time.perf_counter()
     ts = build(store, canonical, params.windows, params.feature_service, params.lead_minutes, params.label_delay_minutes,
-               steps=steps, leads=params.leads)
+               steps=steps, leads=params.leads, leads_per_flight=params.leads_per_flight)
     seconds = {"training_set": time.perf_counter() - t0}
     log.info("training set: %s", ts.rows())
 

@@ -103,3 +103,33 @@ def test_online_equals_offline_for_the_inbound_leg(national: tuple[Settings, pd.
     store = open_store(settings, online="sqlite", data_dir=tmp_path)
     offline = historical(store, _rows(canonical, instants[0]), "flight_delay_v5")
     assert offline["inbound_leg__inbound_sched_turn"].notna().mean() > 0.3  # the comparison covered real values
+
+
+def test_leads_drawn_per_flight_are_the_whole_sets_rows(national: tuple[Settings, pd.DataFrame], tmp_path: Path) -> None:
+    """A training set built with one lead drawn per flight holds each labelled flight once, at the
+    lead ``drawn_leads`` gives it, with exactly the features of that flight's row in the set built
+    at every lead; the leads are drawn about equally often."""
+    from pipelines.features import training_set
+    from pipelines.features.store import apply
+    from skyprophet.core.keys import ROW_ID
+    from skyprophet.core.months import Window
+
+    settings, canonical = national
+    if not (settings.processed_dir / "inbound_leg.parquet").exists():
+        build(settings)
+    store = open_store(settings, online="sqlite", data_dir=tmp_path)
+    apply(store, settings)
+    months = sorted(training_set.local_month(canonical).unique())
+    windows, leads = [Window("train", months[0], months[-1])], [720, 120, 30]
+    args = (store, canonical, windows, "flight_delay_v5", 120, 15)
+    whole = training_set.build(*args, require=("train",), leads=leads).frame
+    drawn = training_set.build(*args, require=("train",), leads=leads, leads_per_flight=1).frame
+    labelled = int((~canonical["cancelled"].astype(bool)).sum())
+    assert len(whole) == 3 * labelled and len(drawn) == labelled and drawn[ROW_ID].is_unique
+    expected = training_set.drawn_leads(drawn[ROW_ID].to_numpy(), 3, 1).argmax(axis=1)
+    assert (drawn["lead"].to_numpy() == np.array(leads)[expected]).all()
+    key = [ROW_ID, "lead"]
+    same = whole.merge(drawn[key], on=key).sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(drawn.sort_values(key).reset_index(drop=True)[same.columns], same)
+    share = drawn["lead"].value_counts(normalize=True)
+    assert (share - 1 / 3).abs().max() < 5 * (2 / 9 / labelled) ** 0.5, share

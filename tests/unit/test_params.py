@@ -63,3 +63,19 @@ def test_bad_lead_weights_are_refused(tmp_path: Path, weights: str, says: str) -
     f.write_text(f"lead_minutes: 120\nleads_minutes: [720, 120]\ntraining:\n  lead_weights: {weights}\n" + SPLIT)
     with pytest.raises(TrainingSetError, match=says):
         TrainParams.load(f)
+
+
+def test_leads_per_flight_defaults_to_every_lead_and_is_read(tmp_path: Path) -> None:
+    assert TrainParams.load(PARAMS_FILE).leads_per_flight is None
+    f = tmp_path / "params.yaml"
+    f.write_text("lead_minutes: 120\nleads_minutes: [720, 120, 30]\ntraining:\n  leads_per_flight: 2\n" + SPLIT)
+    params = TrainParams.load(f)
+    assert params.leads_per_flight == 2 and params.flat()["leads_per_flight"] == 2
+
+
+@pytest.mark.parametrize("value", ["0", "4", "1.5", "true", "two"])
+def test_bad_leads_per_flight_is_refused(tmp_path: Path, value: str) -> None:
+    f = tmp_path / "params.yaml"
+    f.write_text(f"lead_minutes: 120\nleads_minutes: [720, 120, 30]\ntraining:\n  leads_per_flight: {value}\n" + SPLIT)
+    with pytest.raises(TrainingSetError, match="leads_per_flight must be a whole number from 1 to 3"):
+        TrainParams.load(f)

@@ -87,10 +87,11 @@ tune: apply
 october-checks: apply
 	$(PY) -m studies.october_checks
 
-## The multi-horizon model's lead weights and leaf size, on October only (reports/bench/october_{weights,leaf_size}.json).
+## The multi-horizon model's lead weights, leaf size and leads per flight, on October only (reports/bench/october_{weights,leaf_size,sampling}.json).
 october-leads: apply
 	$(PY) -m studies.october_leads --family weights
 	$(PY) -m studies.october_leads --family leaf_size
+	$(PY) -m studies.october_leads --family sampling
 
 ## The whole test suite (unit, integration against real SQLite, Redis, Feast registry). The departures board's
 ## browser test drives Debian's chromium headless: installed here when it is missing (root on Debian).

@@ -11,6 +11,13 @@ model (flight_delay_v2, lead 2 h only) is fitted with the same seeds beside them
   flights at eight leads where the single-lead model's 500 are 500 flights; the trials raise
   ``min_data_in_leaf`` towards the single-lead model's leaf in flights (same leaves and depth,
   so the explanation costs the same).
+- ``sampling``: at national scale eight rows per flight are 59 million rows a year; the trials
+  keep each training flight's rows at k of the eight leads only (drawn per flight,
+  ``training.leads_per_flight``), with ``min_data_in_leaf`` scaled by k / 8 so that a leaf holds
+  as many flights as params.yaml's. October is scored at every lead, so that the trials are
+  scored on the same rows (a set built with the setting draws in every window). Its rule differs: the fewest
+  rows per flight whose median October ROC AUC at 2 h, 30 min and 12 h are each no more than
+  0.002 below every lead's (params.yaml's own, the first trial).
 
 The rule, fixed before the run: the trial with the highest median October ROC AUC at 2 h,
 provided its median October ROC AUC at 30 min and at 12 h is no more than 0.002 below the first
@@ -37,33 +44,57 @@ from benchmarks.smoke import report_path, require, smoke_slice
 from studies.seed_spread import SINGLE_LEAD_SERVICE
 from studies.tune_october import OctoberData
 from pipelines.model.params import TrainParams, load_params
+from pipelines.features.training_set import LEAD, TrainingSet, drawn_leads
 from pipelines.model.fit import fit_booster, metrics_by_lead, split_weights
+from skyprophet.core.keys import ROW_ID
 from skyprophet.core.config import get_settings
 
-Trial = tuple[dict[int, float], dict[str, Any]]  # lead weights, LightGBM settings over params.yaml's
+# lead weights, LightGBM settings over params.yaml's, leads per training flight (None: every lead)
+Trial = tuple[dict[int, float], dict[str, Any], int | None]
 
 
-def _trials(family: str, leads: list[int], head: int) -> dict[str, Trial]:
+def _trials(family: str, leads: list[int], head: int, leaf: int) -> dict[str, Trial]:
     """The declared trials of a family, mildest first (params.yaml's own first)."""
     if family == "weights":  # a lead not named weighs 1
         return {
-            "equal": ({}, {}),
-            "half_beyond_4h": ({k: 0.5 for k in leads if k > 240}, {}),
-            "sqrt_head_over_lead": ({k: round(min(1.0, (head / k) ** 0.5), 4) for k in leads}, {}),
-            "head_over_lead": ({k: round(min(1.0, head / k), 4) for k in leads}, {}),
+            "equal": ({}, {}, None),
+            "half_beyond_4h": ({k: 0.5 for k in leads if k > 240}, {}, None),
+            "sqrt_head_over_lead": ({k: round(min(1.0, (head / k) ** 0.5), 4) for k in leads}, {}, None),
+            "head_over_lead": ({k: round(min(1.0, head / k), 4) for k in leads}, {}, None),
         }
-    return {f"min_data_in_leaf_{n}": ({}, {"min_data_in_leaf": n}) for n in (500, 1000, 2000, 4000)}
+    if family == "sampling":
+        n = len(leads)
+        return {f"leads_per_flight_{k}": ({}, {"min_data_in_leaf": max(1, leaf * k // n)}, None if k == n else k)
+                for k in sorted({n, 4, 2, 1} & set(range(1, n + 1)), reverse=True)}
+    return {f"min_data_in_leaf_{n}": ({}, {"min_data_in_leaf": n}, None) for n in (500, 1000, 2000, 4000)}
+
+
+def sampled_rows(ts: TrainingSet, per_flight: int | None) -> np.ndarray:
+    """Which of the set's train rows a build with ``leads_per_flight`` keeps (the same draw,
+    ``drawn_leads``, from each row's flight)."""
+    frame = ts.part("train")
+    if per_flight is None:
+        return np.ones(len(frame), dtype=bool)
+    column = {lead: j for j, lead in enumerate(ts.leads)}
+    index = frame[LEAD].map(column).to_numpy()
+    drawn = drawn_leads(frame[ROW_ID].to_numpy(), len(ts.leads), per_flight)
+    return drawn[np.arange(len(frame)), index]
 
 
 def _score(october: OctoberData, params: TrainParams, seed: int, threads: int) -> dict[str, Any]:
     p = replace(params, lightgbm={**params.lightgbm, "seed": seed})
     ts = october.training_set
     (xt, yt), (xv, yv) = october.train, october.validation
-    booster = fit_booster(xt, yt, xv, yv, october.spec, p, threads, weights=split_weights(ts, p))
+    weights = split_weights(ts, p)
+    keep = sampled_rows(ts, p.leads_per_flight)
+    if not keep.all():
+        xt, yt = xt[keep], yt[keep]
+        weights = (None if weights[0] is None else weights[0][keep], weights[1])
+    booster = fit_booster(xt, yt, xv, yv, october.spec, p, threads, weights=weights)
     prob = np.asarray(booster.predict(xv, num_threads=threads))
     by_lead = metrics_by_lead(ts, "validation", yv, prob, 0.5)
     head = by_lead[params.lead_minutes]
-    return {"seed": seed, "rounds": booster.best_iteration,
+    return {"seed": seed, "rounds": booster.best_iteration, "train_rows": len(yt),
             "roc_auc": round(head["roc_auc"], 4), "pr_auc": round(head["pr_auc"], 4), "brier": round(head["brier"], 4),
             "roc_auc_by_lead": {k: round(m["roc_auc"], 4) for k, m in by_lead.items()}}
 
@@ -92,9 +123,16 @@ def choose(results: dict[str, list[dict[str, Any]]], guard: tuple[int, ...] = (3
     return next(n for n in allowed if _median(results[n], "roc_auc") >= best - 0.0005)
 
 
+def choose_fewest(results: dict[str, list[dict[str, Any]]], guard: tuple[int, ...] = (120, 30, 720)) -> str:
+    """The ``sampling`` family's rule in the module's docstring (trials listed most rows first)."""
+    names = list(results)
+    base = {g: _median_at(results[names[0]], g) for g in guard}
+    return next(n for n in reversed(names) if all(_median_at(results[n], g) >= base[g] - 0.002 for g in guard))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--family", choices=("weights", "leaf_size"), default="weights")
+    parser.add_argument("--family", choices=("weights", "leaf_size", "sampling"), default="weights")
     parser.add_argument("--seeds", type=int, nargs="+", default=[7, 11, 23])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--smoke", action="store_true", help="two trials, one seed, on a slice (make bench-smoke)")
@@ -108,12 +146,12 @@ def main(argv: list[str] | None = None) -> None:
         base, args.seeds = smoke_slice(base), args.seeds[:1]
     october = OctoberData.load(settings, base)
     params = october.params
-    trials = _trials(args.family, params.leads, params.lead_minutes)
+    trials = _trials(args.family, params.leads, params.lead_minutes, int(params.lightgbm.get("min_data_in_leaf", 20)))
     if args.smoke:
         trials = dict(list(trials.items())[:2])
     results: dict[str, list[dict[str, Any]]] = {}
-    for name, (weights, lgb_settings) in trials.items():
-        trial = replace(params, lead_weights=weights, lightgbm={**params.lightgbm, **lgb_settings})
+    for name, (weights, lgb_settings, per_flight) in trials.items():
+        trial = replace(params, lead_weights=weights, lightgbm={**params.lightgbm, **lgb_settings}, leads_per_flight=per_flight)
         results[name] = []
         for seed in args.seeds:
             results[name].append(_score(october, trial, seed, args.threads))
@@ -123,9 +161,10 @@ def main(argv: list[str] | None = None) -> None:
     single_params = replace(params, feature_service=SINGLE_LEAD_SERVICE, leads_minutes=[params.lead_minutes], lead_weights={})
     single = OctoberData.load(settings, single_params)
     single_rows = [_score(single, single.params, seed, args.threads) for seed in args.seeds]
-    chosen = choose(results)
+    chosen = choose_fewest(results) if args.family == "sampling" else choose(results)
     summary: dict[str, dict[str, Any]] = {
-        name: {"weights": {str(k): v for k, v in trials[name][0].items()}, "lightgbm": trials[name][1], **_figures(rows),
+        name: {"weights": {str(k): v for k, v in trials[name][0].items()}, "lightgbm": trials[name][1],
+               "leads_per_flight": trials[name][2], "train_rows": rows[0]["train_rows"], **_figures(rows),
                "roc_auc_by_lead": {k: _median_at(rows, k) for k in params.leads}}
         for name, rows in results.items()}
     single_figures = _figures(single_rows)
@@ -140,7 +179,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name:<24}{s['roc_auc_2h']:>8.4f}{s['pr_auc_2h']:>8.4f}{s['brier_2h']:>9.4f}  {leads}")  # noqa: T201
     s = single_figures
     print(f"{'single lead (v2)':<24}{s['roc_auc_2h']:>8.4f}{s['pr_auc_2h']:>8.4f}{s['brier_2h']:>9.4f}")  # noqa: T201
-    print("chosen:", chosen, json.dumps({"lead_weights": trials[chosen][0], "lightgbm": trials[chosen][1]}))  # noqa: T201
+    print("chosen:", chosen, json.dumps({"lead_weights": trials[chosen][0], "lightgbm": trials[chosen][1],  # noqa: T201
+                                         "leads_per_flight": trials[chosen][2]}))
     require("october_leads", report, ["chosen", "single_lead.roc_auc_2h"] + [f"summary.{n}.{k}_2h" for n in summary
                                                                               for k in ("roc_auc", "pr_auc", "brier")])
 

@@ -30,6 +30,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from collections.abc import Callable
 
 import pandas as pd
 import redis
@@ -58,13 +59,43 @@ def _setup(settings: Settings, tmp: Path, start: datetime) -> tuple[Settings, An
         (tmp / "raw").symlink_to(settings.raw_dir.resolve())
     s = settings.model_copy(update={"redis_url": url, "data_dir": tmp, "stream_name": "bench:events"})
     build_features.build(s, until=start)
+    return (s, *loaded_at(s, client, start))
+
+
+def loaded_at(s: Settings, client: redis.Redis, start: datetime) -> tuple[Any, EventStream]:
+    """The online store (Redis at ``s.redis_url``) loaded with the day up to ``start`` from the built
+    tables, and the settings' stream emptied with its consumer group: where a processor starts."""
     store = open_store(s, online="redis", registry_ttl_s=600)
     apply(store, s)
     materialize(store, start, start=start - timedelta(days=1), chunk=timedelta(days=1), show_progress=False)
     stream = EventStream(client, name=s.stream_name)
     stream.reset()
     stream.ensure_group()
-    return s, store, stream
+    return store, stream
+
+
+def timed_processor(s: Settings, stream: EventStream, start: datetime, end: datetime,
+                    entries: Callable[[], list[Any]]) -> tuple[float, float, str, int]:
+    """``skyprophet live stream`` over (start, end] as a process of its own, fed ``entries()`` at max
+    speed once its state is rebuilt (the start-up is not counted): the seconds from the first entry
+    published to its exit, its own peak RSS in MB, its closing log line and the entries sent."""
+    env = {**os.environ, "SKYPROPHET_DATA_DIR": str(s.data_dir), "REDIS_URL": s.redis_url, "SKYPROPHET_STREAM_NAME": s.stream_name}
+    proc = subprocess.Popen([CLI, "live", "stream", "--from", start.isoformat(), "--to", end.isoformat()],
+                            env=env, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:  # wait until the state is rebuilt
+        if line.startswith("processor at"):
+            break
+    sent = entries()
+    t0 = time.perf_counter()
+    Replay(stream, sent).run()
+    rest = proc.stderr.read()
+    proc.wait()
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(rest[-3000:])
+    rss_mb = float(rest.rsplit("peak RSS ", 1)[1].split()[0])  # the processor's own figure
+    return wall, rss_mb, rest.strip().splitlines()[-1], len(sent)
 
 
 def _replay_subprocess(settings: Settings, days: int) -> dict[str, float]:
@@ -72,25 +103,11 @@ def _replay_subprocess(settings: Settings, days: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as d:
         s, _, stream = _setup(settings, Path(d), DECEMBER)
         end = DECEMBER + timedelta(days=days)
-        env = {**os.environ, "SKYPROPHET_DATA_DIR": str(s.data_dir), "REDIS_URL": s.redis_url, "SKYPROPHET_STREAM_NAME": s.stream_name}
-        proc = subprocess.Popen([CLI, "live", "stream", "--from", DECEMBER.isoformat(), "--to", end.isoformat()],
-                                env=env, stderr=subprocess.PIPE, text=True)
-        assert proc.stderr is not None
-        for line in proc.stderr:  # wait until the state is rebuilt
-            if line.startswith("processor at"):
-                break
-        entries = prepare(read_canonical(s.canonical_path), pd.read_parquet(s.raw_dir / "weather.parquet"),
-                          int(DECEMBER.timestamp()), int(end.timestamp()), s.grid_minutes)
-        t0 = time.perf_counter()
-        Replay(stream, entries).run()
-        rest = proc.stderr.read()
-        proc.wait()
-        wall = time.perf_counter() - t0
-        if proc.returncode != 0:
-            raise RuntimeError(rest[-2000:])
-        rss_mb = float(rest.rsplit("peak RSS ", 1)[1].split()[0])  # the processor's own figure
+        wall, rss_mb, _, sent = timed_processor(s, stream, DECEMBER, end, lambda: prepare(
+            read_canonical(s.canonical_path), pd.read_parquet(s.raw_dir / "weather.parquet"),
+            int(DECEMBER.timestamp()), int(end.timestamp()), s.grid_minutes))
         ticks = days * 96
-        return {"wall_s": wall, "ticks": ticks, "entries": len(entries), "peak_rss_mb": rss_mb, "s_per_tick": wall / ticks}
+        return {"wall_s": wall, "ticks": ticks, "entries": sent, "peak_rss_mb": rss_mb, "s_per_tick": wall / ticks}
 
 
 def _peer(settings: Settings, n: int = 3) -> dict[str, Any]:

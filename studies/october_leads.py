@@ -43,7 +43,7 @@ import numpy as np
 from benchmarks.smoke import report_path, require, smoke_slice
 from studies.seed_spread import SINGLE_LEAD_SERVICE
 from studies.tune_october import OctoberData
-from pipelines.model.params import TrainParams, load_params
+from pipelines.model.params import TrainParams, load_params, sampled_leaf
 from pipelines.features.training_set import LEAD, TrainingSet, drawn_leads
 from pipelines.model.fit import fit_booster, metrics_by_lead, split_weights
 from skyprophet.core.keys import ROW_ID
@@ -64,7 +64,7 @@ def _trials(family: str, leads: list[int], head: int, leaf: int) -> dict[str, Tr
         }
     if family == "sampling":
         n = len(leads)
-        return {f"leads_per_flight_{k}": ({}, {"min_data_in_leaf": max(1, leaf * k // n)}, None if k == n else k)
+        return {f"leads_per_flight_{k}": ({}, {"min_data_in_leaf": sampled_leaf(leaf, k, n)}, None if k == n else k)
                 for k in sorted({n, 4, 2, 1} & set(range(1, n + 1)), reverse=True)}
     return {f"min_data_in_leaf_{n}": ({}, {"min_data_in_leaf": n}, None) for n in (500, 1000, 2000, 4000)}
 

@@ -116,6 +116,13 @@ class TrainParams:
         return [w for w in self.windows if w.name in names]
 
 
+def sampled_leaf(min_data_in_leaf: int, leads_per_flight: int, n_leads: int) -> int:
+    """``min_data_in_leaf`` for a set drawn at ``leads_per_flight`` of ``n_leads`` leads a flight:
+    scaled by their ratio, so that a leaf holds about as many flights as with every lead (the rule
+    ``make october-leads``' sampling family chose the draw with)."""
+    return max(1, min_data_in_leaf * leads_per_flight // n_leads)
+
+
 def load_params(settings: Settings, path: Path | None = None) -> TrainParams:
     """``TrainParams.load`` of ``path`` (default: ``settings.params_path``), an ``auto`` split
     taken from the whole months of the settings' canonical flights."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.model.params import TrainParams
+from pipelines.model.params import TrainParams, sampled_leaf
 from skyprophet.core.config import PARAMS_FILE
 from skyprophet.core.errors import TrainingSetError
 
@@ -79,3 +79,9 @@ def test_bad_leads_per_flight_is_refused(tmp_path: Path, value: str) -> None:
     f.write_text(f"lead_minutes: 120\nleads_minutes: [720, 120, 30]\ntraining:\n  leads_per_flight: {value}\n" + SPLIT)
     with pytest.raises(TrainingSetError, match="leads_per_flight must be a whole number from 1 to 3"):
         TrainParams.load(f)
+
+
+@pytest.mark.parametrize(("leaf", "k", "n", "expected"), [(2000, 8, 8, 2000), (2000, 4, 8, 1000), (2000, 1, 8, 250), (3, 1, 8, 1)])
+def test_a_drawn_sets_leaf_holds_as_many_flights(leaf: int, k: int, n: int, expected: int) -> None:
+    # k of n leads a flight: a leaf of leaf * k / n rows holds as many flights, and never under one row
+    assert sampled_leaf(leaf, k, n) == expected

@@ -218,6 +218,7 @@ def _mlflow_server(port: int, backend_uri: str, artifacts: Path) -> subprocess.P
         [str(Path(sys.executable).with_name("mlflow")), "server", "--backend-store-uri", backend_uri,
          "--default-artifact-root", artifacts.as_uri(), "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},  # no job runner: no jobs here
     )
     deadline = time.monotonic() + 120
     while True:

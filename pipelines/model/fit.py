@@ -16,10 +16,12 @@ import pandas as pd
 
 from pipelines.features.training_set import LABEL, TrainingSet
 from pipelines.model import quality
+from pipelines.model import spooled
 from pipelines.model.params import TrainParams
+from pipelines.model.spooled import Inputs
 from skyprophet.adapters.progress import SILENT, Steps
 from skyprophet.core.errors import TrainingSetError
-from skyprophet.core.model import ModelSpec, calibrate, encode_frame, probabilities
+from skyprophet.core.model import ModelSpec, calibrate
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -31,28 +33,17 @@ BASELINE_COLUMNS = ("carrier", "month", "dest", "day_of_week")
 SPLITS = ("train", "validation", "test")
 
 
-def vocabularies(ts: TrainingSet) -> dict[str, list[str]]:
-    """Categorical inputs (string features) and their vocabulary from the training window."""
-    train = ts.part("train")
-    out = {}
-    for name in ts.feature_names:
-        if train[name].dtype == object:
-            values = train[name].dropna()
-            out[name] = sorted({str(v) for v in values if str(v)})
-    return out
-
-
 def untuned_spec(ts: TrainingSet) -> ModelSpec:
     """The spec a booster is fitted with: the set's inputs and vocabularies, no calibration yet,
     threshold 0.5 until one is chosen on validation."""
     leads = list(ts.leads) if len(ts.leads) > 1 else []
-    return ModelSpec(ts.service_name, ts.lead_minutes, ts.feature_names, 0.5, vocabularies(ts), leads=leads)
+    return ModelSpec(ts.service_name, ts.lead_minutes, ts.feature_names, 0.5, spooled.vocabularies(ts), leads=leads)
 
 
 def fit_booster(
-    x_train: np.ndarray,
+    x_train: Inputs,
     y_train: np.ndarray,
-    x_val: np.ndarray,
+    x_val: Inputs,
     y_val: np.ndarray,
     spec: ModelSpec,
     params: TrainParams,
@@ -60,7 +51,7 @@ def fit_booster(
     steps: Steps = SILENT,
     weights: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
 ) -> lgb.Booster:
-    """LightGBM with early stopping on the validation window.
+    """LightGBM with early stopping on the validation window, from matrices or spooled files.
 
     ``weights`` are the train and validation rows' weights (params' lead weights); early stopping
     then watches the same weighted loss the trees minimise."""
@@ -74,6 +65,8 @@ def fit_booster(
         p["monotone_constraints"] = [1 if n in params.monotone_increasing else 0 for n in spec.feature_names]
         # "advanced" broke the constraint here (LightGBM 4.7: probabilities fell by up to 0.007).
         p.setdefault("monotone_constraints_method", "intermediate")
+    if not isinstance(x_train, np.ndarray):  # a spooled set: the bins sampled from the rows a matrix would give
+        p = spooled.sequence_params(p)
     categorical = [i for i, n in enumerate(spec.feature_names) if n in spec.categories]
     train = lgb.Dataset(x_train, y_train, weight=weights[0], feature_name=spec.feature_names,
                         categorical_feature=categorical, free_raw_data=True)
@@ -172,7 +165,7 @@ class Fitted:
 
     booster: lgb.Booster
     spec: ModelSpec
-    x: dict[str, np.ndarray]  # encoded inputs by split
+    x: dict[str, Inputs]  # encoded inputs by split (matrices, or sequences over a spooled set's files)
     y: dict[str, np.ndarray]  # labels by split (train and validation permuted when shuffled)
     p_validation: np.ndarray
     p_test: np.ndarray
@@ -199,7 +192,7 @@ def fit_model(ts: TrainingSet, params: TrainParams, threads: int, shuffle_labels
     out of fold), the F1-optimal threshold on validation, and the scores of both windows (at the
     headline lead, and at each lead). Calibration and threshold are chosen on all validation rows."""
     spec0 = untuned_spec(ts)
-    x = {n: encode_frame(ts.part(n), spec0) for n in SPLITS}
+    x = {n: spooled.split_inputs(ts, n, spec0) for n in SPLITS}
     rng = np.random.default_rng(int(params.lightgbm.get("seed", 0))) if shuffle_labels else None
     y = {n: _labels(ts, n, rng) for n in SPLITS}
 
@@ -208,12 +201,12 @@ def fit_model(ts: TrainingSet, params: TrainParams, threads: int, shuffle_labels
                           split_weights(ts, params))
     fit_seconds = time.perf_counter() - t0
     with steps.step("calibration, threshold and test scores"):
-        raw_val = np.asarray(booster.predict(x["validation"], num_threads=threads))
+        raw_val = spooled.raw_scores(booster, x["validation"], threads)
         calibration, cal_report = choose_calibration(raw_val, y["validation"])
         calibrated = replace(spec0, calibration=calibration)
-        p_val = probabilities(booster, x["validation"], calibrated, threads)
+        p_val = spooled.probabilities(booster, x["validation"], calibrated, threads)
         spec = replace(calibrated, threshold=quality.f1_optimal_threshold(y["validation"], p_val))
-        p_test = probabilities(booster, x["test"], spec, threads)
+        p_test = spooled.probabilities(booster, x["test"], spec, threads)
         head = headline_rows(ts)
         p = {"validation": p_val, "test": p_test}
         by_lead = {s: metrics_by_lead(ts, s, y[s], p[s], spec.threshold) for s in p}

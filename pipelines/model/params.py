@@ -37,6 +37,9 @@ class TrainParams:
     lead_weights: dict[int, float] = field(default_factory=dict)
     # each training-window flight's rows at this many of the leads, drawn per flight (None: every lead)
     leads_per_flight: int | None = None
+    # the inputs written to parquet split by split as they are retrieved, and read by LightGBM a batch
+    # at a time, instead of held as one frame (for sets larger than memory: a national year)
+    spool: bool = False
 
     @classmethod
     def load(cls, path: Path, data_months: Callable[[], list[str]] | None = None) -> TrainParams:
@@ -63,6 +66,9 @@ class TrainParams:
         if per_flight is not None and not (type(per_flight) is int and 1 <= per_flight <= len(leads)):
             raise TrainingSetError(f"training.leads_per_flight must be a whole number from 1 to {len(leads)} "
                                    f"(the number of leads), or null for every lead; got {per_flight!r}")
+        spool = training.get("spool", False)
+        if type(spool) is not bool:
+            raise TrainingSetError(f"training.spool must be true or false, got {spool!r}")
         split = p.get("split", {})
         return cls(
             windows=windows_from(split, data_months() if split == AUTO and data_months else None),
@@ -76,6 +82,7 @@ class TrainParams:
             monotone_increasing=list(training.get("monotone_increasing", [])),
             lead_weights=weights,
             leads_per_flight=per_flight,
+            spool=spool,
         )
 
     @property
@@ -106,6 +113,7 @@ class TrainParams:
             "monotone_increasing": ",".join(self.monotone_increasing),
             "lead_weights": ",".join(f"{k}:{v:g}" for k, v in sorted(self.lead_weights.items())) or "none",
             "leads_per_flight": self.leads_per_flight or "all",
+            "spool": self.spool,
         }
         out.update({f"split_{w.name}": str(w) for w in self.windows})
         out.update({f"lgb_{k}": v for k, v in self.lightgbm.items()})

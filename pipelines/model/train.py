@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from pipelines.features.training_set import TrainingSet, build, check_inputs
-from pipelines.model import quality
+from pipelines.model import quality, spooled
 from pipelines.model.fit import BASELINE_COLUMNS, Baseline, Fitted, fit_baseline_model, fit_model
 from pipelines.model.params import TrainParams
 from skyprophet.adapters.event_log import known_data
@@ -169,7 +168,7 @@ def log_model_run(
         for name, fig in figures.items():
             mlflow.log_figure(fig, f"plots/{name}.png")
         mlflow.log_dict(spec.to_dict(), "model_spec.json")
-        example = pd.DataFrame(fitted.x["test"][:5], columns=spec.feature_names)
+        example = spooled.frame_head(fitted.x["test"], spec)
         info = mlflow.lightgbm.log_model(
             booster,
             name="model",
@@ -233,7 +232,8 @@ def train(
 
     t0 = time.perf_counter()
     ts = build(store, canonical, params.windows, params.feature_service, params.lead_minutes, params.label_delay_minutes,
-               steps=steps, leads=params.leads, leads_per_flight=params.leads_per_flight)
+               steps=steps, leads=params.leads, leads_per_flight=params.leads_per_flight,
+               spool=settings.data_dir / "training-set" if params.spool else None)
     seconds = {"training_set": time.perf_counter() - t0}
     log.info("training set: %s", ts.rows())
 

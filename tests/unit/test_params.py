@@ -81,6 +81,16 @@ def test_bad_leads_per_flight_is_refused(tmp_path: Path, value: str) -> None:
         TrainParams.load(f)
 
 
+def test_spool_is_off_unless_asked_and_must_be_a_yes_or_no(tmp_path: Path) -> None:
+    assert TrainParams.load(PARAMS_FILE).spool is False
+    f = tmp_path / "params.yaml"
+    f.write_text("lead_minutes: 120\ntraining:\n  spool: true\n" + SPLIT)
+    assert TrainParams.load(f).spool is True and TrainParams.load(f).flat()["spool"] is True
+    f.write_text("lead_minutes: 120\ntraining:\n  spool: 'yes'\n" + SPLIT)
+    with pytest.raises(TrainingSetError, match="training.spool must be true or false, got 'yes'"):
+        TrainParams.load(f)
+
+
 @pytest.mark.parametrize(("leaf", "k", "n", "expected"), [(2000, 8, 8, 2000), (2000, 4, 8, 1000), (2000, 1, 8, 250), (3, 1, 8, 1)])
 def test_a_drawn_sets_leaf_holds_as_many_flights(leaf: int, k: int, n: int, expected: int) -> None:
     # k of n leads a flight: a leaf of leaf * k / n rows holds as many flights, and never under one row

@@ -22,7 +22,7 @@ from pipelines.features.training_set import TrainingSet
 from skyprophet.core.model import ModelSpec, calibrate, encode_frame
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
     from pathlib import Path
 
 # A split's inputs: the encoded matrix, or one sequence per spooled file (in the split's row order).
@@ -125,29 +125,30 @@ def probabilities(booster: lgb.Booster, x: Inputs, spec: ModelSpec, threads: int
 def vocabularies(ts: TrainingSet) -> dict[str, list[str]]:
     """Categorical inputs (text features) and their vocabulary from the training window.
 
-    A spooled set's text columns are read from its files and joined as ``build`` joins its leads in
-    memory, so a column is text (object) in the same cases: text in any file, or no values at all."""
+    A spooled set's columns are typed as ``build`` types them when it joins its leads in memory
+    (Arrow's permissive promotion, then pandas): text or no values at all in every file, or yes/no
+    with a missing value, is a text (object) column; its vocabulary is read from the train files."""
     if ts.spool is None:
         train = ts.part("train")
-        return {n: _vocabulary(train[n]) for n in ts.feature_names if train[n].dtype == object}
+        return {n: _vocabulary(train[n].dropna()) for n in ts.feature_names if train[n].dtype == object}
     every = [pq.ParquetFile(f) for s in ("train", "validation", "test") for f in ts.spooled(s)]
-    text = [n for n in ts.feature_names if not all(_numeric(f.schema_arrow.field(n).type) for f in every)]
-    joined = _joined(every, text)
-    train = _joined([pq.ParquetFile(f) for f in ts.spooled("train")], text)
-    return {n: _vocabulary(train.column(n).to_pandas()) for n in text if joined.column(n).to_pandas().dtype == object}
+    if not every:
+        return {}
+    joined = pa.unify_schemas([f.schema_arrow for f in every], promote_options="permissive")
+    out = {}
+    for name in ts.feature_names:
+        kind = joined.field(name).type
+        text = pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind)
+        if pa.types.is_boolean(kind):  # a yes/no column is an object column in pandas when a value is missing
+            text = any(f.read(columns=[name]).column(0).null_count for f in every)
+        if text:
+            uniques = [pq.read_table(f, columns=[name]).column(0).unique() for f in ts.spooled("train")]
+            out[name] = _vocabulary([v for u in uniques for v in u.to_pylist() if v is not None])
+    return out
 
 
-def _joined(files: list[pq.ParquetFile], names: list[str]) -> pa.Table:
-    tables = [f.read(columns=names) for f in files]
-    return pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({n: pa.array([]) for n in names})
-
-
-def _vocabulary(col: pd.Series) -> list[str]:
-    return sorted({str(v) for v in col.dropna() if str(v)})
-
-
-def _numeric(kind: pa.DataType) -> bool:
-    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind))
+def _vocabulary(values: Iterable[Any]) -> list[str]:
+    return sorted({str(v) for v in values if str(v)})
 
 
 def frame_head(x: Inputs, spec: ModelSpec, n: int = 5) -> pd.DataFrame:

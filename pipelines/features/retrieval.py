@@ -55,6 +55,7 @@ def historical_table(
     service: FeatureService | str = FEATURE_SERVICE,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     on_chunk: Callable[[float], None] | None = None,
+    columns: list[str] | None = None,
 ) -> pa.Table:
     """Features of ``service`` as of each entity row's ``event_timestamp``, as an Arrow table.
 
@@ -64,6 +65,8 @@ def historical_table(
         service: the feature service (or its name).
         chunk_rows: entity rows per Feast call.
         on_chunk: called with the number of entity rows of each chunk done (progress).
+        columns: the columns to return (default: every entity column and feature); the others
+            are dropped before the rows are put back in order, so they are never copied.
 
     Returns:
         One row per entity row, in ``entity_df``'s order, with full feature names.
@@ -82,8 +85,11 @@ def historical_table(
         release_retrieval(store)  # each call's scratch (Spark: the uploaded entity rows) before the next
         if on_chunk is not None:
             on_chunk(len(chunk))
+    del ordered
     table = pa.concat_tables(parts, promote_options="permissive") if parts else pa.table({})
     del parts
+    if columns is not None and table.num_columns:
+        table = table.select([ROW_ID, *(c for c in columns if c != ROW_ID)])
     table = _utc_timestamps(table)
     got = pd.Index(table.column(ROW_ID).to_numpy()) if table.num_columns else pd.Index([])
     if len(got) != len(entity_df) or not got.is_unique:
@@ -91,4 +97,5 @@ def historical_table(
     pos = got.get_indexer(pd.Index(entity_df[ROW_ID]))
     if (pos < 0).any():
         raise RetrievalError("feature rows missing for some entity rows")
-    return table.take(pa.array(pos))
+    table = table.take(pa.array(pos))
+    return table if columns is None or ROW_ID in columns else table.drop_columns([ROW_ID])

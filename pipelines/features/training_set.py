@@ -37,6 +37,9 @@ LEAD_INPUT = "lead_minutes"  # the request feature that carries the lead (flight
 LEAD = "lead"  # the row's prediction lead in minutes (T = scheduled - lead); not a model input by this name
 # What a set keeps besides the inputs: keys of the row and the baseline model's inputs.
 KEPT = (ROW_ID, TIMESTAMP, "carrier", "origin", "dest", "sched_dep_epoch_s", "utc_offset_min")
+# The flights' columns a set is made of (entity rows, label, split).
+LABELLED_COLUMNS = ("flight_row_id", "carrier", "flight_number", "origin", "dest", "tailnum", "sched_dep_utc",
+                    "utc_offset_min", "cancelled", "dep_delay_min")
 
 
 def resolve_service(store: FeatureStore, name: str) -> FeatureService:
@@ -176,10 +179,11 @@ def build(
     Raises:
         TrainingSetError: unknown feature service, or a required window with no labelled flight.
     """
-    service, chosen = check_inputs(store, canonical, windows, service_name, leads, require)
+    service, chosen = check_inputs(store, set_columns(canonical), windows, service_name, leads, require)
     names = model_feature_names(service)
     cancelled = chosen["cancelled"].to_numpy(dtype=bool)
     labelled = chosen[~cancelled]
+    del chosen  # one copy of the flights: a national year's are gigabytes
     leads = sorted(leads or [lead_minutes], reverse=True)
     label = delayed(labelled["dep_delay_min"], label_delay_minutes)
     keep = [*KEPT, *names]
@@ -190,7 +194,7 @@ def build(
         for j, lead in enumerate(leads):  # one lead at a time, as Arrow: only the kept columns of each stay in memory
             rows = chosen_rows[:, j]
             flights = labelled if rows.all() else labelled[rows]
-            table = historical_table(store, entity_frame(flights, lead), service, on_chunk=advance).select(keep)
+            table = historical_table(store, entity_frame(flights, lead), service, on_chunk=advance, columns=keep)
             for name, values in {**extra, LEAD: np.full(len(labelled), lead, np.int16)}.items():
                 table = table.append_column(name, pa.array(values[rows], pa.string() if values.dtype == object else None))
             parts.append(table if spool is None else spool_inputs(table, spool, lead, names, first=j == 0))
@@ -227,6 +231,12 @@ def spool_inputs(table: pa.Table, spool: Path, lead: int, names: list[str], firs
     return table.drop_columns(names)
 
 
+def set_columns(canonical: pd.DataFrame) -> pd.DataFrame:
+    """The canonical flights' columns a training set is made of (a caller holding a national year
+    can keep these only)."""
+    return canonical[[c for c in canonical.columns if c in (*LABELLED_COLUMNS, "origin_country")]]
+
+
 def drawn_leads(row_ids: np.ndarray, n_leads: int, k: int, seed: int = 0) -> np.ndarray:
     """Which of ``n_leads`` leads each flight contributes when each draws ``k`` of them at random:
     a boolean (flights x leads) matrix with ``k`` True in every row. The draw is a function of the
@@ -251,10 +261,6 @@ def drawn_leads(row_ids: np.ndarray, n_leads: int, k: int, seed: int = 0) -> np.
     mask = np.zeros(x.shape, dtype=bool)
     np.put_along_axis(mask, np.argpartition(x, k - 1, axis=1)[:, :k], True, axis=1)
     return mask
-
-
-LABELLED_COLUMNS = ("flight_row_id", "carrier", "flight_number", "origin", "dest", "tailnum", "sched_dep_utc",
-                    "utc_offset_min", "cancelled", "dep_delay_min")
 
 
 def write_labelled(
@@ -288,7 +294,7 @@ def write_labelled(
     written = 0
     for part, start in enumerate(range(0, flights.num_rows, chunk_rows)):
         chunk = flights.slice(start, chunk_rows).to_pandas()
-        table = historical_table(store, entity_frame(chunk, lead_minutes), service, chunk_rows=chunk_rows).select(keep)
+        table = historical_table(store, entity_frame(chunk, lead_minutes), service, chunk_rows=chunk_rows, columns=keep)
         label = delayed(chunk["dep_delay_min"], label_delay_minutes)
         table = table.append_column(LABEL, pa.array(label)).append_column(LEAD, pa.array(np.full(len(chunk), lead_minutes, np.int16)))
         pq.write_table(table, out_dir / f"part-{part:05d}.parquet")

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipelines.features.training_set import TrainingSet, build, check_inputs
+from pipelines.features.training_set import TrainingSet, build, check_inputs, set_columns
 from pipelines.model import quality, spooled
 from pipelines.model.fit import BASELINE_COLUMNS, Baseline, Fitted, fit_baseline_model, fit_model
 from pipelines.model.params import TrainParams
@@ -224,6 +224,7 @@ def train(
 
     store = store or open_store(settings, online="sqlite")
     canonical, _ = known_data(settings.raw_dir, settings.live_dir)  # labels of flights received live too
+    canonical = set_columns(canonical)  # the columns the set is made of: a national year's flights are gigabytes
     # Bad input is named before the tracking store is opened (creating a new store takes seconds),
     # and the store is checked before the minutes of work.
     check_inputs(store, canonical, params.windows, params.feature_service, params.leads)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from pipelines.features.retrieval import DEFAULT_CHUNK_ROWS, historical_table
 from skyprophet.adapters.progress import SILENT, Steps
@@ -197,7 +198,13 @@ def build(
             table = historical_table(store, entity_frame(flights, lead), service, on_chunk=advance, columns=keep)
             for name, values in {**extra, LEAD: np.full(len(labelled), lead, np.int16)}.items():
                 table = table.append_column(name, pa.array(values[rows], pa.string() if values.dtype == object else None))
-            parts.append(table if spool is None else spool_inputs(table, spool, lead, names, first=j == 0))
+            if spool is None:
+                parts.append(table)
+            else:
+                spool_inputs(table, spool, lead, names, first=j == 0)
+            del table
+    if spool is not None:  # the other columns read back whole: nothing of one lead's retrieval stays beside the next
+        parts = [pq.read_table(spool / spool_file(lead, ROWS)) for lead in leads]
     # One conversion, freeing the Arrow buffers as it goes: the peak stays near one copy of the set.
     whole = pa.concat_tables(parts, promote_options="permissive")
     del parts
@@ -207,17 +214,18 @@ def build(
 
 
 SPOOL_ROW_GROUP = 65_536  # rows per parquet row group of a spooled split: the batch a fit reads at once
+ROWS = "rows"  # a spooled lead's file of the columns other than the inputs
 
 
 def spool_file(lead: int, split: str) -> str:
     return f"lead-{lead:04d}-{split}.parquet"
 
 
-def spool_inputs(table: pa.Table, spool: Path, lead: int, names: list[str], first: bool) -> pa.Table:
-    """Write one lead's inputs to ``spool`` split by split (rows in the table's order) and return
-    the table without them. ``first``: the build's first lead, which empties the folder."""
+def spool_inputs(table: pa.Table, spool: Path, lead: int, names: list[str], first: bool) -> None:
+    """Write one lead's inputs to ``spool`` split by split (rows in the table's order), and its
+    other columns (keys, label, split, lead) to a file of their own. ``first``: the build's first
+    lead, which empties the folder."""
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     if first:
         spool.mkdir(parents=True, exist_ok=True)
@@ -228,7 +236,7 @@ def spool_inputs(table: pa.Table, spool: Path, lead: int, names: list[str], firs
         rows = table.filter(pc.equal(split, name)).select(names)
         pq.write_table(rows, spool / spool_file(lead, name), row_group_size=SPOOL_ROW_GROUP)
         del rows
-    return table.drop_columns(names)
+    pq.write_table(table.drop_columns(names), spool / spool_file(lead, ROWS))
 
 
 def set_columns(canonical: pd.DataFrame) -> pd.DataFrame:
@@ -282,7 +290,6 @@ def write_labelled(
     entity rows and features are written and dropped before the next. Returns the rows written.
     """
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     service = resolve_service(store, service_name)
     keep = [*KEPT, *model_feature_names(service)]

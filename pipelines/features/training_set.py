@@ -74,8 +74,8 @@ class TrainingSet:
     lead_minutes: int  # the headline lead (the one scored without a clock)
     cancelled_excluded: int
     leads: list[int] = field(default_factory=list)  # every lead in the frame, longest first
-    # A spooled set (``build(spool=...)``): the inputs are in parquet files there, one per lead and split
-    # (``spooled``), and ``frame`` holds the other columns only. None: the inputs are in ``frame``.
+    # A spooled set (``build(spool=...)``): the inputs are in parquet files there, by lead, split and batch
+    # of flights (``spooled``), and ``frame`` holds the other columns only. None: the inputs are in ``frame``.
     spool: Path | None = None
 
     def part(self, name: str, lead: int | None = None) -> pd.DataFrame:
@@ -93,7 +93,7 @@ class TrainingSet:
         """A spooled set's parquet files holding one split's inputs, in ``part(name)``'s row order."""
         if self.spool is None:
             raise ValueError("the training set holds its inputs in its frame: it was built without a spool")
-        return [f for f in (self.spool / spool_file(lead, name) for lead in self.leads) if f.exists()]
+        return [f for lead in self.leads for f in spool_files(self.spool, lead, name)]
 
     def rows(self) -> dict[str, int]:
         counts = self.frame[SPLIT].value_counts()
@@ -168,9 +168,9 @@ def build(
         leads_per_flight: when given, each flight contributes rows at this many of the leads
             only, drawn per flight by ``drawn_leads`` (in every window: each lead's figures are
             then over the flights that drew it, about ``leads_per_flight / len(leads)`` of them).
-        spool: a folder for the inputs: each lead's rows are written there split by split as they
-            are retrieved (``TrainingSet.spooled``), and the returned frame holds the other columns
-            only. The set's memory then no longer grows with the inputs (a national year's four
+        spool: a folder for the inputs: each lead's rows are retrieved ``SPOOL_FLIGHTS`` flights
+            at a time and written there split by split (``TrainingSet.spooled``), and the returned
+            frame holds the other columns only. The set's memory then no longer grows with the inputs (a national year's four
             leads a flight are about 30 million rows of about 60 float64 inputs: 14 GB as a frame).
 
     Returns:
@@ -195,16 +195,21 @@ def build(
         for j, lead in enumerate(leads):  # one lead at a time, as Arrow: only the kept columns of each stay in memory
             rows = chosen_rows[:, j]
             flights = labelled if rows.all() else labelled[rows]
-            table = historical_table(store, entity_frame(flights, lead), service, on_chunk=advance, columns=keep)
-            for name, values in {**extra, LEAD: np.full(len(labelled), lead, np.int16)}.items():
-                table = table.append_column(name, pa.array(values[rows], pa.string() if values.dtype == object else None))
-            if spool is None:
-                parts.append(table)
-            else:
-                spool_inputs(table, spool, lead, names, first=j == 0)
-            del table
-    if spool is not None:  # the other columns read back whole: nothing of one lead's retrieval stays beside the next
-        parts = [pq.read_table(spool / spool_file(lead, ROWS)) for lead in leads]
+            columns = {name: values[rows] for name, values in {**extra, LEAD: np.full(len(labelled), lead, np.int16)}.items()}
+            batch = len(flights) if spool is None else SPOOL_FLIGHTS  # spooled: a bounded batch of flights at a time
+            for b, start in enumerate(range(0, len(flights), batch)):
+                table = historical_table(store, entity_frame(flights.iloc[start: start + batch], lead), service,
+                                         on_chunk=advance, columns=keep)
+                for name, values in columns.items():
+                    values = values[start: start + batch]
+                    table = table.append_column(name, pa.array(values, pa.string() if values.dtype == object else None))
+                if spool is None:
+                    parts.append(table)
+                else:
+                    spool_inputs(table, spool, lead, b, names, first=j == 0 and b == 0)
+                del table
+    if spool is not None:  # the other columns read back whole: nothing of one batch's retrieval stays beside the next
+        parts = [pq.read_table(f) for lead in leads for f in spool_files(spool, lead, ROWS)]
     # One conversion, freeing the Arrow buffers as it goes: the peak stays near one copy of the set.
     whole = pa.concat_tables(parts, promote_options="permissive")
     del parts
@@ -214,17 +219,19 @@ def build(
 
 
 SPOOL_ROW_GROUP = 65_536  # rows per parquet row group of a spooled split: the batch a fit reads at once
-ROWS = "rows"  # a spooled lead's file of the columns other than the inputs
+SPOOL_FLIGHTS = 1_000_000  # flights retrieved and written at once when spooling (a lead of a national year is 3.7 million)
+ROWS = "rows"  # a spooled batch's file of the columns other than the inputs
 
 
-def spool_file(lead: int, split: str) -> str:
-    return f"lead-{lead:04d}-{split}.parquet"
+def spool_files(spool: Path, lead: int, split: str) -> list[Path]:
+    """One lead's spooled files of a split (or of ``ROWS``), batch by batch."""
+    return sorted(spool.glob(f"lead-{lead:04d}-{split}-*.parquet"))
 
 
-def spool_inputs(table: pa.Table, spool: Path, lead: int, names: list[str], first: bool) -> None:
-    """Write one lead's inputs to ``spool`` split by split (rows in the table's order), and its
-    other columns (keys, label, split, lead) to a file of their own. ``first``: the build's first
-    lead, which empties the folder."""
+def spool_inputs(table: pa.Table, spool: Path, lead: int, batch: int, names: list[str], first: bool) -> None:
+    """Write one batch of a lead's inputs to ``spool`` split by split (rows in the table's order),
+    and its other columns (keys, label, split, lead) to a file of their own. ``first``: the build's
+    first batch, which empties the folder."""
     import pyarrow.compute as pc
 
     if first:
@@ -234,9 +241,9 @@ def spool_inputs(table: pa.Table, spool: Path, lead: int, names: list[str], firs
     split = table.column(SPLIT)
     for name in pc.unique(split).to_pylist():
         rows = table.filter(pc.equal(split, name)).select(names)
-        pq.write_table(rows, spool / spool_file(lead, name), row_group_size=SPOOL_ROW_GROUP)
+        pq.write_table(rows, spool / f"lead-{lead:04d}-{name}-{batch:04d}.parquet", row_group_size=SPOOL_ROW_GROUP)
         del rows
-    pq.write_table(table.drop_columns(names), spool / spool_file(lead, ROWS))
+    pq.write_table(table.drop_columns(names), spool / f"lead-{lead:04d}-{ROWS}-{batch:04d}.parquet")
 
 
 def set_columns(canonical: pd.DataFrame) -> pd.DataFrame:

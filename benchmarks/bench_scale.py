@@ -56,8 +56,9 @@ def _child_peaks_mb() -> float:
     return round(total, 1)
 
 
-def retrieve(engine: str, data_dir: Path) -> dict[str, Any]:
-    """One engine's training-set retrieval over ``data_dir`` (in this process)."""
+def retrieve(engine: str, data_dir: Path, service: str = FEATURE_SERVICE, canonical: Path | None = None) -> dict[str, Any]:
+    """One engine's training-set retrieval over ``data_dir`` (in this process): the labelled flights
+    of ``canonical`` (default: the data's own canonical table) through ``service``."""
     import warnings
 
     warnings.simplefilter("ignore")
@@ -70,8 +71,8 @@ def retrieve(engine: str, data_dir: Path) -> dict[str, Any]:
     store = open_store(settings, online="sqlite", data_dir=registry)
     apply(store, settings, processed_dir=data_dir / "processed")
     t = time.perf_counter()
-    rows = write_labelled(store, data_dir / "raw" / "canonical_flights.parquet", data_dir / f"training_set-{engine}",
-                          FEATURE_SERVICE, settings.lead_minutes, chunk_rows=100_000)
+    rows = write_labelled(store, canonical or data_dir / "raw" / "canonical_flights.parquet", data_dir / f"training_set-{engine}",
+                          service, settings.lead_minutes, chunk_rows=100_000)
     out = {"rows": rows, "seconds": round(time.perf_counter() - t, 1)}
     jvm = _child_peaks_mb()
     out["peak_rss_mb"] = round(peak_rss_mb() + jvm, 1)
@@ -80,8 +81,10 @@ def retrieve(engine: str, data_dir: Path) -> dict[str, Any]:
     return out
 
 
-def measure(engine: str, data_dir: Path) -> dict[str, Any]:
-    cmd = [sys.executable, "-W", "ignore", "-m", "benchmarks.bench_scale", "--stage", engine, "--data-dir", str(data_dir)]
+def measure(engine: str, data_dir: Path, service: str = FEATURE_SERVICE, canonical: Path | None = None) -> dict[str, Any]:
+    """``retrieve`` in a process of its own (its peak, and the JVM's, are its own)."""
+    cmd = [sys.executable, "-W", "ignore", "-m", "benchmarks.bench_scale", "--stage", engine, "--data-dir", str(data_dir),
+           "--service", service, *(["--canonical", str(canonical)] if canonical else [])]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=PROJECT_ROOT)
     if done.returncode != 0:  # say why: the child's output is otherwise lost
         raise RuntimeError(f"{engine} retrieval over {data_dir} failed ({done.returncode}):\n{done.stderr[-4000:]}")
@@ -205,6 +208,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--service", default=FEATURE_SERVICE, help=argparse.SUPPRESS)
+    parser.add_argument("--canonical", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--scale", type=int, nargs="*", default=[1, 4, 16], help="replication factors (DuckDB)")
     parser.add_argument("--spark-scale", type=int, nargs="*", default=[1, 4, 16], help="replication factors (Spark)")
     parser.add_argument("--seconds", type=int, default=20, help="load per line, split into five rounds")
@@ -215,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--smoke", action="store_true", help="1x of a month, short serving runs (make bench-smoke)")
     args = parser.parse_args(argv)
     if args.stage:
-        print(json.dumps(retrieve(args.stage, args.data_dir)))  # noqa: T201 (child protocol)
+        print(json.dumps(retrieve(args.stage, args.data_dir, args.service, args.canonical)))  # noqa: T201 (child protocol)
         return
     out = report_path("scale", args.smoke)
     days, rounds_n = (SMOKE_DAYS, 1) if args.smoke else (None, ROUNDS)

@@ -204,7 +204,7 @@ def fit_model(ts: TrainingSet, params: TrainParams, threads: int, shuffle_labels
         raw_val = spooled.raw_scores(booster, x["validation"], threads)
         calibration, cal_report = choose_calibration(raw_val, y["validation"])
         calibrated = replace(spec0, calibration=calibration)
-        p_val = spooled.probabilities(booster, x["validation"], calibrated, threads)
+        p_val = calibrate(raw_val, calibration)  # the scores just computed, not a second pass over the rows
         spec = replace(calibrated, threshold=quality.f1_optimal_threshold(y["validation"], p_val))
         p_test = spooled.probabilities(booster, x["test"], spec, threads)
         head = headline_rows(ts)

@@ -106,12 +106,14 @@ class TrainingSet:
 
 
 def flights_in(flights: pd.DataFrame, windows: list[Window]) -> pd.DataFrame:
-    """Flights whose local month falls in a window, with a ``split`` column (first window wins)."""
-    month = local_month(flights)
+    """Flights whose local day falls in a window (of months or of days), with a ``split`` column
+    (first window wins)."""
+    day = local_departure(flights).dt.strftime("%Y-%m-%d")
     split = pd.Series(None, index=flights.index, dtype=object)
     for w in windows:
-        split = split.where(split.notna() | ~month.between(w.first, w.last), w.name)
-    return flights.assign(**{SPLIT: split, LOCAL_MONTH: month})[split.notna()]
+        first, last = w.days
+        split = split.where(split.notna() | ~day.between(first, last), w.name)
+    return flights.assign(**{SPLIT: split, LOCAL_MONTH: day.str.slice(0, 7)})[split.notna()]
 
 
 def check_inputs(store: FeatureStore, canonical: pd.DataFrame, windows: list[Window], service_name: str,

@@ -19,6 +19,23 @@ from skyprophet.core.errors import TrainingSetError
 from skyprophet.core.months import AUTO, Window, whole_months, windows_from
 
 
+@dataclass(frozen=True)
+class Rolling:
+    """The rolling window of a retraining (params.yaml ``retrain``)."""
+
+    months: int | None = None  # train on this many months before validation; None: everything
+    validation_days: int = 7
+    test_days: int = 7
+
+    def __post_init__(self) -> None:
+        if self.months is not None and (type(self.months) is not int or self.months < 1):
+            raise TrainingSetError(f"retrain.window_months must be a whole number of months from 1, or null for everything; "
+                                   f"got {self.months!r}")
+        for name, days in (("validation_days", self.validation_days), ("test_days", self.test_days)):
+            if type(days) is not int or days < 1:
+                raise TrainingSetError(f"retrain.{name} must be a whole number of days from 1, got {days!r}")
+
+
 @dataclass
 class TrainParams:
     """Everything that decides a model, from params.yaml (and command-line overrides)."""
@@ -40,6 +57,8 @@ class TrainParams:
     # the inputs written to parquet split by split as they are retrieved, and read by LightGBM a batch
     # at a time, instead of held as one frame (for sets larger than memory: a national year)
     spool: bool = False
+    # the windows of a retraining as of a day (``pipelines.model.retrain``)
+    rolling: Rolling = field(default_factory=Rolling)
 
     @classmethod
     def load(cls, path: Path, data_months: Callable[[], list[str]] | None = None) -> TrainParams:
@@ -70,6 +89,8 @@ class TrainParams:
         if type(spool) is not bool:
             raise TrainingSetError(f"training.spool must be true or false, got {spool!r}")
         split = p.get("split", {})
+        retrain = p.get("retrain") or {}
+        rolling = Rolling(retrain.get("window_months"), retrain.get("validation_days", 7), retrain.get("test_days", 7))
         return cls(
             windows=windows_from(split, data_months() if split == AUTO and data_months else None),
             lead_minutes=lead,
@@ -83,6 +104,7 @@ class TrainParams:
             lead_weights=weights,
             leads_per_flight=per_flight,
             spool=spool,
+            rolling=rolling,
         )
 
     @property
@@ -114,6 +136,9 @@ class TrainParams:
             "lead_weights": ",".join(f"{k}:{v:g}" for k, v in sorted(self.lead_weights.items())) or "none",
             "leads_per_flight": self.leads_per_flight or "all",
             "spool": self.spool,
+            "retrain_window_months": self.rolling.months or "all",
+            "retrain_validation_days": self.rolling.validation_days,
+            "retrain_test_days": self.rolling.test_days,
         }
         out.update({f"split_{w.name}": str(w) for w in self.windows})
         out.update({f"lgb_{k}": v for k, v in self.lightgbm.items()})

@@ -32,6 +32,7 @@ from skyprophet.core.config import Settings
 from skyprophet.core.model import ModelSpec
 
 if TYPE_CHECKING:
+    import pandas as pd
     from feast import FeatureStore
     from mlflow import MlflowClient
 
@@ -92,7 +93,7 @@ class RunContext:
 
 
 def run_context(settings: Settings, store: FeatureStore, params: TrainParams, ts: TrainingSet, exp_id: str,
-                shuffle_labels: bool) -> RunContext:
+                shuffle_labels: bool, more_tags: dict[str, str] | None = None) -> RunContext:
     """Tags (feature service and its version, data version) and parameters (params.yaml, row counts)."""
     dv = data_version(input_files(settings))
     tags = {
@@ -100,6 +101,7 @@ def run_context(settings: Settings, store: FeatureStore, params: TrainParams, ts
         "feature_service_version": service_version(ts.service_name, store),
         "data_version": dv,
         "shuffled_labels": str(shuffle_labels).lower(),
+        **(more_tags or {}),
     }
     rows = ts.rows()
     common = {**params.flat(), **{f"rows_{k}": v for k, v in rows.items()}, "data_version": dv}
@@ -200,6 +202,8 @@ def train(
     store: FeatureStore | None = None,
     client: MlflowClient | None = None,
     steps: Steps = SILENT,
+    canonical: pd.DataFrame | None = None,
+    tags: dict[str, str] | None = None,
 ) -> TrainResult:
     """Train, evaluate, log and (optionally) register one model and its baseline.
 
@@ -212,6 +216,8 @@ def train(
         store: a feature store (default: opened from settings).
         client: an MLflow client (default: connected from settings).
         steps: progress display (none by default).
+        canonical: the flights to train on (default: the raw data and the live event log's partitions).
+        tags: more MLflow tags, on both runs and the registered version (a retraining's reason and window).
 
     Returns:
         Run ids, the registered version (None when not registered), spec, metrics and row counts.
@@ -223,7 +229,8 @@ def train(
     from skyprophet.adapters.store import open_store
 
     store = store or open_store(settings, online="sqlite")
-    canonical, _ = known_data(settings.raw_dir, settings.live_dir)  # labels of flights received live too
+    if canonical is None:
+        canonical, _ = known_data(settings.raw_dir, settings.live_dir)  # labels of flights received live too
     canonical = set_columns(canonical)  # the columns the set is made of: a national year's flights are gigabytes
     # Bad input is named before the tracking store is opened (creating a new store takes seconds),
     # and the store is checked before the minutes of work.
@@ -246,7 +253,7 @@ def train(
     seconds["baseline"] = time.perf_counter() - t0
 
     with steps.step("MLflow: log both runs, register the model"):
-        ctx = run_context(settings, store, params, ts, exp_id, shuffle_labels)
+        ctx = run_context(settings, store, params, ts, exp_id, shuffle_labels, tags or {})
         baseline_run_id = log_baseline_run(ctx, baseline)
         run_id, version = log_model_run(ctx, fitted, baseline, baseline_run_id, threads, settings.model_name if register else None)
         if version is not None:

@@ -11,7 +11,7 @@ from skyprophet.cli._common import calendar_date, group, log, serving_settings, 
 from skyprophet.core.errors import InvalidInput
 
 app = group("Models: train on point-in-time features, evaluate, promote behind a gate, score.")
-Months = Annotated[str | None, typer.Option(metavar="YYYY-MM[..YYYY-MM]")]
+Months = Annotated[str | None, typer.Option(metavar="YYYY-MM[-DD][..YYYY-MM[-DD]]", help="months or local days")]
 
 
 def _override(windows: list[Any], given: dict[str, str | None]) -> list[Any]:
@@ -38,7 +38,7 @@ def train(
     feature_service: Annotated[str | None, typer.Option(help="feature service listing the inputs (default: params)")] = None,
     lead_minutes: Annotated[int | None, typer.Option(min=1, help="train at this one lead (default: params' leads)")] = None,
     leads: Annotated[str | None, typer.Option(metavar="MIN,MIN,...", help="train at these leads (default: params)")] = None,
-    train_window: Annotated[str | None, typer.Option("--train", metavar="YYYY-MM[..YYYY-MM]", help="train window")] = None,
+    train_window: Annotated[str | None, typer.Option("--train", metavar="YYYY-MM[-DD][..YYYY-MM[-DD]]", help="train window")] = None,
     validation: Months = None,
     test: Months = None,
     num_threads: Annotated[int | None, typer.Option(min=1, help="LightGBM threads (default: params)")] = None,
@@ -67,6 +67,31 @@ def train(
         return
     with console_steps() as steps:
         result = run(s, params, num_threads=num_threads, shuffle_labels=shuffle_labels, register=not no_register, steps=steps)
+    log.info("wrote %s", write_summary(s, result))
+
+
+@app.command()
+def retrain(
+    as_of: Annotated[str, typer.Option("--as-of", metavar="YYYY-MM-DD", help="retrain on the labels known before this day (UTC)")],
+    reason: Annotated[Literal["scheduled", "drift", "manual"], typer.Option(help="why: an MLflow tag of the version")] = "manual",
+    params_file: Annotated[Path | None, typer.Option("--params", help="parameters file (default: params.yaml)")] = None,
+    num_threads: Annotated[int | None, typer.Option(min=1, help="LightGBM threads (default: params)")] = None,
+    no_register: Annotated[bool, typer.Option("--no-register", help="log the runs, register nothing")] = False,
+) -> None:
+    """Retrain on the rolling window as of a day (params.yaml's retrain: the newest labelled days as
+    test and validation, the months before them as train); register it as the candidate, tagged
+    with its reason and data window."""
+    from pipelines.model.params import load_params
+    from pipelines.model.retrain import retrain as run
+    from pipelines.model.train import write_summary
+    from skyprophet.adapters.progress import console_steps
+
+    setup_logging()
+    s = settings()
+    day = calendar_date(as_of, "--as-of")
+    params = load_params(s, params_file)
+    with console_steps() as steps:
+        result = run(s, params, day, reason, num_threads=num_threads, register=not no_register, steps=steps)
     log.info("wrote %s", write_summary(s, result))
 
 

@@ -1,5 +1,6 @@
-"""Named ranges of whole months (a split's train, validation and test windows, a monitoring
-window): months are local scheduled months, "YYYY-MM", both ends included."""
+"""Named ranges of local scheduled months or days (a split's train, validation and test windows, a
+monitoring window, a retraining's weeks): "YYYY-MM" months or "YYYY-MM-DD" days, both ends
+included."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from typing import Any
 from skyprophet.core.errors import TrainingSetError
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_DAY = re.compile(r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
 
 
 @dataclass(frozen=True)
 class Window:
-    """A named range of local scheduled months, both ends included."""
+    """A named range of local scheduled months ("YYYY-MM") or days ("YYYY-MM-DD"), both ends
+    included; each end may be either (a month end covers the whole month)."""
 
     name: str
     first: str
@@ -27,10 +30,25 @@ class Window:
         # a window named by an option ("--window") is called by that name, any other as "<name> window"
         label = self.name if self.name.startswith("--") else f"{self.name} window"
         for m in (self.first, self.last):
-            if not _MONTH.match(m):
-                raise TrainingSetError(f"{label}: {m!r} is not a YYYY-MM month (e.g. 2013-12, or 2013-01..2013-09)")
-        if self.first > self.last:
+            if not (_MONTH.match(m) or _DAY.match(m)):
+                raise TrainingSetError(f"{label}: {m!r} is not a YYYY-MM month or a YYYY-MM-DD day "
+                                       f"(e.g. 2013-12, 2013-01..2013-09 or 2013-12-01..2013-12-07)")
+            if _DAY.match(m):
+                try:
+                    date.fromisoformat(m)
+                except ValueError:
+                    raise TrainingSetError(f"{label}: {m} is not a day of the calendar") from None
+        first, last = self.days
+        if first > last:
             raise TrainingSetError(f"{label}: {self.first} is after {self.last}")
+
+    @property
+    def days(self) -> tuple[str, str]:
+        """The first and last local days ("YYYY-MM-DD") the window covers: comparable as strings
+        with a flight's local day."""
+        first = self.first if len(self.first) > 7 else f"{self.first}-01"
+        last = self.last if len(self.last) > 7 else f"{self.last}-31"  # no month has a later day
+        return first, last
 
     def __str__(self) -> str:
         return f"{self.first}..{self.last}"

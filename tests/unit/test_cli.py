@@ -98,15 +98,17 @@ def _replace(args: list[str], option: str, value: str) -> list[str]:
         (["model", "train", "--leads", "1440,60"], "--leads"),  # without the headline lead (120)
         (["live", "replay", "--from", "2013-12-01T00:00+00:00", "--speed", "fast"], "--speed"),
         (["model", "score", "--date", "2013-02-30"], "2013-02-30 is not a day of the calendar"),
-        (["monitor", "--window", "2013-13"], "--window: '2013-13' is not a YYYY-MM month"),
+        (["monitor", "--window", "2013-13"], "--window: '2013-13' is not a YYYY-MM month or a YYYY-MM-DD day"),
         (_replace(PREDICT, "--carrier", "united"), "--carrier: expected an IATA airline code, e.g. UA (got 'united')"),
         (["--log-level", "loud", "data", "contract"], "skyprophet data contract: error: --log-level: one of debug"),
         (["-q", "-v", "data", "contract"], "one of --log-level"),
+        (["model", "retrain", "--as-of", "2013-12"], "--as-of"),
+        (["model", "retrain", "--as-of", "2013-12-01", "--reason", "hunch"], "--reason"),
     ],
     ids=["carrier", "flight-number-zero", "flight-number-text", "no-offset", "unparseable-date", "origin",
          "unknown-source", "missing-option", "unknown-command", "until-without-offset", "materialize-end", "score-date",
          "leads-text", "leads-without-headline", "replay-speed", "no-such-day", "month-13", "carrier-expected",
-         "log-level", "two-levels"],
+         "log-level", "two-levels", "retrain-day", "retrain-reason"],
 )
 def test_user_error_is_one_line_naming_the_problem(args: list[str], names: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _run(args, capsys)

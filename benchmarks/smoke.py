@@ -32,7 +32,8 @@ LANES = (
     ("benchmarks.bench_serving", "benchmarks.soak", "benchmarks.bench_train", "studies.tune_october", "studies.october_checks",
      "benchmarks.bench_national"),
     ("benchmarks.bench_features", "benchmarks.bench_scale", "benchmarks.bench_stream", "studies.october_leads",
-     "studies.october_leads --family sampling", "studies.seed_spread", "studies.psi_binning"),
+     "studies.october_leads --family sampling", "studies.seed_spread", "studies.psi_binning",
+     "benchmarks.bench_backtest"),
 )
 TIMEOUT_S = 900
 # The smoke slice's months and boosting rounds (smoke_slice, and bench-train's params file).

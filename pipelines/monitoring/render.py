@@ -59,10 +59,10 @@ def figures(report: MonitorReport, ref: pd.DataFrame, cur: pd.DataFrame) -> dict
     if report.performance:
         drawn["calibration"] = _calibration_figure(report.performance)
         drawn["by_lead"] = _lead_figure(report.performance)
-    return {k: _png(fig) for k, fig in drawn.items() if fig is not None}
+    return {k: png_url(fig) for k, fig in drawn.items() if fig is not None}
 
 
-def _png(fig: Figure) -> str:
+def png_url(fig: Figure) -> str:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()

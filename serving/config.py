@@ -21,6 +21,10 @@ class ServingSettings(Settings):
     """bearer token of `POST /admin/reload`"""
     model_alias: str = "production"
     """the registry alias the service serves"""
+    challenger_alias: str = "challenger"
+    """the registry alias scored in the shadow beside the served one, off the request path (empty: none)"""
+    shadow_max_pending: int = Field(default=64, ge=1)
+    """requests waiting for the challenger before a request's flights are not shadowed (and counted)"""
     model_refresh_s: float = Field(default=30.0, gt=0)
     """how often the service checks the alias"""
     max_flights: int = Field(default=1000, ge=1)

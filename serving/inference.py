@@ -49,6 +49,7 @@ class Reload:
     at: float  # when, seconds since the epoch
     version: str | None = None  # the version the alias pointed at, when known
     error: str | None = None
+    absent: bool = False  # the registry answered: no version has the alias
 
     @property
     def ok(self) -> bool:
@@ -80,8 +81,9 @@ class ModelHolder:
     until the alias moves, and the loaded model keeps serving.
     """
 
-    def __init__(self, settings: ServingSettings):
+    def __init__(self, settings: ServingSettings, alias: str | None = None):
         self.settings = settings
+        self.alias = alias or settings.model_alias  # the served alias, or another (the challenger's)
         self.current: LoadedModel | None = None
         self.last_reload: Reload | None = None
         self._refused: Reload | None = None  # the version refused last, until the alias moves
@@ -107,7 +109,7 @@ class ModelHolder:
         return Reload("failed", now, None, error)
 
     def _refresh(self, prepare: Callable[[LoadedModel], None]) -> Reload:
-        name, alias = self.settings.model_name, self.settings.model_alias
+        name, alias = self.settings.model_name, self.alias
         now = time.time()
         try:
             if self._client is None:
@@ -116,7 +118,7 @@ class ModelHolder:
         except Exception as exc:  # the registry being down must not stop the service
             return self._registry_failed(exc, now)
         if version is None:
-            return Reload("failed", now, None, f"no model version is registered as {name}@{alias}")
+            return Reload("failed", now, None, f"no model version is registered as {name}@{alias}", absent=True)
         if self.current is not None and self.current.version == version:
             return Reload("unchanged", now, version)
         if self._refused is not None and self._refused.version == version:

@@ -26,6 +26,7 @@ from serving.metrics import Metrics, MetricsMiddleware
 from serving.monitoring import MonitorGauges
 from serving.prediction_log import PredictionLogs
 from serving.schemas import DEBUG_FIELDS, PredictRequest
+from serving.shadow import Shadow
 from skyprophet.adapters.departures import Departures, SnapshotDepartures
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ async def _refresh_forever(services: Services) -> None:
         await asyncio.sleep(services.settings.model_refresh_s)
         try:
             await sync(services.models, services.lookup, services.metrics, services.logs)
+            if services.shadow is not None:
+                await asyncio.to_thread(services.shadow.sync)
         except Exception:  # keep refreshing whatever happens once
             log.exception("model refresh failed")
 
@@ -76,14 +79,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         timetable = Departures(client, settings.stream_name)
     elif settings.snapshot:
         timetable = SnapshotDepartures(settings.canonical_path, lookup.held)
+    logs = PredictionLogs(store, settings, metrics)
     services = Services(
         settings=settings, metrics=metrics, gauges=MonitorGauges(metrics, settings.reports_dir),
-        lookup=lookup, models=ModelHolder(settings), logs=PredictionLogs(store, settings, metrics),
+        lookup=lookup, models=ModelHolder(settings), logs=logs,
         clock=LiveClock(client, settings.stream_name, settings.grid_minutes) if live else None,
-        departures=timetable,
+        departures=timetable, shadow=Shadow(settings, lookup, logs, metrics) if settings.challenger_alias else None,
     )
     app.state.services = services
     await sync(services.models, services.lookup, metrics, services.logs)
+    if services.shadow is not None:
+        await asyncio.to_thread(services.shadow.sync)
     task = asyncio.create_task(_refresh_forever(services))
     try:
         yield
@@ -91,6 +97,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        if services.shadow is not None:
+            await asyncio.to_thread(services.shadow.close)  # what is queued is scored and handed to the log
         await asyncio.to_thread(services.logs.close)  # what is buffered is written
         if client is not None:
             client.close()

@@ -62,6 +62,12 @@ class Metrics:
                                   multiprocess_mode="mostrecent")
         self.monitor_alerts = Gauge("skyprophet_monitor_alerts", "alerts raised by the newest monitoring report", registry=r,
                                     multiprocess_mode="mostrecent")
+        self.shadow = Counter("skyprophet_shadow_flights", "flights handed to the challenger in the shadow, by outcome "
+                              "(scored and logged; failed: an error while scoring; dropped: too many requests waiting)",
+                              ["outcome"], registry=r)
+        self.challenger_reloads = Counter("skyprophet_challenger_reloads", "checks of the challenger alias, by outcome "
+                                          "(loaded, unchanged, failed: no such alias or registry unreachable, refused: "
+                                          "version cannot serve)", ["outcome"], registry=r)
         self.model_version = Gauge("skyprophet_model_version", "registered version of the loaded model",
                                    ["name", "alias"], registry=r, multiprocess_mode="max")
 
@@ -69,6 +75,12 @@ class Metrics:
         """A check of the alias: its outcome, whether it is failing, and the loaded model's version."""
         self.reloads.labels(outcome).inc()
         self.reload_failing.set(1 if failing else 0)
+        if model is not None:
+            self.model_version.labels(model.name, model.alias or "").set(int(model.version))
+
+    def record_challenger(self, outcome: str, model: LoadedModel | None) -> None:
+        """A check of the challenger alias and the challenger's version (``model_version``, its alias label)."""
+        self.challenger_reloads.labels(outcome).inc()
         if model is not None:
             self.model_version.labels(model.name, model.alias or "").set(int(model.version))
 

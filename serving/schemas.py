@@ -190,3 +190,5 @@ class Readiness(BaseModel):
     model: ModelRef | None
     reload: ReloadState | None
     live: LiveState | None = Field(default=None, description="live mode only")
+    challenger: ModelRef | None = Field(default=None, description="the model scored in the shadow (the challenger alias), "
+                                        "if one is registered")

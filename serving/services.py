@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from serving.metrics import Metrics
     from serving.monitoring import MonitorGauges
     from serving.prediction_log import PredictionLogs
+    from serving.shadow import Shadow
 
 
 class Timetable(Protocol):
@@ -35,3 +36,4 @@ class Services:
     logs: PredictionLogs  # the prediction log of each feature service served
     clock: LiveClock | None = None  # live mode: the replay's clock
     departures: Timetable | None = None  # live or snapshot mode: the timetable and outcomes
+    shadow: Shadow | None = None  # the challenger alias scored off the request path

@@ -100,6 +100,8 @@ async def ready(request: Request, holder: HolderDep, lookup: FeaturesDep, metric
             "version": reload.version, "error": reload.error,
         },
         "live": live,
+        "challenger": None if (shadow := request.app.state.services.shadow) is None or shadow.holder.current is None
+        else shadow.holder.current.ref(),
     }
     return JSONResponse(body, status_code=503 if problems else 200)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from pipelines.model.params import load_params
 from pipelines.model.rescoring import Scorer, resolve_version, run_windows
-from skyprophet.adapters.tracking import CANDIDATE, PRODUCTION, alias_version, connect, latest_version
+from skyprophet.adapters.tracking import CANDIDATE, CHALLENGER, PRODUCTION, alias_version, connect, latest_version
 from skyprophet.core.config import Settings
 from skyprophet.core.errors import ModelNotFound, PromotionRefused
 
@@ -92,6 +92,23 @@ def _move(client: MlflowClient, name: str, version: str, reason: str) -> None:
     client.set_registered_model_alias(name, PRODUCTION, version)
     client.set_model_version_tag(name, version, "promotion", reason)
 
+
+
+def challenge(settings: Settings, version: str | None = None, client: MlflowClient | None = None) -> str:
+    """Point the ``challenger`` alias at ``version`` (default: the candidate): every service scores
+    it in the shadow from its next alias check. Returns the version.
+
+    Raises:
+        ModelNotFound: no such version, or no candidate.
+    """
+    client = client or connect(settings)
+    name = settings.model_name
+    chosen = version or alias_version(client, name, CANDIDATE)
+    if chosen is None:
+        raise ModelNotFound(f"no version of {name} is the {CANDIDATE}: train one, or name it with --version")
+    chosen = resolve_version(client, name, chosen)
+    client.set_registered_model_alias(name, CHALLENGER, chosen)
+    return chosen
 
 
 def production_version(settings: Settings, client: MlflowClient | None = None) -> str | None:

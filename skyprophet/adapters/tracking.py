@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 PRODUCTION = "production"
 CANDIDATE = "candidate"
+CHALLENGER = "challenger"  # the version the services score in the shadow
 ROOT_ATTRIBUTE = "skyprophet_artifact_root"
 
 

@@ -120,16 +120,58 @@ def promote(
     version: Annotated[str | None, typer.Option(help="version to promote (default: the newest)")] = None,
     force: Annotated[bool, typer.Option("--force", help="promote even if the gate refuses")] = False,
     skip_if_production: Annotated[bool, typer.Option("--skip-if-production", help="do nothing when a production model exists")] = False,
+    from_shadow: Annotated[bool, typer.Option("--from-shadow", help="promote the challenger if the served flights both "
+                                              "models scored say it is better (a paired interval)")] = False,
 ) -> None:
-    """Move the production alias to a version if it is at least as good on the test split."""
+    """Move the production alias to a version if it is at least as good on the test split (or, with
+    --from-shadow, to the challenger if it beat production on the traffic it shadowed)."""
     from pipelines.model.promote import production_version, promote as run
 
     setup_logging()
     s = settings()
+    if from_shadow:
+        if version or force or skip_if_production:
+            raise InvalidInput("--from-shadow promotes the challenger alias: no --version, --force or --skip-if-production")
+        from pipelines.monitoring.shadow import promote_from_shadow
+
+        log.info("promoted from the shadow: %s", promote_from_shadow(s).summary())
+        return
     if skip_if_production and production_version(s):
         log.info("%s@production exists; nothing to promote", s.model_name)
         return
     log.info("%s", run(s, version, force).message)
+
+
+@app.command()
+def challenge(
+    version: Annotated[str | None, typer.Option(help="the version to score in the shadow (default: the candidate)")] = None,
+) -> None:
+    """Point the challenger alias at a version: every service scores it beside production, off the
+    request path, from its next alias check."""
+    from pipelines.model.promote import challenge as run
+
+    setup_logging()
+    s = settings()
+    log.info("%s@challenger -> version %s", s.model_name, run(s, version))
+
+
+@app.command()
+def shadow(
+    hours: Annotated[float | None, typer.Option(min=0.01, help="only what was logged in the last HOURS")] = None,
+) -> None:
+    """The challenger beside production on the served flights both scored, once their outcomes are
+    known: ROC AUC, Brier, log loss, the paired interval of each difference, and whether it would
+    be promoted (reports/monitor/shadow/shadow.json)."""
+    from datetime import datetime, timedelta, timezone
+
+    from pipelines.monitoring.shadow import evidence, write
+
+    setup_logging()
+    s = settings()
+    since = datetime.now(timezone.utc) - timedelta(hours=hours) if hours else None
+    found = evidence(s, since=since)
+    typer.echo(f"{found.summary()}; {'would be promoted' if found.better else 'would not be promoted'}")
+    log.info("wrote %s", write(s, found))
 
 
 @app.command()

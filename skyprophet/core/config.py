@@ -125,6 +125,13 @@ class Settings(BaseSettings):
     """the window's Brier score above this is an alert (half again October's 0.106)"""
     monitor_sample_flights: int = Field(default=20_000, gt=0)  # flights sampled per side of a batch report
     """flights sampled for the reference (and for a batch window)"""
+    # Promotion from the shadow (``skyprophet model promote --from-shadow``).
+    shadow_metric: Literal["log_loss", "brier", "roc_auc"] = "log_loss"
+    """the metric whose paired interval must say the challenger is better for a promotion from the shadow"""
+    shadow_level: float = Field(default=0.95, gt=0.5, lt=1)
+    """the level of that interval"""
+    shadow_min_flights: int = Field(default=500, ge=1)
+    """labelled flights both models scored, at least, before the shadow can promote"""
 
     @model_validator(mode="after")
     def _spark_engine_needs_spark(self) -> Settings:

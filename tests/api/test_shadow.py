@@ -118,3 +118,80 @@ def test_a_broken_challenger_is_refused_and_no_request_is_lost(
         answers = list(pool.map(lambda _: httpx.post(f"{shadowed.url}/predict", json=body, timeout=30), range(40)))
     assert [a.status_code for a in answers] == [200] * 40
     assert all(a.json()["predictions"] == want for a in answers)
+
+
+@pytest.fixture(scope="module")
+def constant_version(registry_copy: ServingSettings, train_params: Any, small_models: list[str]) -> str:
+    """A version that learnt nothing (worse by construction): permuted labels and no split allowed, so
+    every flight gets the same probability (ROC AUC 0.5); registered in the copy only."""
+    from dataclasses import replace
+
+    from pipelines.model.train import train
+    from skyprophet.adapters.store import open_store
+    from skyprophet.core.months import Window
+    from tests.conftest import THREADS
+
+    windows = [Window("train", "2013-09", "2013-09"), Window("validation", "2013-10", "2013-10"), Window("test", "2013-11", "2013-12")]
+    params = replace(train_params, windows=windows, num_boost_round=2, leads_minutes=[1440, 120, 30],
+                     lightgbm={**train_params.lightgbm, "min_data_in_leaf": 10**9})
+    store = open_store(registry_copy, online="redis")
+    version = train(registry_copy, params, num_threads=THREADS, shuffle_labels=True, store=store).version
+    assert version is not None
+    return version
+
+
+def _aliases(server: Server, production: str, challenger: str) -> None:
+    """Wait until the service serves ``production`` and shadows ``challenger`` (it checks every second)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        ready = httpx.get(f"{server.url}/ready", timeout=10).json()
+        if ready["model"]["version"] == production and (ready["challenger"] or {}).get("version") == challenger:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"the service did not move to production {production}, challenger {challenger}")
+
+
+def _traffic(server: Server, canonical: pd.DataFrame, tag: str, n: int = 800) -> None:
+    """``n`` flights of the day after the store's instant, 100 a request, all logged and shadowed."""
+    after = canonical[(canonical["sched_dep_utc"] > pd.Timestamp(MATERIALIZED)) & ~canonical["cancelled"]].head(n)
+    flights = [flight_query(r) for r in after.itertuples()]
+    for i in range(0, len(flights), 100):
+        rid = f"{tag}-{i}"
+        got = httpx.post(f"{server.url}/predict", json={"flights": flights[i:i + 100], "as_of": MATERIALIZED.isoformat()},
+                         headers={"X-Request-ID": rid}, timeout=60)
+        assert got.status_code == 200
+        _logged(server, rid, "shadow", len(flights[i:i + 100]))
+
+
+def test_the_shadow_refuses_a_worse_challenger_and_promotes_a_better_one(
+        shadowed: Server, registry_copy: ServingSettings, small_models: list[str], constant_version: str,
+        canonical: pd.DataFrame) -> None:
+    import json
+
+    from pipelines.model.promote import challenge
+    from pipelines.monitoring.shadow import promote_from_shadow
+    from skyprophet.adapters.tracking import connect
+    from skyprophet.core.errors import PromotionRefused
+
+    # ROC AUC: a constant model's log loss may be near a weak model's; its ranking cannot be
+    s = registry_copy.model_copy(update={"shadow_min_flights": 600, "shadow_metric": "roc_auc"})
+    client, name, real = connect(s), s.model_name, small_models[0]
+    assert challenge(s, constant_version) == constant_version  # worse by construction
+    _aliases(shadowed, real, constant_version)
+    _traffic(shadowed, canonical, "worse")
+    with pytest.raises(PromotionRefused, match="not better by the interval"):
+        promote_from_shadow(s)
+    assert client.get_model_version_by_alias(name, "production").version == int(real)
+    kept = json.loads(client.get_model_version(name, constant_version).tags["shadow_evidence"])
+    assert kept["comparison"]["roc_auc"]["b"] == 0.5 and kept["comparison"]["roc_auc"]["b_worse"]
+    assert kept["production"] == real and kept["flights"] >= 600
+
+    client.set_registered_model_alias(name, "production", constant_version)  # now the real model challenges it
+    client.set_registered_model_alias(name, "challenger", real)
+    _aliases(shadowed, constant_version, real)
+    _traffic(shadowed, canonical, "better")
+    found = promote_from_shadow(s)
+    assert found.better and found.production == constant_version and found.challenger == real
+    assert str(client.get_model_version_by_alias(name, "production").version) == real
+    assert "from the shadow" in client.get_model_version(name, real).tags["promotion"]
+    _aliases(shadowed, real, real)  # hot-swapped: the promoted version serves (and is still the challenger alias)

@@ -11,14 +11,23 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 Metric = Callable[[np.ndarray, np.ndarray, np.ndarray | None], float]
 EPS = 1e-15
 
 
 def roc_auc(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> float:
-    return float(roc_auc_score(y, p, sample_weight=w))
+    """ROC AUC with row weights, in one pass over the distinct scores (ties count a half): a
+    bootstrap calls it hundreds of times on hundreds of thousands of rows."""
+    scores, index = np.unique(p, return_inverse=True)
+    weights = np.ones(len(y)) if w is None else np.asarray(w, dtype=float)
+    pos = np.bincount(index, weights=weights * y, minlength=len(scores))
+    neg = np.bincount(index, weights=weights * (1 - y), minlength=len(scores))
+    below = np.cumsum(neg) - neg  # negatives scored lower than each distinct score
+    total = pos.sum() * neg.sum()
+    if total == 0:
+        raise ValueError("ROC AUC needs both classes")
+    return float((pos * (below + 0.5 * neg)).sum() / total)
 
 
 def brier(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> float:

@@ -27,6 +27,17 @@ def test_point_values_are_sklearns() -> None:
     assert got["log_loss"]["difference"] == pytest.approx(log_loss(y, b) - log_loss(y, a))
 
 
+def test_the_weighted_roc_auc_is_sklearns_ties_and_weights_included() -> None:
+    from pipelines.model.compare import roc_auc
+
+    rng = np.random.default_rng(4)
+    y = (rng.random(2000) < 0.3).astype(float)
+    p = np.round(rng.random(2000) + 0.3 * y, 2)  # many ties
+    w = rng.integers(0, 4, 2000).astype(float)  # a bootstrap's counts, zeros included
+    assert roc_auc(y, p, w) == pytest.approx(roc_auc_score(y, p, sample_weight=w), abs=1e-12)
+    assert roc_auc(y, p) == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+
+
 def test_a_clearly_better_model_is_called_better_and_the_other_way_round_worse() -> None:
     y, a, b = _data()
     got = paired(y, a, b, resamples=100)

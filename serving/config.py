@@ -20,11 +20,13 @@ class ServingSettings(Settings):
     admin_token: SecretStr = SecretStr(PLACEHOLDER_TOKEN)
     """bearer token of `POST /admin/reload`"""
     model_alias: str = "production"
-    """the registry alias the service serves"""
+    """the registry alias the service serves (`staging` by default when the environment is `staging`)"""
     challenger_alias: str = "challenger"
     """the registry alias scored in the shadow beside the served one, off the request path (empty: none)"""
-    shadow_max_pending: int = Field(default=64, ge=1)
+    shadow_max_pending: int = Field(default=2000, ge=1)
     """requests waiting for the challenger before a request's flights are not shadowed (and counted)"""
+    shadow_batch_s: float = Field(default=0.5, gt=0)
+    """how often the challenger scores the flights queued since (one read and one prediction a batch)"""
     model_refresh_s: float = Field(default=30.0, gt=0)
     """how often the service checks the alias"""
     max_flights: int = Field(default=1000, ge=1)
@@ -71,6 +73,8 @@ class ServingSettings(Settings):
     def _no_placeholder_secret(self) -> ServingSettings:
         if self.environment != "local" and self.admin_token.get_secret_value() == PLACEHOLDER_TOKEN:
             raise ValueError(f"SKYPROPHET_ADMIN_TOKEN must be set (not {PLACEHOLDER_TOKEN!r}) outside local development")
+        if self.environment == "staging" and "model_alias" not in self.model_fields_set:
+            self.model_alias = "staging"  # a staging service serves what was staged
         if self.live and self.online_store != "redis":
             raise ValueError("SKYPROPHET_LIVE needs SKYPROPHET_ONLINE_STORE=redis (the stream keeps Redis fresh)")
         return self

@@ -143,6 +143,21 @@ def promote(
 
 
 @app.command()
+def stage(
+    version: Annotated[str | None, typer.Option(help="the version to stage (default: the candidate)")] = None,
+) -> None:
+    """Smoke-test a version as a service would take it (artifact, feature service, online rows, the
+    README's request scored) and move the staging alias to it; a staging service swaps to it."""
+    from pipelines.model.stage import stage as run
+
+    setup_logging()
+    s = settings()
+    version, result = run(s, version)
+    log.info("%s@staging -> version %s (README's flight %s: %.4f)", s.model_name, version, result["flight"],
+             result["delay_probability"])
+
+
+@app.command()
 def challenge(
     version: Annotated[str | None, typer.Option(help="the version to score in the shadow (default: the candidate)")] = None,
 ) -> None:

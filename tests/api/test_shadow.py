@@ -195,3 +195,28 @@ def test_the_shadow_refuses_a_worse_challenger_and_promotes_a_better_one(
     assert str(client.get_model_version_by_alias(name, "production").version) == real
     assert "from the shadow" in client.get_model_version(name, real).tags["promotion"]
     _aliases(shadowed, real, real)  # hot-swapped: the promoted version serves (and is still the challenger alias)
+
+
+def test_a_version_is_staged_only_once_it_serves_and_a_staging_service_serves_it(
+        registry_copy: ServingSettings, small_models: list[str], loaded_redis: str) -> None:
+    from pipelines.model.stage import stage
+    from skyprophet.adapters.tracking import connect
+    from skyprophet.core.errors import PromotionRefused
+
+    client, name = connect(registry_copy), registry_copy.model_name
+    broken = client.create_model_version(name, source=str(registry_copy.data_dir / "no-such-model"))
+    with pytest.raises(PromotionRefused, match="its artifact does not load"):
+        stage(registry_copy, str(broken.version))
+    with pytest.raises(Exception, match="alias staging not found"):
+        client.get_model_version_by_alias(name, "staging")  # nothing was staged
+
+    version, result = stage(registry_copy, small_models[1])
+    assert version == small_models[1] and 0 < result["delay_probability"] < 1 and result["inputs_missing"] < result["inputs"]
+    assert str(client.get_model_version_by_alias(name, "staging").version) == small_models[1]
+    assert "staging_smoke" in client.get_model_version(name, small_models[1]).tags
+    staging = start_server(registry_copy.model_copy(update={"environment": "staging", "model_alias": "staging"}))
+    try:
+        assert httpx.get(f"{staging.url}/ready", timeout=10).json()["model"] == {"name": name, "version": small_models[1],
+                                                                                   "alias": "staging"}
+    finally:
+        staging.stop()

@@ -48,6 +48,19 @@ def test_the_live_profile_runs_skyprophet_live_after_the_pipeline() -> None:
     assert [p["published"] for p in live["ports"]] == ["8001"]
 
 
+def test_the_staging_profile_serves_the_staging_alias_beside_production_on_the_same_stores(stack: dict[str, Any]) -> None:
+    proc = _compose(SECRETS, "--profile", "staging", "config", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    services = json.loads(proc.stdout)["services"]
+    staging, api = services["api-staging"], services["api"]
+    assert staging["environment"]["SKYPROPHET_ENVIRONMENT"] == "staging" and api["environment"]["SKYPROPHET_ENVIRONMENT"] == "production"
+    for same in ("REDIS_URL", "SKYPROPHET_MLFLOW_TRACKING_URI", "SKYPROPHET_ONLINE_STORE"):
+        assert staging["environment"].get(same) == api["environment"].get(same), same
+    assert staging["image"] == api["image"]  # one image, promoted through the stages
+    assert [p["published"] for p in staging["ports"]] == ["8002"] and staging["user"] not in ("", "root", "0")
+    assert "api-staging" not in stack  # only with the profile
+
+
 def test_secrets_come_from_the_environment(stack: dict[str, Any]) -> None:
     assert "r-secret" in stack["redis"]["command"]
     assert stack["api"]["environment"]["REDIS_URL"] == "redis://:r-secret@redis:6379/0"

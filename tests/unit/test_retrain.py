@@ -108,3 +108,31 @@ def test_the_project_retrains_on_everything_with_a_week_each_to_validate_and_tes
 
     rolling = TrainParams.load(PARAMS_FILE).rolling
     assert (rolling.months, rolling.validation_days, rolling.test_days) == (None, 7, 7)
+
+
+def test_a_staging_service_serves_the_staging_alias_unless_told_otherwise() -> None:
+    from serving.config import ServingSettings
+
+    assert ServingSettings(environment="staging", admin_token="t").model_alias == "staging"
+    assert ServingSettings(environment="staging", admin_token="t", model_alias="production").model_alias == "production"
+    assert ServingSettings(environment="production", admin_token="t").model_alias == "production"
+
+
+def test_the_staging_smoke_test_scores_the_readmes_request() -> None:
+    import re
+
+    from pipelines.model.stage import README_FLIGHT
+    from skyprophet.core.config import PROJECT_ROOT
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    got = re.search(r'"carrier": "(\w+)", "flight_number": (\d+), "origin": "(\w+)", "dest": "(\w+)",\s+'
+                    r'"scheduled_departure": "([^"]+)", "tailnum": "(\w+)"', readme)
+    assert got is not None
+    carrier, number, origin, dest, when, tail = got.groups()
+    from datetime import datetime
+
+    at = datetime.fromisoformat(when)
+    assert (README_FLIGHT.carrier, README_FLIGHT.flight_number, README_FLIGHT.origin, README_FLIGHT.dest, README_FLIGHT.tailnum) == (
+        carrier, number, origin, dest, tail)
+    assert README_FLIGHT.sched_dep_epoch_s == int(at.timestamp())
+    assert README_FLIGHT.utc_offset_min == at.utcoffset().total_seconds() // 60

@@ -25,6 +25,12 @@ come from wrk's own histogram (a Lua ``done`` hook prints them).
   servers up together, five interleaved rounds at c=1 and c=8; then the logging server stops
   (writing what it holds) and its log's rows are counted against the flights it answered
   (``--logging-only`` runs just them).
+- shadow: the production model without a challenger, with a challenger of the same feature
+  service (the production version itself, as a retrained version would be: the features just
+  read are reused) and with one of another service (the single-lead model: its own read on the
+  shadow thread), three servers up together, five interleaved rounds at c=1 and c=8; each
+  challenger's scored flights counted from /metrics (``--shadow-only`` runs just them, on models
+  trained on the smoke slice).
 
 - against another checkout (``--against DIR``): this checkout's server beside the one of DIR (an
   earlier tree, say), both up together on the same Redis, model and settings, ``POST /predict``
@@ -310,6 +316,9 @@ def targets(r: dict[str, Any]) -> dict[str, Any]:
                                                                    lambda v: v <= 1.1)
         t[f"p50 c1: /departures EWR 6 h, {r['ewr_6h_flights']} flights (ms)"] = (
             r["departures6h"]["c1"]["p50_ms"], "<= 15", lambda v: v <= 15)
+    if "shadow" in r:
+        for n, label in (("same_service", "same service"), ("other_service", "another service")):
+            t[f"p50 c1: with a challenger of {label} / without"] = (r["shadow"]["p50_ratio_c1"][n], "<= 1.1", lambda v: v <= 1.1)
     if "prediction_log" in r:
         t["p50 c1: prediction log on / off"] = (r["log_on_c1"]["c1"]["p50_ms"] / r["log_off_c1"]["c1"]["p50_ms"], "<= 1.05",
                                                 lambda v: v <= 1.05)
@@ -371,6 +380,16 @@ def _against(report: dict[str, Any], env: dict[str, str], b: dict[str, Any], wor
                          "runs": {k: [{m: r[m] for m in ("p50_ms", "rps")} for r in v] for k, v in rounds.items()}}
 
 
+def _interleaved(services: dict[str, Service], body: str, seconds: int, rounds: int, work: Path) -> dict[str, list[dict[str, Any]]]:
+    """``/predict`` on each service (all up together) in interleaved rounds at c=1 and c=8: runs by ``<name>_c<c>``."""
+    runs: dict[str, list[dict[str, Any]]] = {f"{name}_c{c}": [] for name in services for c in (1, 8)}
+    for _ in range(rounds):
+        for c in (1, 8):
+            for name, svc in services.items():
+                runs[f"{name}_c{c}"].append(wrk(svc.url + "/predict", c, seconds, body, work))
+    return runs
+
+
 def _logging(report: dict[str, Any], env: dict[str, str], b: dict[str, Any], work: Path, args: argparse.Namespace) -> None:
     """The prediction log's cost: the production model with the log off and on, both up together,
     in interleaved rounds at c=1 and c=8; then the logging server is stopped (it writes what it
@@ -380,16 +399,11 @@ def _logging(report: dict[str, Any], env: dict[str, str], b: dict[str, Any], wor
     log_dir = Path(env["SKYPROPHET_DATA_DIR"]) / "prediction_log"
     shutil.rmtree(log_dir, ignore_errors=True)
     cmd = uvicorn_cmd("serving.main:create_app", args.workers)
-    body = json.dumps(b["one"])
     seconds = max(2, args.seconds // args.rounds)
-    rounds: dict[str, list[dict[str, Any]]] = {f"{name}_c{c}": [] for name in ("log_off", "log_on") for c in (1, 8)}
     off = Service("log_off", cmd, {**env, "SKYPROPHET_PREDICTION_LOG": "false"}, "/predict", b["one"])
     on = Service("log_on", cmd, {**env, "SKYPROPHET_PREDICTION_LOG": "true"}, "/predict", b["one"])
     with off, on:
-        for _ in range(args.rounds):
-            for c in (1, 8):
-                for name, svc in (("log_off", off), ("log_on", on)):
-                    rounds[f"{name}_c{c}"].append(wrk(svc.url + "/predict", c, seconds, body, work))
+        rounds = _interleaved({"log_off": off, "log_on": on}, json.dumps(b["one"]), seconds, args.rounds, work)
         dropped = [x for x in httpx.get(on.url + "/metrics", timeout=10).text.splitlines()
                    if x.startswith('skyprophet_prediction_log_flights_total{outcome="dropped"}')]
     answered = 1 + sum(r["requests"] for name, runs in rounds.items() if name.startswith("log_on") for r in runs)  # + the ready probe
@@ -405,11 +419,43 @@ def _logging(report: dict[str, Any], env: dict[str, str], b: dict[str, Any], wor
     }
 
 
+def _shadow(report: dict[str, Any], env: dict[str, str], b: dict[str, Any], work: Path, args: argparse.Namespace) -> None:
+    """A challenger in the shadow: the production model served without a challenger, with one of
+    the same feature service (the production version itself: a retrained version's case, the
+    features just read reused) and with one of another service (the single-lead model: its own read
+    on the shadow thread), all up together, in interleaved rounds at c=1 and c=8; then each
+    challenger's flights counted."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(env["SKYPROPHET_MLFLOW_TRACKING_URI"])
+    name = get_settings().model_name
+    for alias, of in (("challenger_same", "production"), ("challenger_other", "single")):
+        client.set_registered_model_alias(name, alias, client.get_model_version_by_alias(name, of).version)
+    cmd = uvicorn_cmd("serving.main:create_app", args.workers)
+    seconds = max(2, args.seconds // args.rounds)
+    services = {n: Service(n, cmd, {**env, "SKYPROPHET_CHALLENGER_ALIAS": alias}, "/predict", b["one"])
+                for n, alias in (("no_challenger", ""), ("same_service", "challenger_same"), ("other_service", "challenger_other"))}
+    try:
+        rounds = _interleaved(services, json.dumps(b["one"]), seconds, args.rounds, work)
+        counts = {n: {line.split('"')[1]: float(line.split()[-1]) for line in httpx.get(svc.url + "/metrics", timeout=10).text.splitlines()
+                      if line.startswith("skyprophet_shadow_flights_total{")} for n, svc in services.items() if n != "no_challenger"}
+    finally:
+        for svc in services.values():
+            svc.stop()
+    med = {n: _median_run(runs) for n, runs in rounds.items()}
+    ratios = {n: round(med[f"{n}_c1"]["p50_ms"] / med["no_challenger_c1"]["p50_ms"], 3) for n in ("same_service", "other_service")}
+    report["shadow"] = {**med, "p50_ratio_c1": ratios, "target": "p50 at c=1 with a challenger <= 1.1 x without",
+                        "met": {n: r <= 1.1 for n, r in ratios.items()}, "shadow_flights": counts, "rounds": args.rounds,
+                        "seconds": seconds, "errors": sum(r["errors"] for runs in rounds.values() for r in runs),
+                        "p50_ms": {n: [r["p50_ms"] for r in runs] for n, runs in rounds.items()}}
+
+
 SMOKE_FIGURES = [f"{line}.{c}.{m}" for line, c in (("skyprophet", "c1"), ("skyprophet", "c8"), ("trivial", "c1"), ("batch100", "c1"),
                                                  ("explain1", "c1"), ("floor", "c1"), ("naive", "c1"), ("feast_serve", "c8"),
                                                  ("single_lead", "c1"), ("multi_lead", "c1"), ("live_one", "c1"),
                                                  ("departures6h", "c1"), ("log_on_c8", "c8"))
-                 for m in ("p50_ms", "rps")] + ["prediction_log.logged_rows", "targets"]
+                 for m in ("p50_ms", "rps")] + ["prediction_log.logged_rows", "targets", "shadow.p50_ratio_c1.same_service",
+                                                "shadow.p50_ratio_c1.other_service", "shadow.shadow_flights.other_service.scored"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -420,6 +466,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2, help="workers of every service")
     parser.add_argument("--any-lead-only", action="store_true", help="only the any-lead lines (single-lead, multi-horizon, live)")
     parser.add_argument("--logging-only", action="store_true", help="only the prediction log's lines (log off and on)")
+    parser.add_argument("--shadow-only", action="store_true", help="only the challenger's lines (without and with one)")
     parser.add_argument("--against", type=Path, default=None,
                         help="another checkout: only /predict of this checkout's server beside that one's, interleaved")
     args = parser.parse_args(argv)
@@ -432,11 +479,13 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
         work = Path(tmp)
         env = prepare(work)
-        env.update(train_models(work, args.smoke or args.against is not None))  # --against compares servers: small models do
+        # --against and --shadow-only compare servers: small models do
+        env.update(train_models(work, args.smoke or args.against is not None or args.shadow_only))
         b = bodies()
-        part = "logging" if args.logging_only else "any_lead" if args.any_lead_only else "against" if args.against else None
+        part = ("logging" if args.logging_only else "shadow" if args.shadow_only else "any_lead" if args.any_lead_only
+                else "against" if args.against else None)
         if part is not None:  # one part alone, in a report of its own
-            {"logging": _logging, "any_lead": _any_lead, "against": _against}[part](report, env, b, work, args)
+            {"logging": _logging, "shadow": _shadow, "any_lead": _any_lead, "against": _against}[part](report, env, b, work, args)
             out = out.with_name(f"serving_{part}.json")
         else:
             _whole(report, env, b, work, args)
@@ -473,6 +522,7 @@ def _whole(report: dict[str, Any], env: dict[str, str], b: dict[str, Any], work:
         report["feast_serve"] = run(svc, "/get-online-features", b["feast"])
     _any_lead(report, env, b, work, args)
     _logging(report, env, b, work, args)
+    _shadow(report, env, b, work, args)
     # How the server is run (make serve): workers and event loop / HTTP parser, by measurement.
     report["choices"] = {}
     other = 1 if args.workers != 1 else 2

@@ -60,6 +60,8 @@ class ShadowEvidence:
     better: bool  # the interval of ``metric`` says the challenger is better, over enough flights
     since: str | None = None
     until: str | None = None
+    # per model: a reliability curve (ten bins of predicted probability: mean predicted, observed rate, flights)
+    calibration: dict[str, list[dict[str, float]]] | None = None
 
     def summary(self) -> str:
         c = self.comparison[self.metric]
@@ -116,9 +118,20 @@ def evidence(settings: Settings, since: datetime | None = None, until: datetime 
                         level=settings.shadow_level, seed=7)
     flights = int(groups.nunique())
     better = comparison[settings.shadow_metric]["b_better"] and flights >= settings.shadow_min_flights
+    curves = {role: _reliability(labelled[LABEL].to_numpy(), labelled[f"delay_probability_{role}"].to_numpy())
+              for role in ("production", "challenger")}
     return ShadowEvidence(prod, chal, len(rows), len(labelled), flights, settings.shadow_metric, settings.shadow_level,
                           settings.shadow_min_flights, comparison, bool(better),
-                          since.isoformat() if since else None, until.isoformat() if until else None)
+                          since.isoformat() if since else None, until.isoformat() if until else None, curves)
+
+
+def _reliability(y: Any, p: Any, bins: int = 10) -> list[dict[str, float]]:
+    """Mean predicted probability beside the observed delayed share, per tenth of the probability range."""
+    import numpy as np
+
+    edges = np.minimum((np.asarray(p) * bins).astype(int), bins - 1)
+    return [{"predicted": float(np.mean(p[edges == b])), "observed": float(np.mean(y[edges == b])), "flights": int((edges == b).sum())}
+            for b in range(bins) if (edges == b).any()]
 
 
 def _log_dir(store: FeatureStore, service: str) -> Path:
@@ -129,10 +142,13 @@ def _log_dir(store: FeatureStore, service: str) -> Path:
 
 
 def write(settings: Settings, found: ShadowEvidence) -> Path:
-    """``reports/monitor/shadow/shadow.json``: the newest comparison."""
+    """``reports/monitor/shadow/shadow.json`` and ``shadow.html`` (the page with its plots): the newest comparison."""
+    from pipelines.monitoring.shadow_page import render
+
     path = settings.reports_dir / "monitor" / "shadow" / "shadow.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(asdict(found), indent=2) + "\n")
+    path.with_suffix(".html").write_text(render(asdict(found)), encoding="utf-8")
     return path
 
 
@@ -146,7 +162,8 @@ def promote_from_shadow(settings: Settings, client: MlflowClient | None = None, 
     client = client or connect(settings)
     found = evidence(settings, client=client, **window)
     name = settings.model_name
-    client.set_model_version_tag(name, found.challenger, "shadow_evidence", json.dumps(asdict(found)))
+    kept = {k: v for k, v in asdict(found).items() if k != "calibration"}  # a tag holds at most 5,000 characters
+    client.set_model_version_tag(name, found.challenger, "shadow_evidence", json.dumps(kept))
     write(settings, found)
     if not found.better:
         why = "too few labelled flights" if found.flights < found.min_flights else "not better by the interval"

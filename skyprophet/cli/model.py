@@ -176,7 +176,7 @@ def shadow(
 ) -> None:
     """The challenger beside production on the served flights both scored, once their outcomes are
     known: ROC AUC, Brier, log loss, the paired interval of each difference, and whether it would
-    be promoted (reports/monitor/shadow/shadow.json)."""
+    be promoted (reports/monitor/shadow/shadow.json and shadow.html)."""
     from datetime import datetime, timedelta, timezone
 
     from pipelines.monitoring.shadow import evidence, write

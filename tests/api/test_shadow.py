@@ -22,6 +22,7 @@ import pytest
 from serving.config import ServingSettings
 from skyprophet.core.keys import flight_query
 from tests.api.conftest import MATERIALIZED, Server, start_server
+from tests.browser import chromium_or_skip, headless_page
 
 pytestmark = [pytest.mark.api, pytest.mark.integration]
 
@@ -194,6 +195,13 @@ def test_the_shadow_refuses_a_worse_challenger_and_promotes_a_better_one(
     assert found.better and found.production == constant_version and found.challenger == real
     assert str(client.get_model_version_by_alias(name, "production").version) == real
     assert "from the shadow" in client.get_model_version(name, real).tags["promotion"]
+    page = s.reports_dir / "monitor" / "shadow" / "shadow.html"
+    with headless_page(chromium_or_skip()) as (browser, errors):
+        browser.goto(page.as_uri())
+        assert browser.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 500)") == [True]
+        text = browser.inner_text("body")
+        assert f"Challenger v{real} beside production v{constant_version}" in text and "it would be promoted" in text
+        assert "ROC AUC" in browser.inner_text("table") and errors == []
     _aliases(shadowed, real, real)  # hot-swapped: the promoted version serves (and is still the challenger alias)
 
 

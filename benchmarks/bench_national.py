@@ -34,7 +34,9 @@ Every step runs in its own process, so that its peak RSS (VmHWM) is its own:
 Writes reports/bench/national.json after every step; ``--scales`` picks the scales (default
 ``16,4,1``: 1/16, 1/4, full), ``--steps`` the steps (default: all; ``generate`` and
 ``ingest_build`` always run, the others need their output); ``--smoke`` runs every step once on a
-small national-shaped set (reports/bench/smoke/national.json).
+small national-shaped set (reports/bench/smoke/national.json). ``--days N`` with ``--steps serve``
+alone generates N days of each scale's year at its daily density: the serve step depends on a day's
+flights (the busiest origin's next 6 h), not on the year's, so a few weeks measure it in minutes.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from skyprophet.core.config import PROJECT_ROOT
 
 FULL_FLIGHTS = 7_400_000
 FULL = {"airports": 360, "carriers": 17, "days": 365}
-SMOKE = {"airports": 40, "carriers": 6, "days": 120, "flights": 20_000}  # four months: train, validation, test x 2
+SMOKE = {"airports": 40, "carriers": 6, "days": 120, "flights": 20_000, "smoke": 1}  # four months: train, validation, test x 2
 WORK = PROJECT_ROOT / "data" / "bench-national"
 TARGETS = {
     "ingest_build": "time per flight at full size <= 1.5 x at 1/16; peak <= 16,384 MB",
@@ -159,7 +161,7 @@ def run_step(step: str, work: Path, shape: dict[str, int]) -> dict[str, Any]:
         from benchmarks.national_serving import serve
         from skyprophet.core.config import Settings
 
-        smoke = shape["days"] < 360
+        smoke = bool(shape.get("smoke"))
         out = serve(Settings(data_dir=work / "data", reports_dir=work / "reports"), work / "serve",
                     seconds=2 if smoke else 20, rounds=1 if smoke else 5, workers=1 if smoke else 2)
     return {**out, "seconds": round(time.perf_counter() - t0, 2), "peak_mb": round(peak_rss_mb(), 1)}
@@ -248,6 +250,8 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true", help="the measured steps once on a small national-shaped set")
     ap.add_argument("--scales", default="16,4,1", help="divisors of the full year's flights: 16 is 1/16")
     ap.add_argument("--steps", default=",".join(MEASURED), help="the steps to run, comma-separated (default: all)")
+    ap.add_argument("--days", type=int, default=365, help="with --steps serve alone: generate this many days of each "
+                    "scale's year, at its daily density (the serve step depends on a day's flights, not the year's)")
     ap.add_argument("--keep", action="store_true",
                     help="keep each scale's generated data and build (data/bench-national/), and use one kept earlier")
     ap.add_argument("--step", help=argparse.SUPPRESS)
@@ -258,8 +262,11 @@ def main() -> None:
         print(json.dumps(run_step(args.step, Path(args.work), json.loads(args.shape))))  # noqa: T201 (child protocol)
         return
     path = report_path("national", args.smoke)
-    shapes = {"smoke": SMOKE} if args.smoke else {f"1/{d}" if d > 1 else "full": {**FULL, "flights": FULL_FLIGHTS // d}
-                                                   for d in (int(x) for x in args.scales.split(","))}
+    if args.days != 365 and (args.smoke or args.steps != "serve" or not 2 <= args.days <= 365):
+        raise SystemExit("bench-national: --days (2 to 365) goes with --steps serve alone: the other steps need the whole year")
+    shapes = {"smoke": SMOKE} if args.smoke else {
+        f"1/{d}" if d > 1 else "full": {**FULL, "days": args.days, "flights": FULL_FLIGHTS // d * args.days // 365}
+        for d in (int(x) for x in args.scales.split(","))}
     report: dict[str, Any] = {"data": "generated (skyprophet data synth): figures for scale, never model quality",
                               "targets": TARGETS, "scales": {}}
     chosen = {"generate", "ingest_build", *args.steps.split(",")}

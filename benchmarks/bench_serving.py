@@ -47,6 +47,7 @@ interleaved lines (reports/bench/smoke/serving.json); fails when a figure is mis
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -433,15 +434,12 @@ def _shadow(report: dict[str, Any], env: dict[str, str], b: dict[str, Any], work
         client.set_registered_model_alias(name, alias, client.get_model_version_by_alias(name, of).version)
     cmd = uvicorn_cmd("serving.main:create_app", args.workers)
     seconds = max(2, args.seconds // args.rounds)
-    services = {n: Service(n, cmd, {**env, "SKYPROPHET_CHALLENGER_ALIAS": alias}, "/predict", b["one"])
-                for n, alias in (("no_challenger", ""), ("same_service", "challenger_same"), ("other_service", "challenger_other"))}
-    try:
+    with contextlib.ExitStack() as up:  # each server stops, even when a later one fails to start
+        services = {n: up.enter_context(Service(n, cmd, {**env, "SKYPROPHET_CHALLENGER_ALIAS": alias}, "/predict", b["one"]))
+                    for n, alias in (("no_challenger", ""), ("same_service", "challenger_same"), ("other_service", "challenger_other"))}
         rounds = _interleaved(services, json.dumps(b["one"]), seconds, args.rounds, work)
         counts = {n: {line.split('"')[1]: float(line.split()[-1]) for line in httpx.get(svc.url + "/metrics", timeout=10).text.splitlines()
                       if line.startswith("skyprophet_shadow_flights_total{")} for n, svc in services.items() if n != "no_challenger"}
-    finally:
-        for svc in services.values():
-            svc.stop()
     med = {n: _median_run(runs) for n, runs in rounds.items()}
     ratios = {n: round(med[f"{n}_c1"]["p50_ms"] / med["no_challenger_c1"]["p50_ms"], 3) for n in ("same_service", "other_service")}
     report["shadow"] = {**med, "p50_ratio_c1": ratios, "target": "p50 at c=1 with a challenger <= 1.1 x without",

@@ -63,10 +63,13 @@ class Shadow:
             self.logs.ensure(self.holder.current.spec.feature_service)
         return reload
 
-    def offer(self, rid: str, flights: list[FlightKeys], as_of_s: list[int], features: list[FlightFeatures]) -> None:
-        """Queue a request's scored flights for the challenger; never blocks, never raises."""
-        if self.holder.current is None or not flights:
+    def offer(self, rid: str, scored: list[tuple[FlightKeys, int, FlightFeatures, float, str]]) -> None:
+        """Queue a request's scored flights (keys, instant read, features, probability, status: as
+        the prediction log takes them) for the challenger; never blocks, never raises. Nothing is
+        done while no challenger is loaded."""
+        if self.holder.current is None or not scored:
             return
+        flights, as_of_s, features = [s[0] for s in scored], [s[1] for s in scored], [s[2] for s in scored]
         with self._cond:
             if len(self._queue) >= self.max_pending or self._closed:
                 self.metrics.shadow.labels("dropped").inc(len(flights))

@@ -196,7 +196,7 @@ def shape(services: Services, model: LoadedModel, flights: list[FlightKeys], cho
     if log_as is not None and logged:
         services.logs.offer(log_as, model, *zip(*logged, strict=True))
         if services.shadow is not None:  # the challenger scores the same flights off the request path
-            services.shadow.offer(log_as, [k for k, *_ in logged], [t for _, t, *_ in logged], [f for _, _, f, *_ in logged])
+            services.shadow.offer(log_as, logged)
     metrics.flights.inc(len(flights))
     metrics.missing.inc(missing)
     metrics.stale.inc(stale)

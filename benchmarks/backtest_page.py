@@ -95,6 +95,65 @@ def _cost(report: dict[str, Any]) -> str:
             f"{report['year_retrieval_seconds']} s to retrieve; a retraining in operation retrieves its own window's rows too.</p>")
 
 
+ALERT_WORDS = {
+    "log_loss_rise": "log loss rise on the last week against the four before",
+    "calibration_gap": "mean predicted probability against the delayed share, last week",
+    "prediction_psi": "predictions' PSI, last week against the four before",
+    "input_psi": "largest input PSI against the training months (calendar apart)",
+    "adversarial_auc": "adversarial validator against the training months",
+    "brier": "Brier score of the last week",
+    "any": "any of them",
+}
+
+
+def _alerts_figure(alerts: dict[str, Any]) -> str:
+    import matplotlib.pyplot as plt
+
+    decisions = alerts["decisions"]
+    checks = list(alerts["thresholds"]["recent"])
+    fig, axes = plt.subplots(1, len(checks), figsize=(4 * len(checks), 3.2))
+    for ax, check in zip(axes, checks, strict=True):
+        for paid, colour, label in ((True, "#2e7d32", "retraining paid"), (False, "#c62828", "it did not")):
+            pts = [(i, d["recent"][check]) for i, d in enumerate(decisions) if d["paid"] == paid and d["recent"][check] is not None]
+            ax.plot([x for x, _ in pts], [y for _, y in pts], "o", color=colour, label=label, ms=4)
+        t = alerts["thresholds"]["recent"][check]
+        if t is not None:
+            ax.axhline(t, color="#333", ls="--", lw=1, label="threshold")
+        cut = sum(d["day"] < alerts["calibrated_before"] for d in decisions) - 0.5
+        ax.axvline(cut, color="#999", lw=1)
+        ax.set_title(check, fontsize=10)
+        ax.set_xlabel("weekly decision, from March")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    return png_url(fig)
+
+
+def _alerts(report: dict[str, Any]) -> str:
+    alerts = report.get("alerts")
+    if not alerts:
+        return ""
+    rows = []
+    for part, counts in alerts["counts"].items():
+        for kind in ("recent", "standing"):
+            for check, c in counts[kind].items():
+                t = "" if c["threshold"] is None else f"{c['threshold']:.4g}"
+                rows.append(f"<tr><td>{part} ({counts['decisions']} decisions, {counts['paid']} paid)</td><td>{kind}</td>"
+                            f"<td>{html.escape(ALERT_WORDS.get(check, check))}</td><td>{t or ('—' if check == 'any' else 'never')}</td>"
+                            f"<td>{c['fired']}</td><td>{c['hits']}</td><td>{c['false_alarms']}</td><td>{c['misses']}</td></tr>")
+    return ("<h2>Alerts: would they have started a retraining that paid?</h2><p>Every week from March, the model in production is "
+            f"the one retrained {alerts['production_age_days']} days before; a retraining that day <i>paid</i> when it beat that "
+            "model on the following week (log loss, all leads, paired interval). The monitor that day sees the last week: the "
+            f"recent checks compare it with the {alerts['recent_weeks']} weeks before it, the standing checks (today's alerts) "
+            "with the production model's training months. The recent checks' thresholds are set on the decisions before "
+            f"{alerts['calibrated_before']} (the highest that maximises hits minus false alarms) and counted again on the test "
+            "months; the standing checks keep today's thresholds. A <i>hit</i> is an alert on a day retraining paid, a "
+            "<i>false alarm</i> one on a day it did not.</p>"
+            "<p>Each point is one week's decision, green where the retraining paid; the dashed line is the threshold "
+            "(none: the check is left out of the alert); right of the grey line are the test months.</p>"
+            f"<img alt='alerts' src='{_alerts_figure(alerts)}'><table><tr><th>decisions</th><th>checks</th><th>check</th>"
+            f"<th>threshold</th><th>fired</th><th>hits</th><th>false alarms</th><th>misses</th></tr>{''.join(rows)}</table>")
+
+
 def render(report: dict[str, Any]) -> str:
     """The page, self-contained (plots inlined as PNG)."""
     months = report["months"]
@@ -115,4 +174,4 @@ def render(report: dict[str, Any]) -> str:
             f"<img alt='difference_auc' src='{_difference_figure(months, 'roc_auc')}'>"
             f"<img alt='difference_log_loss' src='{_difference_figure(months, 'log_loss')}'>"
             f"<h2>Verdicts</h2>{_verdicts(report)}<h2>The months</h2>{_table(months)}<h2>What retraining cost</h2>{_cost(report)}"
-            "</body></html>")
+            f"{_alerts(report)}</body></html>")

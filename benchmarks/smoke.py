@@ -48,6 +48,17 @@ def report_path(name: str, smoke: bool) -> Path:
     return path
 
 
+def write_report(name: str, report: dict[str, Any], smoke: bool, render: Any) -> Path:
+    """``<name>.json`` and the page ``render(report)`` makes of it, ``<name>.html``, where
+    ``report_path`` says; returns the JSON's path."""
+    path = report_path(name, smoke)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    page = path.with_suffix(".html")
+    page.write_text(render(report))
+    print(f"wrote {path} and {page}")  # noqa: T201
+    return path
+
+
 def missing(report: Any, paths: list[str]) -> list[str]:
     """The dotted ``paths`` of ``report`` that hold no finite number (or, for a list or mapping,
     nothing): ``a.b.0.c`` walks mappings by key and lists by index."""

@@ -62,6 +62,9 @@ class Metrics:
                                   multiprocess_mode="mostrecent")
         self.monitor_alerts = Gauge("skyprophet_monitor_alerts", "alerts raised by the newest monitoring report", registry=r,
                                     multiprocess_mode="mostrecent")
+        self.monitor_retrain_alerts = Gauge("skyprophet_monitor_retrain_alerts", "retraining alerts (the window against the "
+                                            "weeks just before it) raised by the newest monitoring report", registry=r,
+                                            multiprocess_mode="mostrecent")
         self.shadow = Counter("skyprophet_shadow_flights", "flights handed to the challenger in the shadow, by outcome "
                               "(scored and logged; failed: an error while scoring; dropped: too many requests waiting)",
                               ["outcome"], registry=r)

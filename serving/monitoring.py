@@ -68,3 +68,4 @@ class MonitorGauges:
         m.monitor_adversarial_auc.set(report.adversarial_auc)
         m.monitor_brier.set(report.performance.brier if report.performance else float("nan"))
         m.monitor_alerts.set(len(report.alerts))
+        m.monitor_retrain_alerts.set(len(report.recent.alerts) if report.recent else 0)

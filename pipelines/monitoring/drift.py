@@ -151,14 +151,15 @@ def input_drift(
 
 def _frame(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> pd.DataFrame:
     """Numeric inputs as floats (NaN: missing), categorical ones as strings (None: missing)."""
-    out = {n: _floats(frame[n]) for n in numeric}
+    out = {n: floats(frame[n]) for n in numeric}
     for n in categorical:
         col = frame[n].astype(object)
         out[n] = col.where(col.notna(), None).to_numpy()
     return pd.DataFrame(out)
 
 
-def _floats(col: pd.Series) -> np.ndarray:
+def floats(col: pd.Series) -> np.ndarray:
+    """A column as floats (NaN: missing or not a number)."""
     return np.asarray(pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
 
 
@@ -209,7 +210,7 @@ def adversarial(
             codes, _ = pd.factorize(both.where(both.notna(), None))
             x[:, j] = np.where(codes < 0, np.nan, codes)
         else:
-            x[:, j] = np.concatenate([_floats(ref[name]), _floats(cur[name])])
+            x[:, j] = np.concatenate([floats(ref[name]), floats(cur[name])])
     y = np.r_[np.zeros(n), np.ones(n)]
     cats = [j for j, name in enumerate(used) if name in categorical]
     params = {"objective": "binary", "learning_rate": 0.1, "num_leaves": 15, "min_data_in_leaf": 100,

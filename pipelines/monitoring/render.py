@@ -41,7 +41,7 @@ def render_html(report: MonitorReport, ref: pd.DataFrame, cur: pd.DataFrame) -> 
     def img(key: str) -> str:
         return f'<img alt="{key}" src="{figs[key]}">' if key in figs else ""
 
-    parts = [_head(report), _alerts(report), _adversarial(report, img), _drift(report, img),
+    parts = [_head(report), _recent(report), _alerts(report), _adversarial(report, img), _drift(report, img),
              _predictions(report, img), _performance(report.performance, img), _skew(report, img)]
     return "".join(parts) + "</html>"
 
@@ -198,6 +198,31 @@ def _alerts(report: MonitorReport) -> str:
     items = "".join(f"<li>{e(a.check)}{' on ' + e(a.input) if a.input else ''}: {_num(a.value)} "
                     f"(threshold {_num(a.threshold, 3)})</li>" for a in report.alerts)
     return f"<div class=alerts><b>{len(report.alerts)} alert(s)</b><ul>{items}</ul></div>"
+
+
+RECENT_WORDS = {
+    "log_loss_rise": "how much worse the model's log loss is on the window than on the weeks before it",
+    "calibration_gap": "how far the window's mean predicted probability is from the share of its flights actually delayed",
+    "prediction_psi": "how far the model's predictions have moved from those of the weeks before (PSI)",
+}
+
+
+def _recent(report: MonitorReport) -> str:
+    """The retraining alerts: the window against the weeks just before it."""
+    part = report.recent
+    if part is None:
+        return "<h2>Retraining alerts</h2><p>No flight in the weeks before the window: the recent checks were not run.</p>"
+    rows = "".join(f"<tr><td>{e(k)}</td><td>{e(RECENT_WORDS.get(k, ''))}</td><td>{_num(v) if v is not None else 'no outcome yet'}</td>"
+                   f"<td>{_num(part.thresholds.get(k), 3) if part.thresholds.get(k) is not None else 'never alerts'}</td>"
+                   f"<td>{'yes' if any(a.check == k for a in part.alerts) else 'no'}</td></tr>" for k, v in part.checks.items())
+    verdict = (f"<div class=alerts><b>{len(part.alerts)} retraining alert(s)</b>: the model does worse on the newest "
+               f"flights than on those just before them; a retraining is due.</div>" if part.retrain
+               else "<div class=ok>No retraining alert.</div>")
+    return (f"<h2>Retraining alerts</h2><p>The window against the {part.rows:,} rows of the weeks just before it "
+            f"({e(part.reference)}), scored by the same model: a season moves both sides together, so these fire only "
+            f"when the model itself has slipped. Thresholds calibrated on the 2013 backtest (when retraining paid).</p>"
+            f"{verdict}<table><tr><th>check</th><th>what it measures</th><th>value</th><th>threshold</th><th>fired</th></tr>"
+            f"{rows}</table><h2>Standing alerts (against the training months)</h2>")
 
 
 def _adversarial(report: MonitorReport, img: Callable[[str], str]) -> str:

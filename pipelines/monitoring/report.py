@@ -16,8 +16,15 @@ training months' flights, each at one of the model's leads, scored by the same m
 - for served traffic, training-serving skew (each logged online value against offline retrieval
   at the same instant: the share of exact matches per input) and the features' freshness.
 
+The standing alerts above compare the window with the training months, and a season trips them
+on its own. The retraining alerts (``recent``, ``pipelines.monitoring.alerts``) compare it with the
+``monitor_recent_weeks`` just before it, scored by the same model: the model's log loss rising,
+its calibration slipping, its predictions moving. Their thresholds come from the backtest (when a
+retraining paid); what fires there is what starts a retraining.
+
 Written as ``report.json`` and ``report.html`` (plots) with Evidently's drift page ``drift.html``
-and the rows compared (``reference.parquet``, ``window.parquet``) under ``reports/monitor/<name>/``.
+and the rows compared (``reference.parquet``, ``window.parquet``, ``recent.parquet``) under
+``reports/monitor/<name>/``.
 """
 
 from __future__ import annotations
@@ -25,25 +32,26 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from pipelines.features.training_set import resolve_service
 from pipelines.model.params import load_params
 from pipelines.monitoring import drift
+from pipelines.monitoring.alerts import fired, recent_checks
 from pipelines.monitoring.render import render_html
 from pipelines.monitoring.stats import (
-    LABEL, LEAD, PROBABILITY, freshness, performance, read_log, sample_flights, scored_sample, skew, with_outcomes,
+    LABEL, LEAD, PROBABILITY, freshness, log_destination, performance, read_log, sample_flights, scored_sample, skew, with_outcomes,
 )
 from skyprophet.adapters.parquet import read_canonical
 from skyprophet.adapters.tracking import PRODUCTION, LoadedModel, connect, load_by_alias, load_version
 from skyprophet.core.config import Settings
 from skyprophet.core.errors import NoData
 from skyprophet.core.monitoring import (
-    BatchWindow, Freshness, LogWindow, ModelRef, MonitorReport, PredictionDrift, ReferenceRows, Skew, Thresholds,
+    Alert, BatchWindow, Freshness, LogWindow, ModelRef, MonitorReport, PredictionDrift, RecentPart, ReferenceRows, Skew,
+    Thresholds,
 )
 from skyprophet.core.months import Window
 
@@ -78,6 +86,7 @@ class _Window:
     rows: pd.DataFrame
     source: BatchWindow | LogWindow
     default_name: str
+    first_day: date | None = None  # the window's first local day (the recent checks compare the weeks before it)
     skew: Skew | None = None
     freshness: dict[str, Freshness] | None = None
 
@@ -142,17 +151,20 @@ def monitor(
         cur_flights = sample_flights(canonical, window, n, seed + 1, exclude=pd.Index(ref_flights["flight_row_id"]))
         cur = _Window(scored_sample(store, cur_flights, model, params.label_delay_minutes, seed + 1),
                       BatchWindow(months=str(window), rows=0, labelled=0),
-                      f"{window.first}" if window.first == window.last else f"{window.first}_{window.last}")
+                      f"{window.first}" if window.first == window.last else f"{window.first}_{window.last}",
+                      date.fromisoformat(window.days[0]))
     else:
         log_dir = _log_folder(store, model, log_dir)
         cur = _served(store, model, canonical, log_dir, since, until, known_at, params.label_delay_minutes)
     if transform is not None:
         cur.rows = transform(cur.rows)
     report, snapshot = assemble(name or cur.default_name, model, reference, ref, cur, Thresholds.of(settings))
+    report.recent, recent = recent_part(settings, store, model, canonical, cur, params.label_delay_minutes, seed + 2)
     report.seconds = round(time.perf_counter() - started, 1)
     folder = settings.reports_dir / "monitor" / report.name
-    write(folder, report, snapshot, ref, cur.rows, model.spec.feature_names)
-    log.info("monitor %s: adversarial AUC %.3f, %d alert(s) -> %s", report.name, report.adversarial_auc, len(report.alerts), folder)
+    write(folder, report, snapshot, ref, cur.rows, model.spec.feature_names, recent)
+    log.info("monitor %s: adversarial AUC %.3f, %d alert(s), %d retraining alert(s) -> %s", report.name, report.adversarial_auc,
+             len(report.alerts), len(report.recent.alerts) if report.recent else 0, folder)
     return MonitorResult(report, folder)
 
 
@@ -161,10 +173,7 @@ def _log_folder(store: FeatureStore, model: LoadedModel, log_dir: Path | None) -
     within the folder of every service's log, the model's service."""
     service = model.spec.feature_service
     if log_dir is None:
-        config = resolve_service(store, service).logging_config
-        if config is None:
-            raise NoData(f"feature service {service!r} has no logging configuration")
-        return Path(config.destination.path)  # type: ignore[attr-defined]
+        return log_destination(store, service)
     if not any(log_dir.glob("*.parquet")) and (log_dir / service).is_dir():
         return log_dir / service
     return log_dir
@@ -191,8 +200,30 @@ def _served(store: FeatureStore, model: LoadedModel, canonical: pd.DataFrame, lo
                        models=[f"{a} v{b}" for a, b in models], outcomes_known_at=known_at.isoformat() if known_at else None,
                        outside_data=outside, rows=0, labelled=0)
     spec = model.spec
-    return _Window(rows, source, "log-" + time.strftime("%Y%m%dT%H%M%S", time.gmtime()),
+    first_read = datetime.fromtimestamp(int(logged["as_of_epoch_s"].min()), timezone.utc).date()
+    return _Window(rows, source, "log-" + time.strftime("%Y%m%dT%H%M%S", time.gmtime()), first_read,
                    skew(store, rows, spec.feature_service, spec.feature_names), freshness(rows, spec.feature_names))
+
+
+def recent_part(settings: Settings, store: FeatureStore, model: LoadedModel, canonical: pd.DataFrame, cur: _Window,
+                label_delay_minutes: float, seed: int) -> tuple[RecentPart | None, pd.DataFrame | None]:
+    """The recent checks: the window against a scored sample of the ``monitor_recent_weeks`` before
+    its first day, and the retraining alerts past their thresholds, with the rows compared; None when
+    those weeks hold no flight."""
+    if cur.first_day is None:
+        return None, None
+    first, last = cur.first_day - timedelta(weeks=settings.monitor_recent_weeks), cur.first_day - timedelta(days=1)
+    try:
+        flights = sample_flights(canonical, Window("recent", first.isoformat(), last.isoformat()), settings.monitor_sample_flights, seed)
+    except NoData:
+        return None, None
+    rows = scored_sample(store, flights, model, label_delay_minutes, seed)
+    checks = recent_checks(rows, cur.rows)
+    limits = {"log_loss_rise": settings.monitor_log_loss_rise_alert, "calibration_gap": settings.monitor_calibration_gap_alert,
+              "prediction_psi": settings.monitor_recent_prediction_psi_alert}
+    alerts = [Alert(check=k, input=PROBABILITY if k == "prediction_psi" else None, value=float(checks[k]),  # type: ignore[arg-type]
+                    threshold=float(limits[k])) for k in fired(checks, limits)]  # type: ignore[arg-type]
+    return RecentPart(reference=f"{first}..{last}", rows=len(rows), checks=checks, thresholds=limits, alerts=alerts), rows
 
 
 def assemble(name: str, model: LoadedModel, reference: Window, ref: pd.DataFrame, cur: _Window,
@@ -228,11 +259,15 @@ def assemble(name: str, model: LoadedModel, reference: Window, ref: pd.DataFrame
     return report, snapshot
 
 
-def write(folder: Path, report: MonitorReport, snapshot: Any, ref: pd.DataFrame, cur: pd.DataFrame, names: list[str]) -> None:
-    """``report.json``, ``report.html``, Evidently's ``drift.html`` and the rows compared."""
+def write(folder: Path, report: MonitorReport, snapshot: Any, ref: pd.DataFrame, cur: pd.DataFrame, names: list[str],
+          recent: pd.DataFrame | None = None) -> None:
+    """``report.json``, ``report.html``, Evidently's ``drift.html`` and the rows compared (the
+    recent weeks' as ``recent.parquet``)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "report.json").write_text(report.to_json())
     snapshot.save_html(str(folder / "drift.html"))
     (folder / "report.html").write_text(render_html(report, ref, cur), encoding="utf-8")
     cur[[c for c in cur.columns if c in {*names, *KEPT}]].to_parquet(folder / "window.parquet", index=False)
     ref.to_parquet(folder / "reference.parquet", index=False)
+    if recent is not None:
+        recent.to_parquet(folder / "recent.parquet", index=False)

@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from pipelines.features.training_set import LABEL, resolve_service
+from pipelines.features.training_set import LABEL
 from pipelines.model.compare import paired
 from pipelines.model.params import load_params
-from pipelines.monitoring.stats import read_log, with_outcomes
+from pipelines.monitoring.stats import log_destination, read_log, with_outcomes
 from skyprophet.adapters.event_log import known_data
-from skyprophet.adapters.tracking import CHALLENGER, PRODUCTION, alias_version, connect, load_version
+from skyprophet.adapters.tracking import CHALLENGER, PRODUCTION, alias_version, connect, version_spec
 from skyprophet.core.errors import ModelNotFound, NoData, PromotionRefused
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ def evidence(settings: Settings, since: datetime | None = None, until: datetime 
         raise ModelNotFound(f"no version of {name} has the alias {' or '.join(missing)}")
     prod, chal = str(versions[PRODUCTION]), str(versions[CHALLENGER])
     store = store or open_store(settings, online="sqlite")
-    dirs = [_log_dir(store, load_version(client, name, v).spec.feature_service) for v in (prod, chal)]
+    dirs = [log_destination(store, version_spec(client, name, v).feature_service) for v in (prod, chal)]
     canonical, _ = known_data(settings.raw_dir, settings.live_dir)
     rows = paired_rows(dirs, canonical, load_params(settings).label_delay_minutes, prod, chal, since, until, known_at)
     labelled = rows[rows[LABEL].notna()]
@@ -132,13 +132,6 @@ def _reliability(y: Any, p: Any, bins: int = 10) -> list[dict[str, float]]:
     edges = np.minimum((np.asarray(p) * bins).astype(int), bins - 1)
     return [{"predicted": float(np.mean(p[edges == b])), "observed": float(np.mean(y[edges == b])), "flights": int((edges == b).sum())}
             for b in range(bins) if (edges == b).any()]
-
-
-def _log_dir(store: FeatureStore, service: str) -> Path:
-    config = resolve_service(store, service).logging_config
-    if config is None:
-        raise NoData(f"feature service {service!r} has no logging configuration")
-    return Path(config.destination.path)  # type: ignore[attr-defined]
 
 
 def write(settings: Settings, found: ShadowEvidence) -> Path:

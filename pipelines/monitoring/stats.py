@@ -68,6 +68,18 @@ def sample_flights(canonical: pd.DataFrame, window: Window, n: int, seed: int, e
     return chosen.sample(min(n, len(chosen)), random_state=seed)
 
 
+def log_destination(store: FeatureStore, service: str) -> Path:
+    """Where the service ``service`` logs what it serves (its Feast ``LoggingConfig`` destination).
+
+    Raises:
+        NoData: the feature service has no logging configuration.
+    """
+    config = resolve_service(store, service).logging_config
+    if config is None:
+        raise NoData(f"feature service {service!r} has no logging configuration")
+    return Path(config.destination.path)  # type: ignore[attr-defined]
+
+
 def read_log(dest: Path, since: datetime | None = None, until: datetime | None = None) -> pd.DataFrame:
     """The prediction log's rows (Feast's logging schema plus the prediction) logged in [since, until)."""
     import duckdb

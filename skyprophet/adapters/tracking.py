@@ -127,6 +127,18 @@ class LoadedModel:
 def load_version(client: MlflowClient, name: str, version: str, alias: str | None = None) -> LoadedModel:
     """Version ``version`` of ``name``: its booster and its stored spec."""
     import mlflow.lightgbm
+
+    uri, run_id, spec = _located_spec(client, name, version)
+    return LoadedModel(name, str(version), alias, run_id, mlflow.lightgbm.load_model(uri), spec)
+
+
+def version_spec(client: MlflowClient, name: str, version: str) -> ModelSpec:
+    """Version ``version``'s stored spec alone (its inputs, feature service, leads), from the
+    model's metadata without loading its booster."""
+    return _located_spec(client, name, version)[2]
+
+
+def _located_spec(client: MlflowClient, name: str, version: str) -> tuple[str, str | None, ModelSpec]:
     from mlflow.models import get_model_info
 
     mv = client.get_model_version(name, version)
@@ -134,8 +146,7 @@ def load_version(client: MlflowClient, name: str, version: str, alias: str | Non
     info = get_model_info(uri)
     if not info.metadata or "skyprophet" not in info.metadata:
         raise ModelNotFound(f"{name} version {version} has no SkyProphet spec in its metadata")
-    booster = mlflow.lightgbm.load_model(uri)
-    return LoadedModel(name, str(version), alias, mv.run_id, booster, ModelSpec.from_dict(info.metadata["skyprophet"]))
+    return uri, mv.run_id, ModelSpec.from_dict(info.metadata["skyprophet"])
 
 
 def model_location(client: MlflowClient, mv: Any) -> str | None:

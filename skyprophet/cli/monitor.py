@@ -54,5 +54,6 @@ def _summary(result: Any) -> None:
     typer.echo(f"adversarial AUC {r.adversarial_auc:.3f}; largest PSI (calendar apart): "
                + ", ".join(f"{k} {v:.3f}" for k, v in moved)
                + (f"; ROC AUC {perf.roc_auc:.4f}, Brier {perf.brier:.4f}" if perf else "; no outcomes yet")
-               + f"; {len(r.alerts)} alert(s)")
+               + f"; {len(r.alerts)} alert(s) against the training months"
+               + (f", {len(r.recent.alerts)} retraining alert(s) against {r.recent.reference}" if r.recent else ""))
     typer.echo(f"wrote {result.folder / 'report.html'}")

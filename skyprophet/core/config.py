@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # skyprophet/core/config.py -> the checkout
@@ -125,6 +125,18 @@ class Settings(BaseSettings):
     """the window's Brier score above this is an alert (half again October's 0.106)"""
     monitor_sample_flights: int = Field(default=20_000, gt=0)  # flights sampled per side of a batch report
     """flights sampled for the reference (and for a batch window)"""
+    # The recent checks (``pipelines.monitoring.alerts``): the window against the weeks before it;
+    # what fires starts a retraining. Thresholds calibrated by ``make bench-backtest``.
+    monitor_recent_weeks: int = Field(default=4, gt=0)
+    """the recent checks compare the window with this many weeks before it"""
+    monitor_log_loss_rise_alert: float | None = Field(default=-0.0298)
+    """the window's log loss minus the recent weeks' above this is a retraining alert (empty: never; the backtest's
+    calibration: it fires unless the model did clearly better on the window)"""
+    monitor_calibration_gap_alert: float | None = Field(default=0.0636, ge=0)
+    """the window's mean probability this far from its delayed share is a retraining alert (empty: never)"""
+    monitor_recent_prediction_psi_alert: float | None = Field(default=None, gt=0)
+    """the predictions' PSI against the recent weeks above this is a retraining alert (empty: never; the backtest
+    found it adds false alarms only)"""
     # Promotion from the shadow (``skyprophet model promote --from-shadow``).
     shadow_metric: Literal["log_loss", "brier", "roc_auc"] = "log_loss"
     """the metric whose paired interval must say the challenger is better for a promotion from the shadow"""
@@ -132,6 +144,13 @@ class Settings(BaseSettings):
     """the level of that interval"""
     shadow_min_flights: int = Field(default=500, ge=1)
     """labelled flights both models scored, at least, before the shadow can promote"""
+
+    @field_validator("monitor_log_loss_rise_alert", "monitor_calibration_gap_alert", "monitor_recent_prediction_psi_alert",
+                     mode="before")
+    @classmethod
+    def _empty_is_never(cls, value: object) -> object:
+        """An empty setting (``SKYPROPHET_MONITOR_CALIBRATION_GAP_ALERT=``) turns the check's alert off."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _spark_engine_needs_spark(self) -> Settings:

@@ -157,10 +157,26 @@ class Thresholds(_Part):
 
 
 class Alert(_Part):
-    check: Literal["psi", "adversarial_auc", "prediction_psi", "skew", "brier"]
+    check: Literal["psi", "adversarial_auc", "prediction_psi", "skew", "brier", "log_loss_rise", "calibration_gap"]
     input: str | None
     value: float
     threshold: float
+
+
+class RecentPart(_Part):
+    """The window against the weeks just before it (``pipelines.monitoring.alerts``): checks a
+    season cannot trip on its own, with thresholds calibrated on the backtest; what fires here is
+    what starts a retraining (``retrain``)."""
+
+    reference: str  # the local days compared with ("YYYY-MM-DD..YYYY-MM-DD")
+    rows: int
+    checks: dict[str, float | None]  # None: not computable yet (no outcome known)
+    thresholds: dict[str, float | None]  # None: the check never alerts
+    alerts: list[Alert] = []
+
+    @property
+    def retrain(self) -> bool:
+        return bool(self.alerts)
 
 
 class MonitorReport(_Part):
@@ -184,6 +200,7 @@ class MonitorReport(_Part):
     freshness: dict[str, Freshness] | None  # served traffic only
     thresholds: Thresholds
     alerts: list[Alert] = []
+    recent: RecentPart | None = None  # None: no data in the weeks before the window
     seconds: float = 0.0
 
     def to_json(self) -> str:

@@ -104,3 +104,6 @@ def test_skew_shows_in_the_corrupted_view_only_and_the_report_is_served(
     assert _metric(api, "skyprophet_monitor_skew_match_rate", f"{CORRUPTED}__distance") == pytest.approx(
         report.skew_match_rate[f"{CORRUPTED}__distance"])
     assert _metric(api, "skyprophet_monitor_alerts") == len(report.alerts)
+    # the retraining alerts: the served window against the weeks before its first read, scored offline
+    assert report.recent is not None and report.recent.rows > 0 and report.recent.checks["log_loss_rise"] is not None
+    assert _metric(api, "skyprophet_monitor_retrain_alerts") == len(report.recent.alerts)

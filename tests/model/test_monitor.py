@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import brier_score_loss, roc_auc_score
+from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
 from pipelines.monitoring.report import LABEL, PROBABILITY, monitor
 from skyprophet.core.monitoring import MonitorReport
@@ -98,3 +98,19 @@ def test_december_against_the_training_months(monitor_settings: Settings, traine
     page = (folder / "report.html").read_text()
     assert page.count("data:image/png;base64,") >= 5 and "Adversarial validator" in page
     assert (folder / "drift.html").stat().st_size > 10_000  # Evidently's page
+    # the retraining alerts: December against the four weeks before it, recomputed from the saved rows
+    recent = report["recent"]
+    assert recent["reference"] == "2013-11-03..2013-11-30"
+    before = pd.read_parquet(folder / "recent.parquet")
+    assert recent["rows"] == len(before) and before["flight_row_id"].isin(rows["flight_row_id"]).sum() == 0
+    known = before[before[LABEL].notna()]
+    rise = log_loss(labelled[LABEL], labelled[PROBABILITY]) - log_loss(known[LABEL], known[PROBABILITY])
+    assert recent["checks"]["log_loss_rise"] == pytest.approx(rise, abs=1e-9)
+    assert recent["checks"]["calibration_gap"] == pytest.approx(abs(labelled[PROBABILITY].mean() - labelled[LABEL].mean()), abs=1e-9)
+    limits = {k: v for k, v in recent["thresholds"].items() if v is not None}
+    assert {a["check"] for a in recent["alerts"]} == {k for k, t in limits.items() if recent["checks"][k] > t}
+    assert "Retraining alerts" in page and "2013-11-03..2013-11-30" in page
+
+
+def test_a_window_with_nothing_before_it_has_no_recent_checks(clean: dict[str, Any]) -> None:
+    assert clean["recent"] is None  # January 1 is the data's first day

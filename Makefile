@@ -11,7 +11,7 @@ DATA := data
 RAW := $(DATA)/raw/canonical_flights.parquet
 PROCESSED := $(DATA)/processed/plane_recent.parquet
 
-.PHONY: run test test-unit env features apply demo model live monitor feast-ui mlflow-ui train promote evaluate score tune october-checks october-leads serve stress-test lint docs docs-serve repro compose-config fresh-clone-check bench-features bench-stream bench-train bench-serving bench-scale bench-national bench-backtest bench-smoke redis-cluster redis-cluster-stop soak clean
+.PHONY: run test test-unit env features apply demo model live monitor feast-ui mlflow-ui train promote evaluate score tune october-checks october-leads serve stress-test lint docs docs-serve repro compose-config fresh-clone-check bench-features bench-stream bench-train bench-serving bench-scale bench-national bench-backtest bench-loop bench-smoke redis-cluster redis-cluster-stop soak clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -206,6 +206,11 @@ bench-national: features
 ## beside the model frozen after September (reports/bench/backtest.json and backtest.html).
 bench-backtest: apply
 	$(PY) -m benchmarks.bench_backtest
+
+## The closed loop unattended in a replay of three weeks of December 2013 (its own data folder,
+## MLflow store and Redis database): reports/bench/loop.json and loop.html.
+bench-loop: apply
+	$(PY) -m benchmarks.bench_loop
 
 ## Every benchmark and study once on a small slice (reports/bench/smoke/): fails when one cannot
 ## produce its figures. CI runs it after make test. Needs what bench-scale needs.

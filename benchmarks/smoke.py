@@ -27,13 +27,13 @@ from typing import Any
 from skyprophet.core.config import PROJECT_ROOT
 
 SMOKE_DIR = PROJECT_ROOT / "reports" / "bench" / "smoke"
-# Two lanes of about equal length; bench_serving and soak both load Redis database 13, one lane.
+# Two lanes of about equal length; bench_serving and soak both load Redis database 13, one lane; bench_scale and
+# bench_loop both use database 12, the other.
 LANES = (
     ("benchmarks.bench_serving", "benchmarks.soak", "benchmarks.bench_train", "studies.tune_october", "studies.october_checks",
-     "benchmarks.bench_national"),
+     "benchmarks.bench_national", "studies.seed_spread", "studies.psi_binning"),
     ("benchmarks.bench_features", "benchmarks.bench_scale", "benchmarks.bench_stream", "studies.october_leads",
-     "studies.october_leads --family sampling", "studies.seed_spread", "studies.psi_binning",
-     "benchmarks.bench_backtest"),
+     "studies.october_leads --family sampling", "benchmarks.bench_backtest", "benchmarks.bench_loop"),
 )
 TIMEOUT_S = 900
 # The smoke slice's months and boosting rounds (smoke_slice, and bench-train's params file).

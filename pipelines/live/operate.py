@@ -99,12 +99,32 @@ def replay_start(settings: Settings) -> datetime:
     return datetime(last.year, last.month, 1, tzinfo=timezone.utc)
 
 
+def _unwatched(run_dir: Path, redis_url: str, monitor_every: float | None, loop_every: float | None,
+               loop_metrics_port: int | None) -> list[subprocess.Popen[bytes]]:
+    """The monitor every ``monitor_every`` seconds and the closed loop every ``loop_every`` (by the
+    replay's clock, on the run's tables and prediction log): a failing report or turn must not
+    stop the service, so neither is watched."""
+    out = []
+    if monitor_every is not None:
+        # Offline retrieval on the whole tables (the batch truth), not the cut-off ones the replay started from:
+        # the served values are compared with what training would read at the same instant.
+        out.append(subprocess.Popen([CLI, "monitor", "--log", str(run_dir / "prediction_log"), "--live", "--every",
+                                     str(monitor_every), "--name", "live"], env={**os.environ, "REDIS_URL": redis_url}))
+    if loop_every is not None:  # retrains on the run's tables, built again from the raw data and the event log
+        out.append(subprocess.Popen([CLI, "model", "loop", "--every", str(loop_every), "--clock", "replay",
+                                     *(["--metrics-port", str(loop_metrics_port)] if loop_metrics_port else [])],
+                                    env={**os.environ, "SKYPROPHET_DATA_DIR": str(run_dir), "SKYPROPHET_ONLINE_STORE": "redis",
+                                         "REDIS_URL": redis_url}))
+    return out
+
+
 def run_stack(settings: Settings, begin: datetime | None, to: datetime | None, speed: str, port: int, monitor_every: float | None,
-              on_ready: Callable[[str], None] = log.info) -> None:
+              on_ready: Callable[[str], None] = log.info, loop_every: float | None = None, loop_metrics_port: int | None = None) -> None:
     """Live operation on Redis until SIGTERM or Ctrl-C: the online store loaded up to ``begin``
     (default: ``replay_start``),
     then the stream processor, the replay at ``speed`` and the API in live mode on ``port``, each
-    its own process (and the monitor every ``monitor_every`` seconds). The cut-off tables and their
+    its own process (and the monitor every ``monitor_every`` seconds, the closed loop every
+    ``loop_every``). The cut-off tables and their
     registry live in ``<data>/live-run``, so the main tables stay whole; received events go to
     ``<data>/live``, which the next build merges. A watched process that exits stops the rest."""
     begin = begin or replay_start(settings)
@@ -132,11 +152,7 @@ def run_stack(settings: Settings, begin: datetime | None, to: datetime | None, s
         for args in ([CLI, "live", "stream", "--from", begin.isoformat()], replay_args, serve_args):
             children.append(subprocess.Popen(args, env=env))
             watched[" ".join(a for a in args[1:3] if not a.startswith("-"))] = children[-1]
-        if monitor_every is not None:  # not watched: a failing report must not stop the service
-            # Offline retrieval on the whole tables (the batch truth), not the cut-off ones the replay started from:
-            # the served values are compared with what training would read at the same instant.
-            children.append(subprocess.Popen([CLI, "monitor", "--log", str(run_dir / "prediction_log"), "--live", "--every",
-                                              str(monitor_every), "--name", "live"], env={**os.environ, "REDIS_URL": s.redis_url}))
+        children += _unwatched(run_dir, s.redis_url, monitor_every, loop_every, loop_metrics_port)
         on_ready(f"live: replay from {begin.isoformat()} at {speed}x; API on http://127.0.0.1:{port} (Ctrl-C stops)")
         stopping: list[int] = []
         signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))

@@ -112,6 +112,9 @@ def evidence(settings: Settings, since: datetime | None = None, until: datetime 
     labelled = rows[rows[LABEL].notna()]
     if labelled.empty:
         raise NoData(f"none of the {len(rows)} flights both models scored has a known outcome yet")
+    if labelled[LABEL].nunique() < 2:  # ROC AUC and the comparison need delayed and on-time flights alike
+        raise NoData(f"the {len(labelled)} labelled flights both models scored were all "
+                     f"{'delayed' if labelled[LABEL].iloc[0] else 'on time'}: too few to compare yet")
     groups = labelled["carrier"] + labelled["flight_number"].astype(str) + labelled["scheduled_departure"].astype(str)
     comparison = paired(labelled[LABEL].to_numpy(), labelled["delay_probability_production"].to_numpy(),
                         labelled["delay_probability_challenger"].to_numpy(), groups.to_numpy(),

@@ -38,6 +38,9 @@ def run(
     monitor_every: Annotated[float | None, typer.Option(min=1, help="also write the monitoring report of the served "
                                                         "traffic (the prediction log, outcomes as the clock passes) every "
                                                         "this many wall seconds, as reports/monitor/live (/monitor)")] = None,
+    loop_every: Annotated[float | None, typer.Option(min=1, help="also turn the closed loop (`model loop` by the replay's "
+                                                     "clock) every this many wall seconds")] = None,
+    loop_metrics_port: Annotated[int | None, typer.Option(help="the loop's counters at http://0.0.0.0:PORT/metrics")] = None,
 ) -> None:
     """Live operation in one command, on Redis (started locally when none answers): the online store
     loaded up to --from, then the stream processor, the replay and the API in live mode (Ctrl-C stops
@@ -49,7 +52,8 @@ def run(
     end = None if to is None else aware(to, "--to")
     _speed(speed)  # refused here rather than by the replay once everything else has started
     setup_logging()
-    run_stack(settings(), begin, end, speed, port, monitor_every, on_ready=typer.echo)
+    run_stack(settings(), begin, end, speed, port, monitor_every, on_ready=typer.echo, loop_every=loop_every,
+              loop_metrics_port=loop_metrics_port)
 
 
 @app.command()

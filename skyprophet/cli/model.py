@@ -190,6 +190,26 @@ def shadow(
 
 
 @app.command()
+def loop(
+    every: Annotated[float, typer.Option(min=1, help="seconds between turns")] = 300.0,
+    clock: Annotated[Literal["wall", "replay"], typer.Option(envvar="SKYPROPHET_LOOP_CLOCK", help="the loop's now: the wall "
+                                                             "clock, or the replay's (live operation, Redis)")] = "wall",
+    metrics_port: Annotated[int | None, typer.Option(help="serve the loop's counters at http://0.0.0.0:PORT/metrics")] = None,
+    turns: Annotated[int | None, typer.Option(min=1, help="stop after this many turns (default: until interrupted)")] = None,
+    num_threads: Annotated[int | None, typer.Option(min=1, help="LightGBM threads of a retraining (default: params)")] = None,
+) -> None:
+    """The closed loop, unattended (APScheduler): each turn promotes or retires the challenger once
+    the shadow has spoken, or retrains when the schedule or a retraining alert says so, stages the
+    new version and puts it in the shadow (reports/loop/turns.jsonl, MLflow tags loop_<step>)."""
+    from pipelines.monitoring.loop import run, wall_clock
+    from pipelines.monitoring.schedule import replay_clock
+
+    setup_logging()
+    s = settings()
+    run(s, every, wall_clock if clock == "wall" else lambda: replay_clock(s), metrics_port, num_threads, turns)
+
+
+@app.command()
 def score(
     day: Annotated[str | None, typer.Option(
         "--date", metavar="YYYY-MM-DD", help="local scheduled date (default: the data's last day)")] = None,

@@ -144,6 +144,13 @@ class Settings(BaseSettings):
     """the level of that interval"""
     shadow_min_flights: int = Field(default=500, ge=1)
     """labelled flights both models scored, at least, before the shadow can promote"""
+    # The closed loop (``skyprophet model loop``): retraining, staging, the shadow and promotion, unattended.
+    loop_retrain_days: int = Field(default=7, ge=1)
+    """`skyprophet model loop`: days (by the loop's clock) after the last retraining before a scheduled one"""
+    loop_shadow_days: float = Field(default=7.0, gt=0)
+    """days a challenger stays in the shadow, at most, without being better before the loop retires it"""
+    loop_report: str = "live"
+    """the monitoring report (its folder under reports/monitor/) whose retraining alerts start a retraining"""
 
     @field_validator("monitor_log_loss_rise_alert", "monitor_calibration_gap_alert", "monitor_recent_prediction_psi_alert",
                      mode="before")

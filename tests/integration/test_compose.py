@@ -105,3 +105,16 @@ def test_dockerfile_is_multi_stage_and_runs_as_a_user() -> None:
     stages = [line for line in text.splitlines() if line.startswith("FROM ")]
     assert len(stages) >= 2
     assert "USER skyprophet" in text.split(stages[-1])[1]
+
+
+def test_the_loop_profile_runs_the_scheduler_on_the_same_stores(stack: dict[str, Any]) -> None:
+    proc = _compose({**SECRETS, "LOOP_CLOCK": "replay"}, "--profile", "loop", "config", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    services = json.loads(proc.stdout)["services"]
+    scheduler, api = services["scheduler"], services["api"]
+    assert scheduler["command"][:3] == ["skyprophet", "model", "loop"] and "--metrics-port" in scheduler["command"]
+    assert scheduler["environment"]["SKYPROPHET_LOOP_CLOCK"] == "replay"
+    for same in ("REDIS_URL", "MLFLOW_TRACKING_URI", "SKYPROPHET_ONLINE_STORE"):
+        assert scheduler["environment"].get(same) == api["environment"].get(same), same
+    assert scheduler["image"] == api["image"] and scheduler["user"] not in ("", "root", "0")
+    assert any(v["target"] == "/app/data" for v in scheduler["volumes"])  # the monitoring reports it reads

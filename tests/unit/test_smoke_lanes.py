@@ -44,7 +44,7 @@ def test_modules_sharing_a_redis_database_share_a_lane() -> None:
 
 
 def test_a_subset_keeps_its_lanes_and_serial_is_one_lane() -> None:
-    assert lanes(["benchmarks.soak", "studies.psi_binning"], serial=False) == [["benchmarks.soak"], ["studies.psi_binning"]]
-    assert lanes(["studies.psi_binning", "benchmarks.soak"], serial=True) == [["benchmarks.soak", "studies.psi_binning"]]
+    assert lanes(["benchmarks.soak", "benchmarks.bench_stream"], serial=False) == [["benchmarks.soak"], ["benchmarks.bench_stream"]]
+    assert lanes(["benchmarks.bench_stream", "benchmarks.soak"], serial=True) == [["benchmarks.soak", "benchmarks.bench_stream"]]
     with pytest.raises(SystemExit, match="unknown module"):
         lanes(["benchmarks.nope"], serial=False)

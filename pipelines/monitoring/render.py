@@ -41,7 +41,7 @@ def render_html(report: MonitorReport, ref: pd.DataFrame, cur: pd.DataFrame) -> 
     def img(key: str) -> str:
         return f'<img alt="{key}" src="{figs[key]}">' if key in figs else ""
 
-    parts = [_head(report), _recent(report), _alerts(report), _adversarial(report, img), _drift(report, img),
+    parts = [_head(report), _shadow(report), _recent(report), _alerts(report), _adversarial(report, img), _drift(report, img),
              _predictions(report, img), _performance(report.performance, img), _skew(report, img)]
     return "".join(parts) + "</html>"
 
@@ -198,6 +198,29 @@ def _alerts(report: MonitorReport) -> str:
     items = "".join(f"<li>{e(a.check)}{' on ' + e(a.input) if a.input else ''}: {_num(a.value)} "
                     f"(threshold {_num(a.threshold, 3)})</li>" for a in report.alerts)
     return f"<div class=alerts><b>{len(report.alerts)} alert(s)</b><ul>{items}</ul></div>"
+
+
+SHADOW_WORDS = {"roc_auc": "ROC AUC (higher is better)", "brier": "Brier score (lower is better)", "log_loss": "log loss (lower is better)"}
+
+
+def _shadow(report: MonitorReport) -> str:
+    """Production and the challenger on the same served flights, once their outcomes are known."""
+    part = report.shadow
+    if part is None:
+        return ""
+    rows = []
+    for metric, c in part.comparison.items():
+        said = "challenger better" if c["b_better"] else "challenger worse" if c["b_worse"] else "no difference the interval can tell"
+        rows.append(f"<tr><td>{e(SHADOW_WORDS.get(metric, metric))}</td><td>{_num(float(c['a']))}</td><td>{_num(float(c['b']))}</td>"
+                    f"<td>{float(c['difference']):+.4f} [{float(c['low']):+.4f}, {float(c['high']):+.4f}]</td><td>{said}</td></tr>")
+    why = "too few labelled flights" if part.flights < part.min_flights else "not better by the interval"
+    verdict = "a promotion from the shadow would move production to it" if part.better else f"a promotion would refuse it ({why})"
+    return (f"<h2>Challenger in the shadow</h2><p>Version {e(part.challenger)} scored beside production version "
+            f"{e(part.production)} on {part.pairs:,} served flights, {part.flights:,} of them with a known outcome. The "
+            f"difference is the challenger's minus production's, with a paired bootstrap interval over flights "
+            f"({part.level:.0%}); by {e(part.metric)}, over at least {part.min_flights:,} flights, {verdict}.</p>"
+            "<table><tr><th>metric</th><th>production</th><th>challenger</th><th>difference [interval]</th><th>says</th></tr>"
+            f"{''.join(rows)}</table>")
 
 
 RECENT_WORDS = {

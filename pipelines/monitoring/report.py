@@ -41,6 +41,7 @@ import pandas as pd
 from pipelines.model.params import load_params
 from pipelines.monitoring import drift
 from pipelines.monitoring.alerts import fired, recent_checks
+from pipelines.monitoring.shadow import compare, logged_pair, pairs_of
 from pipelines.monitoring.render import render_html
 from pipelines.monitoring.stats import (
     LABEL, LEAD, PROBABILITY, freshness, log_destination, performance, read_log, sample_flights, scored_sample, skew, with_outcomes,
@@ -50,8 +51,8 @@ from skyprophet.adapters.tracking import PRODUCTION, LoadedModel, connect, load_
 from skyprophet.core.config import Settings
 from skyprophet.core.errors import NoData
 from skyprophet.core.monitoring import (
-    Alert, BatchWindow, Freshness, LogWindow, ModelRef, MonitorReport, PredictionDrift, RecentPart, ReferenceRows, Skew,
-    Thresholds,
+    Alert, BatchWindow, Freshness, LogWindow, ModelRef, MonitorReport, PredictionDrift, RecentPart, ReferenceRows, ShadowPart,
+    Skew, Thresholds,
 )
 from skyprophet.core.months import Window
 
@@ -89,6 +90,7 @@ class _Window:
     first_day: date | None = None  # the window's first local day (the recent checks compare the weeks before it)
     skew: Skew | None = None
     freshness: dict[str, Freshness] | None = None
+    shadow: ShadowPart | None = None
 
 
 def monitor(
@@ -155,11 +157,12 @@ def monitor(
                       date.fromisoformat(window.days[0]))
     else:
         log_dir = _log_folder(store, model, log_dir)
-        cur = _served(store, model, canonical, log_dir, since, until, known_at, params.label_delay_minutes)
+        cur = _served(settings, store, model, canonical, log_dir, since, until, known_at, params.label_delay_minutes)
     if transform is not None:
         cur.rows = transform(cur.rows)
     report, snapshot = assemble(name or cur.default_name, model, reference, ref, cur, Thresholds.of(settings))
     report.recent, recent = recent_part(settings, store, model, canonical, cur, params.label_delay_minutes, seed + 2)
+    report.shadow = cur.shadow
     report.seconds = round(time.perf_counter() - started, 1)
     folder = settings.reports_dir / "monitor" / report.name
     write(folder, report, snapshot, ref, cur.rows, model.spec.feature_names, recent)
@@ -179,11 +182,12 @@ def _log_folder(store: FeatureStore, model: LoadedModel, log_dir: Path | None) -
     return log_dir
 
 
-def _served(store: FeatureStore, model: LoadedModel, canonical: pd.DataFrame, log_dir: Path, since: datetime | None,
+def _served(settings: Settings, store: FeatureStore, model: LoadedModel, canonical: pd.DataFrame, log_dir: Path, since: datetime | None,
             until: datetime | None, known_at: datetime | None, label_delay_minutes: float) -> _Window:
-    """Served traffic: the log's answered rows within the data's span, outcomes joined, skew and freshness."""
-    logged = read_log(log_dir, since, until)
-    logged = logged[logged["prediction_status"] == "ok"]
+    """Served traffic: the log's answered rows within the data's span, outcomes joined, skew and
+    freshness, and production beside the challenger the log scored in the shadow."""
+    everything = read_log(log_dir, since, until)
+    logged = everything[everything["prediction_status"] == "ok"]
     # Flights read as of an instant the data does not cover (a client's far future or distant past)
     # have no offline truth and no outcome: counted, left out.
     lo, hi = (int(t.timestamp()) for t in (canonical["sched_dep_utc"].min(), canonical["sched_dep_utc"].max()))
@@ -202,7 +206,26 @@ def _served(store: FeatureStore, model: LoadedModel, canonical: pd.DataFrame, lo
     spec = model.spec
     first_read = datetime.fromtimestamp(int(logged["as_of_epoch_s"].min()), timezone.utc).date()
     return _Window(rows, source, "log-" + time.strftime("%Y%m%dT%H%M%S", time.gmtime()), first_read,
-                   skew(store, rows, spec.feature_service, spec.feature_names), freshness(rows, spec.feature_names))
+                   skew(store, rows, spec.feature_service, spec.feature_names), freshness(rows, spec.feature_names),
+                   shadow_part(everything, canonical, label_delay_minutes, known_at, settings.shadow_metric, settings.shadow_level,
+                               settings.shadow_min_flights))
+
+
+def shadow_part(logged: pd.DataFrame, canonical: pd.DataFrame, label_delay_minutes: float, known_at: datetime | None,
+                metric: str = "log_loss", level: float = 0.95, min_flights: int = 500) -> ShadowPart | None:
+    """Production and the newest challenger the log scored beside it, on the same served flights
+    once their outcomes are known; None when the log holds no shadow score or no outcome yet."""
+    from dataclasses import asdict
+
+    pair = logged_pair(logged)
+    if pair is None:
+        return None
+    try:
+        found = compare(pairs_of(logged, canonical, label_delay_minutes, *pair, known_at), *pair, metric, level, min_flights)
+    except NoData as exc:
+        log.info("monitor: the shadow is not compared yet (%s)", exc)
+        return None
+    return ShadowPart(**{k: v for k, v in asdict(found).items() if k in ShadowPart.model_fields})
 
 
 def recent_part(settings: Settings, store: FeatureStore, model: LoadedModel, canonical: pd.DataFrame, cur: _Window,

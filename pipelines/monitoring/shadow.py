@@ -74,14 +74,20 @@ def paired_rows(log_dirs: list[Path], canonical: pd.DataFrame, label_delay_minut
                 since: datetime | None = None, until: datetime | None = None, known_at: datetime | None = None) -> pd.DataFrame:
     """The flights production answered (``ok``, its version) and the challenger scored in the same
     request (``shadow``, its version), with both probabilities and the outcome (``label``, NaN while
-    unknown)."""
+    unknown), from the logs in ``log_dirs``."""
     frames = [read_log(d, since, until) for d in dict.fromkeys(log_dirs) if any(d.glob("*.parquet"))]
     if not frames:
         raise NoData(f"no prediction log in {', '.join(str(d) for d in log_dirs)}")
-    logged = pd.concat(frames, ignore_index=True)
+    return pairs_of(pd.concat(frames, ignore_index=True), canonical, label_delay_minutes, production, challenger, known_at)
+
+
+def pairs_of(logged: pd.DataFrame, canonical: pd.DataFrame, label_delay_minutes: float, production: str, challenger: str,
+             known_at: datetime | None = None) -> pd.DataFrame:
+    """``paired_rows`` of log rows already read."""
     cols = [*PAIR_KEYS, "delay_probability"]
-    served = logged[(logged["prediction_status"] == "ok") & (logged["model_version"] == production)][cols]
-    shadow = logged[(logged["prediction_status"] == "shadow") & (logged["model_version"] == challenger)][cols]
+    version = logged["model_version"].astype(str)
+    served = logged[(logged["prediction_status"] == "ok") & (version == production)][cols]
+    shadow = logged[(logged["prediction_status"] == "shadow") & (version == challenger)][cols]
     pairs = served.merge(shadow, on=PAIR_KEYS, suffixes=("_production", "_challenger"))
     if pairs.empty:
         raise NoData(f"the prediction log holds no flight answered by version {production} and shadowed by version {challenger}")
@@ -109,6 +115,18 @@ def evidence(settings: Settings, since: datetime | None = None, until: datetime 
     dirs = [log_destination(store, version_spec(client, name, v).feature_service) for v in (prod, chal)]
     canonical, _ = known_data(settings.raw_dir, settings.live_dir)
     rows = paired_rows(dirs, canonical, load_params(settings).label_delay_minutes, prod, chal, since, until, known_at)
+    return compare(rows, prod, chal, settings.shadow_metric, settings.shadow_level, settings.shadow_min_flights, since, until)
+
+
+def compare(rows: pd.DataFrame, production: str, challenger: str, metric: str, level: float, min_flights: int,
+            since: datetime | None = None, until: datetime | None = None) -> ShadowEvidence:
+    """Both models on the paired rows whose outcome is known (``paired_rows``): each metric with the
+    paired interval of its difference, a flight's rows drawn together, and whether ``metric`` says the
+    challenger is better over at least ``min_flights`` flights.
+
+    Raises:
+        NoData: no labelled flight yet, or only flights of one class (delayed or on time).
+    """
     labelled = rows[rows[LABEL].notna()]
     if labelled.empty:
         raise NoData(f"none of the {len(rows)} flights both models scored has a known outcome yet")
@@ -117,15 +135,22 @@ def evidence(settings: Settings, since: datetime | None = None, until: datetime 
                      f"{'delayed' if labelled[LABEL].iloc[0] else 'on time'}: too few to compare yet")
     groups = labelled["carrier"] + labelled["flight_number"].astype(str) + labelled["scheduled_departure"].astype(str)
     comparison = paired(labelled[LABEL].to_numpy(), labelled["delay_probability_production"].to_numpy(),
-                        labelled["delay_probability_challenger"].to_numpy(), groups.to_numpy(),
-                        level=settings.shadow_level, seed=7)
+                        labelled["delay_probability_challenger"].to_numpy(), groups.to_numpy(), level=level, seed=7)
     flights = int(groups.nunique())
-    better = comparison[settings.shadow_metric]["b_better"] and flights >= settings.shadow_min_flights
+    better = comparison[metric]["b_better"] and flights >= min_flights
     curves = {role: _reliability(labelled[LABEL].to_numpy(), labelled[f"delay_probability_{role}"].to_numpy())
               for role in ("production", "challenger")}
-    return ShadowEvidence(prod, chal, len(rows), len(labelled), flights, settings.shadow_metric, settings.shadow_level,
-                          settings.shadow_min_flights, comparison, bool(better),
-                          since.isoformat() if since else None, until.isoformat() if until else None, curves)
+    return ShadowEvidence(production, challenger, len(rows), len(labelled), flights, metric, level, min_flights, comparison,
+                          bool(better), since.isoformat() if since else None, until.isoformat() if until else None, curves)
+
+
+def logged_pair(logged: pd.DataFrame) -> tuple[str, str] | None:
+    """The production version that answered most of a log's flights and the newest challenger it
+    scored beside them in the shadow, or None when the log holds no shadow score."""
+    ok, shadow = (logged[logged["prediction_status"] == k]["model_version"].astype(str) for k in ("ok", "shadow"))
+    if ok.empty or shadow.empty:
+        return None
+    return str(ok.value_counts().index[0]), max(shadow.unique(), key=lambda v: (int(v) if v.isdigit() else -1, v))
 
 
 def _reliability(y: Any, p: Any, bins: int = 10) -> list[dict[str, float]]:

@@ -179,6 +179,22 @@ class RecentPart(_Part):
         return bool(self.alerts)
 
 
+class ShadowPart(_Part):
+    """Served traffic with a challenger in the shadow (``pipelines.monitoring.shadow``): production
+    and the challenger on the same flights once their outcomes are known."""
+
+    production: str  # versions
+    challenger: str
+    pairs: int  # flights scored by both
+    labelled: int
+    flights: int  # distinct labelled flights (the bootstrap's units)
+    metric: str  # the one a promotion from the shadow reads
+    level: float
+    min_flights: int
+    comparison: dict[str, dict[str, float | bool]]  # per metric: a (production), b (challenger), difference, low, high, b_better, b_worse
+    better: bool  # what a promotion from the shadow would decide now
+
+
 class MonitorReport(_Part):
     """One window against the training reference: drift, the adversarial validator, performance
     once outcomes are in, and (served traffic) training-serving skew and freshness."""
@@ -201,6 +217,7 @@ class MonitorReport(_Part):
     thresholds: Thresholds
     alerts: list[Alert] = []
     recent: RecentPart | None = None  # None: no data in the weeks before the window
+    shadow: ShadowPart | None = None  # served traffic with a challenger scored beside production, once outcomes are known
     seconds: float = 0.0
 
     def to_json(self) -> str:

@@ -75,8 +75,7 @@ def standing_checks(reference: pd.DataFrame, window: pd.DataFrame, names: Sequen
     ``reference``: the largest PSI of an input that is not the calendar's, the validator's AUC, the
     predictions' PSI and the window's Brier score."""
     watched = [n for n in names if n not in set(exclude)]
-    psi = [drift.categorical_psi(reference[n].tolist(), window[n].tolist()) if n in set(categorical)
-           else drift.numeric_psi(drift.floats(reference[n]), drift.floats(window[n])) for n in watched]
+    psi = [drift.column_psi(reference[n], window[n], n in set(categorical)) for n in watched]
     y, p = _labelled(window)
     return {
         "input_psi": max(psi) if psi else 0.0,

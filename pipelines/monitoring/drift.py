@@ -74,6 +74,13 @@ def categorical_psi(reference: Sequence[Any], window: Sequence[Any]) -> float:
     return psi_of_shares(rc.to_numpy() / max(len(r), 1), wc.to_numpy() / max(len(w), 1))
 
 
+def column_psi(reference: pd.Series, window: pd.Series, categorical: bool) -> float:
+    """One input's PSI: over its categories, or over the reference's deciles (numbers as floats)."""
+    if categorical:
+        return categorical_psi(reference.tolist(), window.tolist())
+    return numeric_psi(floats(reference), floats(window))
+
+
 def _label(v: Any) -> str:
     return MISSING if v is None or (isinstance(v, float) and v != v) else str(v)
 
@@ -138,8 +145,7 @@ def input_drift(
         snapshot = Report(metrics).run(Dataset.from_pandas(cur, data_definition=definition),
                                        Dataset.from_pandas(ref, data_definition=definition))
     p = dict.fromkeys(names, float("nan")) | {n: float(m["value"]) for n, m in zip(tested, snapshot.dict()["metrics"], strict=True)}
-    psi = [categorical_psi(ref[n].tolist(), cur[n].tolist()) if n in cats else numeric_psi(ref[n].to_numpy(), cur[n].to_numpy())
-           for n in names]
+    psi = [column_psi(ref[n], cur[n], n in cats) for n in names]
     out = []
     for i, name in enumerate(names):
         kind = "categorical" if name in cats else "numeric"

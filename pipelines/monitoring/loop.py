@@ -101,20 +101,17 @@ def _shadow(settings: Settings, client: MlflowClient, now: datetime, challenger:
         found = evidence(settings, known_at=now, client=client)
     except NoData as exc:
         return Turn(at, "wait", str(exc), challenger)
-    if found.better:
-        promote_from_shadow(settings, client=client, known_at=now)
-        client.delete_registered_model_alias(name, CHALLENGER)
-        return Turn(at, "promote", found.summary(), challenger)
     since = json.loads(client.get_model_version(name, challenger).tags.get("loop_challenge", "{}")).get("at")
-    if since is None or now - datetime.fromisoformat(since) < timedelta(days=settings.loop_shadow_days):
+    shadowed_enough = since is not None and now - datetime.fromisoformat(since) >= timedelta(days=settings.loop_shadow_days)
+    if not found.better and not shadowed_enough:
         return Turn(at, "wait", f"not better yet: {found.summary()}", challenger)
     try:
-        promote_from_shadow(settings, client=client, known_at=now)  # records the evidence and refuses
+        promote_from_shadow(settings, client=client, found=found)  # records the evidence either way
     except PromotionRefused as exc:
         client.delete_registered_model_alias(name, CHALLENGER)
         return Turn(at, "refuse", str(exc), challenger)
-    client.delete_registered_model_alias(name, CHALLENGER)  # better by the time it was asked again
-    return Turn(at, "promote", "promoted on a last look", challenger)
+    client.delete_registered_model_alias(name, CHALLENGER)
+    return Turn(at, "promote", found.summary(), challenger)
 
 
 def _retrain(settings: Settings, client: MlflowClient, now: datetime, reason: str, num_threads: int | None) -> list[Turn]:

@@ -173,15 +173,16 @@ def write(settings: Settings, found: ShadowEvidence) -> Path:
     return path
 
 
-def promote_from_shadow(settings: Settings, client: MlflowClient | None = None, **window: Any) -> ShadowEvidence:
-    """Move ``production`` to the challenger when ``evidence`` says it is better; record the
-    evidence on the challenger's version either way.
+def promote_from_shadow(settings: Settings, client: MlflowClient | None = None, found: ShadowEvidence | None = None,
+                        **window: Any) -> ShadowEvidence:
+    """Move ``production`` to the challenger when ``evidence`` (``found``, or computed over
+    ``window``) says it is better; record the evidence on the challenger's version either way.
 
     Raises:
         PromotionRefused: not better by the interval, or too few labelled flights (production is unchanged).
     """
     client = client or connect(settings)
-    found = evidence(settings, client=client, **window)
+    found = found or evidence(settings, client=client, **window)
     name = settings.model_name
     kept = {k: v for k, v in asdict(found).items() if k != "calibration"}  # a tag holds at most 5,000 characters
     client.set_model_version_tag(name, found.challenger, "shadow_evidence", json.dumps(kept))

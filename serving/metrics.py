@@ -69,8 +69,8 @@ class Metrics:
                               "(scored and logged; failed: an error while scoring; dropped: too many requests waiting)",
                               ["outcome"], registry=r)
         self.challenger_reloads = Counter("skyprophet_challenger_reloads", "checks of the challenger alias, by outcome "
-                                          "(loaded, unchanged, failed: no such alias or registry unreachable, refused: "
-                                          "version cannot serve)", ["outcome"], registry=r)
+                                          "(loaded, unchanged, absent: no version has the alias, failed: registry "
+                                          "unreachable, refused: version cannot serve)", ["outcome"], registry=r)
         self.model_version = Gauge("skyprophet_model_version", "registered version of the loaded model",
                                    ["name", "alias"], registry=r, multiprocess_mode="max")
 

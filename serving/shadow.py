@@ -58,7 +58,7 @@ class Shadow:
         reload = sync_model(self.holder, self.lookup)
         if reload.outcome == "refused" or reload.absent:  # no last good challenger is shadowed under the alias's name
             self.holder.current = None
-        self.metrics.record_challenger(reload.outcome, self.holder.current)
+        self.metrics.record_challenger("absent" if reload.absent else reload.outcome, self.holder.current)
         if self.holder.current is not None:
             self.logs.ensure(self.holder.current.spec.feature_service)
         return reload

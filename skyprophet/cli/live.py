@@ -38,8 +38,8 @@ def run(
     monitor_every: Annotated[float | None, typer.Option(min=1, help="also write the monitoring report of the served "
                                                         "traffic (the prediction log, outcomes as the clock passes) every "
                                                         "this many wall seconds, as reports/monitor/live (/monitor)")] = None,
-    loop_every: Annotated[float | None, typer.Option(min=1, help="also turn the closed loop (`model loop` by the replay's "
-                                                     "clock) every this many wall seconds")] = None,
+    loop_every: Annotated[float | None, typer.Option(min=1, envvar="SKYPROPHET_LIVE_LOOP_EVERY", help="also turn the closed "
+                                                     "loop (`model loop` by the replay's clock) every this many wall seconds")] = None,
     loop_metrics_port: Annotated[int | None, typer.Option(help="the loop's counters at http://0.0.0.0:PORT/metrics")] = None,
 ) -> None:
     """Live operation in one command, on Redis (started locally when none answers): the online store

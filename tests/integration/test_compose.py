@@ -118,3 +118,7 @@ def test_the_loop_profile_runs_the_scheduler_on_the_same_stores(stack: dict[str,
         assert scheduler["environment"].get(same) == api["environment"].get(same), same
     assert scheduler["image"] == api["image"] and scheduler["user"] not in ("", "root", "0")
     assert any(v["target"] == "/app/data" for v in scheduler["volumes"])  # the monitoring reports it reads
+
+    live = _compose({**SECRETS, "LIVE_LOOP_EVERY_S": "30"}, "--profile", "live", "config", "--format", "json")
+    assert live.returncode == 0, live.stderr  # in live operation the live service turns the loop, by the replay's clock
+    assert json.loads(live.stdout)["services"]["live"]["environment"]["SKYPROPHET_LIVE_LOOP_EVERY"] == "30"

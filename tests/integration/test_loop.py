@@ -21,10 +21,17 @@ pytestmark = pytest.mark.integration
 NOW = datetime(2013, 12, 10, 6, 0, tzinfo=timezone.utc)
 
 
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One MLflow store for the module (creating one costs seconds); each test registers a model of its own in it."""
+    return tmp_path_factory.mktemp("loop-mlflow")
+
+
 @pytest.fixture()
-def registry(tmp_path: Path) -> Settings:
-    s = Settings(mlflow_tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", mlflow_artifact_root=tmp_path / "artifacts",
-                 reports_dir=tmp_path / "reports", data_dir=tmp_path / "data", loop_retrain_days=7)
+def registry(store: Path, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    s = Settings(mlflow_tracking_uri=f"sqlite:///{store / 'mlflow.db'}", mlflow_artifact_root=store / "artifacts",
+                 reports_dir=tmp_path / "reports", data_dir=tmp_path / "data", loop_retrain_days=7,
+                 model_name=f"loop-{request.node.name[5:40]}")
     connect(s).create_registered_model(s.model_name)
     return s
 

@@ -63,14 +63,6 @@ SMOKE = Shape(7, 2400, date(2013, 11, 1), 200, 2, 10, 60)
 STEPS = ("retrain", "stage", "challenge", "wait", "promote", "refuse", "stage_refused", "idle", "fail")
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def workspace(work: Path, smoke: bool) -> dict[str, str]:
     """The throw-away data folder (raw data and feature tables linked, the registry copied), the
     parameters (the smoke's smaller) and the environment every process of the run shares."""
@@ -113,19 +105,19 @@ class Traffic:
     by the replay's clock (up to 100 a request)."""
 
     def __init__(self, url: str, redis_url: str, every: float = 2.0):
-        import redis
+        from skyprophet.adapters.stream import EventStream
 
         flights = pd.read_parquet(get_settings().canonical_path)
         self.flights = flights[flights["sched_dep_utc"] >= pd.Timestamp(START)].sort_values("sched_dep_utc")
         self.url, self.every = url, every
-        self.r = redis.Redis.from_url(redis_url)
+        self.stream = EventStream.from_url(redis_url, name=STREAM)
         self.asked = self.answered = self.errors = 0
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def clock(self) -> datetime | None:
-        v = self.r.get(f"{STREAM}:clock")
-        return None if v is None else datetime.fromtimestamp(int(v), timezone.utc)
+        v = self.stream.clock()
+        return None if v is None else datetime.fromtimestamp(v, timezone.utc)
 
     def _run(self) -> None:
         from skyprophet.core.keys import flight_query
@@ -182,6 +174,8 @@ def run(smoke: bool) -> dict[str, Any]:
     t0 = time.perf_counter()
     production = frozen(env, shape.frozen_as_of)
     setup_s = time.perf_counter() - t0
+    from benchmarks.bench_serving import _free_port
+
     port, loop_port = _free_port(), _free_port()
     end = START + timedelta(days=shape.days)
     log = open(work / "live.log", "wb")  # noqa: SIM115 (open for the process's life)

@@ -77,3 +77,16 @@ def test_a_check_that_adds_only_false_alarms_to_the_alert_is_left_out() -> None:
     got = calibrate(decisions, paid, checks=("a", "b", "c"))
     assert got == {"a": None, "b": pytest.approx(0.45), "c": pytest.approx(0.5)}
     assert tally(decisions, paid, got)["any"] == {"threshold": None, "fired": 3, "hits": 3, "false_alarms": 0, "misses": 0, "quiet": 3}
+
+
+def test_a_threshold_setting_left_empty_turns_its_alert_off_and_garbage_is_refused_by_name() -> None:
+    from pydantic import ValidationError
+
+    from skyprophet.core.config import Settings
+
+    assert Settings(monitor_calibration_gap_alert="", monitor_log_loss_rise_alert="  ").monitor_calibration_gap_alert is None
+    assert Settings(monitor_log_loss_rise_alert="-0.01").monitor_log_loss_rise_alert == pytest.approx(-0.01)
+    with pytest.raises(ValidationError, match="monitor_recent_prediction_psi_alert"):
+        Settings(monitor_recent_prediction_psi_alert="lots")
+    with pytest.raises(ValidationError, match="monitor_calibration_gap_alert"):
+        Settings(monitor_calibration_gap_alert=-0.1)

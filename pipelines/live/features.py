@@ -23,7 +23,7 @@ import pandas as pd
 
 from pipelines.live.inbound import Rotations
 from skyprophet.core.events import ARRIVAL, CANCELLATION, CLOCK, DEPARTURE, PLANNED, SCHEDULE, WEATHER, Event, flight_identity
-from skyprophet.core.keys import carrier_origin_id, flight_id, route_id
+from skyprophet.core.keys import as_of_day, carrier_origin_id, flight_id, route_id
 from skyprophet.core.windows import (
     AIRLINE_WINDOWS,
     BACKLOG_WINDOW,
@@ -328,7 +328,7 @@ def table(view: str, rows: _Rows) -> pd.DataFrame:
     cols = COLUMNS[view]
     minutes = np.asarray(rows.times, dtype=np.int64)
     ts = pd.Series(pd.to_datetime(minutes * 60, unit="s", utc=True)).astype("datetime64[us, UTC]")
-    day = np.asarray(pd.DatetimeIndex(ts).strftime("%Y-%m-%d"), dtype=object)
+    day = as_of_day(ts).to_numpy()  # the batch build's own day key (strftime of each row was most of a year's frames)
     values = list(zip(*rows.values, strict=True)) if rows.values else [() for _ in cols]
     out: dict[str, Any] = {VIEWS[view]: np.asarray(rows.keys, dtype=object), "as_of_day": day, "event_ts": ts}
     for name, col in zip(cols, values, strict=True):

@@ -29,7 +29,8 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 # flush or fill the same one (the API's db once served a crash test's features half-way through
 # /predict's tests). One table, checked by tests/unit/test_redis_dbs.py, instead of numbers in tests.
 # Database 0 is the default settings' (no test flushes it); the benchmarks, which never run beside the
-# suite, use 11 and 12.
+# suite, use 11, 12 and 13 (bench_serving's and soak's REDIS_DB, shared with online-reload: Redis has
+# sixteen databases, and the suite takes 1-10 and 13-15).
 REDIS_DBS = {
     "crash-clean": 1,
     "crash-killed": 2,

@@ -76,6 +76,27 @@ MEASURED = ("generate", "ingest_build", "materialize_day", "training_set_fit", "
 LEADS_PER_FLIGHT = 4
 SERVICE = "flight_delay_v5"
 SPARK_DAYS = 14  # the slice of the year whose training rows go through both offline stores
+SPARK_CORES = 2  # local[2]
+TARGET_SECONDS = 45 * 60  # the training set's target at full size: what a cluster is sized for
+
+
+def cluster_sizing(steps: dict[str, Any]) -> dict[str, Any] | None:
+    """A Spark cluster's size for a scale's whole training set, from the rates its steps measured:
+    the Spark slice's core-seconds per row (``local[2]``: wall seconds x 2 over its rows) times the
+    training set's rows (every split) gives the core-hours; spread over the 45 minutes of the
+    target, the cores. Linear in rows, which bench-scale measured for Spark (3.5 x at 4 x the rows,
+    12.6 x at 16 x); each call's fixed planning cost is in the slice's rate, so it is not optimistic."""
+    spark, fit = steps.get("spark_retrieval") or {}, steps.get("training_set_fit") or {}
+    if "spark" not in spark or "rows" not in fit:
+        return None
+    rows = sum(v for k, v in fit["rows"].items() if k in ("train", "validation", "test"))
+    per_row = spark["spark"]["seconds"] * SPARK_CORES / max(spark["spark"]["rows"], 1)
+    core_seconds = per_row * rows
+    return {"training_rows": rows, "spark_core_seconds_per_row": round(per_row, 6),
+            "spark_core_hours": round(core_seconds / 3600, 1),
+            "cores_for_45_min": int(-(-core_seconds // TARGET_SECONDS)),
+            "duckdb_seconds_for_the_set_here": fit.get("training_set_seconds"),
+            "jvm_peak_mb_local_2": spark["spark"].get("jvm_peak_rss_mb")}
 
 
 def _train(settings: Any, work: Path) -> dict[str, Any]:
@@ -292,6 +313,7 @@ def main() -> None:
             if step == "ingest_build":
                 steps[step]["us_per_flight"] = round(steps[step]["seconds"] / steps["generate"]["flights"] * 1e6, 2)
             print(f"{name:>6} {step:<16} {steps[step]['seconds']:>9.1f} s  peak {steps[step]['peak_mb']:>9,.0f} MB", flush=True)  # noqa: T201
+        report["scales"][name]["spark_cluster_sizing"] = cluster_sizing(steps)
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     scales = report["scales"]
@@ -305,7 +327,8 @@ def main() -> None:
                  "spark_retrieval": ["duckdb.us_per_row", "spark.us_per_row", "same_rows"],
                  "stream_week": ["times_real_time", "processor_peak_mb", "every_tick_written"],
                  "serve": ["predict_nycflights13.p50_ms", "predict_national.p50_ms", "departures_busiest_6h.p50_ms"]}
-        require("bench_national", report, [f"scales.smoke.steps.{step}.{k}" for step, keys in promised.items() for k in keys])
+        require("bench_national", report, [f"scales.smoke.steps.{step}.{k}" for step, keys in promised.items() for k in keys]
+                + ["scales.smoke.spark_cluster_sizing.cores_for_45_min"])
 
 
 if __name__ == "__main__":

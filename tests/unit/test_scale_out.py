@@ -75,3 +75,22 @@ def test_cluster_nodes_must_be_host_port_pairs() -> None:
 def test_key_of_a_command(key: bytes) -> None:
     assert key_of(command("HMGET", key, b"field", b"other")) == key
     assert key_of(command("GET", key)) == key
+
+
+def test_a_spark_cluster_is_sized_from_the_measured_rates() -> None:
+    from benchmarks.bench_national import cluster_sizing
+
+    # 300,000 rows in 150 s on two cores: 0.001 core-second a row; 9 million rows (every split) are
+    # 9,000 core-seconds, 2.5 core-hours, and 9,000 / 2,700 s = 3.33, so four cores for 45 minutes
+    steps = {"spark_retrieval": {"spark": {"seconds": 150.0, "rows": 300_000, "jvm_peak_rss_mb": 2_900.0}},
+             "training_set_fit": {"rows": {"train": 7_000_000, "validation": 1_000_000, "test": 1_000_000,
+                                           "cancelled_excluded": 12_345}, "training_set_seconds": 600.0}}
+    sizing = cluster_sizing(steps)
+    assert sizing is not None
+    assert sizing["training_rows"] == 9_000_000
+    assert sizing["spark_core_seconds_per_row"] == pytest.approx(0.001)
+    assert sizing["spark_core_hours"] == pytest.approx(2.5)
+    assert sizing["cores_for_45_min"] == 4
+    # a failed or missing step gives no sizing rather than a made-up one
+    assert cluster_sizing({"spark_retrieval": {"failed": "exit -9"}, "training_set_fit": steps["training_set_fit"]}) is None
+    assert cluster_sizing({"spark_retrieval": steps["spark_retrieval"], "training_set_fit": None}) is None

@@ -21,6 +21,8 @@ _FLIGHT_NUMBER = re.compile(FLIGHT_NUMBER_PATTERN)
 def flight_number(value: object) -> str:
     """One flight number in its canonical spelling ("0123" and 123 give "123", "1545a" gives
     "1545A"); ValueError naming the value when it is not a flight number."""
+    if isinstance(value, str) and 0 < len(value) <= 4 and value.isdecimal() and value.isascii() and value[0] != "0":
+        return value  # already canonical (the usual case: events carry canonical numbers)
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and 1 <= value <= FLIGHT_NUMBER_MAX:
         return str(int(value))
     if isinstance(value, str) and _FLIGHT_NUMBER.match(text := value.strip().upper()):

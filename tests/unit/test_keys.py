@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from skyprophet.core.keys import FlightKeys, as_of_day, as_of_day_of, flight_numbers, sort_flights
 
@@ -64,3 +66,23 @@ def test_flights_are_ordered_by_number_as_a_number_with_a_suffix_after_its_numbe
     ints = [int(n) for n in numbers if n.isdigit()]
     only = flights[flights["flight_number"].str.isdigit()]
     assert sort_flights(only)["flight_number"].tolist() == [str(n) for n in sorted(ints)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.text(alphabet="0123456789Aa ٣²-.", max_size=7), st.text(max_size=6), st.integers(-5, 12_000)))
+def test_one_flight_number_agrees_with_its_written_pattern(value: object) -> None:
+    # Independently of flight_number's fast path: the documented pattern, then leading zeros dropped.
+    import re
+
+    from skyprophet.core.keys import FLIGHT_NUMBER_MAX, FLIGHT_NUMBER_PATTERN, flight_number
+
+    if isinstance(value, int):
+        want = str(value) if 1 <= value <= FLIGHT_NUMBER_MAX else None
+    else:
+        text = str(value).strip().upper()
+        want = text.lstrip("0") if re.fullmatch(FLIGHT_NUMBER_PATTERN.strip("^$"), text, flags=re.ASCII) else None
+    try:
+        got: str | None = flight_number(value)
+    except ValueError:
+        got = None
+    assert got == want

@@ -71,8 +71,9 @@ class Metrics:
         self.challenger_reloads = Counter("skyprophet_challenger_reloads", "checks of the challenger alias, by outcome "
                                           "(loaded, unchanged, absent: no version has the alias, failed: registry "
                                           "unreachable, refused: version cannot serve)", ["outcome"], registry=r)
-        self.model_version = Gauge("skyprophet_model_version", "registered version of the loaded model",
-                                   ["name", "alias"], registry=r, multiprocess_mode="max")
+        self.model_version = Gauge("skyprophet_model_version", "registered version of the loaded model (0: the "
+                                   "alias no longer names a version)", ["name", "alias"], registry=r, multiprocess_mode="livemax")
+        self._challengers: set[tuple[str, str]] = set()  # the labels a challenger was reported under
 
     def record_reload(self, outcome: str, failing: bool, model: LoadedModel | None) -> None:
         """A check of the alias: its outcome, whether it is failing, and the loaded model's version."""
@@ -82,10 +83,15 @@ class Metrics:
             self.model_version.labels(model.name, model.alias or "").set(int(model.version))
 
     def record_challenger(self, outcome: str, model: LoadedModel | None) -> None:
-        """A check of the challenger alias and the challenger's version (``model_version``, its alias label)."""
+        """A check of the challenger alias and the challenger's version (``model_version``, its alias
+        label; 0 once none is shadowed, so that a retired challenger does not linger)."""
         self.challenger_reloads.labels(outcome).inc()
         if model is not None:
             self.model_version.labels(model.name, model.alias or "").set(int(model.version))
+            self._challengers.add((model.name, model.alias or ""))
+        elif outcome in ("absent", "refused"):  # nothing is shadowed
+            for name, alias in self._challengers:
+                self.model_version.labels(name, alias).set(0)
 
     def record_ages(self, ages: dict[str, int]) -> None:
         for view, age in ages.items():

@@ -97,3 +97,26 @@ def test_the_service_sets_its_gauges_from_a_report_and_ignores_what_is_not_one(t
     gauges.refresh()
     assert metrics.monitor_adversarial_auc._value.get() == 0.7
     assert metrics.monitor_brier._value.get() == 0.25
+
+
+def test_a_retired_challenger_leaves_no_version_on_the_gauge() -> None:
+    from types import SimpleNamespace
+
+    from prometheus_client import generate_latest
+
+    metrics = Metrics()
+
+    def version(alias: str) -> float | None:
+        for line in generate_latest(metrics.registry).decode().splitlines():
+            if line.startswith("skyprophet_model_version{") and f'alias="{alias}"' in line:
+                return float(line.rsplit(" ", 1)[1])
+        return None
+
+    served = SimpleNamespace(name="flight_delay", version="3", alias="production")
+    metrics.record_reload("loaded", False, served)  # type: ignore[arg-type]
+    metrics.record_challenger("loaded", SimpleNamespace(name="flight_delay", version="4", alias="challenger"))  # type: ignore[arg-type]
+    assert (version("production"), version("challenger")) == (3.0, 4.0)
+    metrics.record_challenger("unchanged", None)  # a check that finds the same version touches nothing
+    assert version("challenger") == 4.0
+    metrics.record_challenger("absent", None)  # promoted or retired: the alias names no version any more
+    assert (version("production"), version("challenger")) == (3.0, 0.0)

@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,7 +16,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from prometheus_client import multiprocess
 
 from serving import __version__
 from serving.api.routes import admin, board, departures, health, monitor, predict
@@ -104,8 +102,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(services.logs.close)  # what is buffered is written
         if client is not None:
             client.close()
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # this worker's live gauges (the model versions) leave /metrics with it
-            multiprocess.mark_process_dead(os.getpid())
 
 
 def _where(loc: Any) -> str:

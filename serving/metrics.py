@@ -71,8 +71,8 @@ class Metrics:
         self.challenger_reloads = Counter("skyprophet_challenger_reloads", "checks of the challenger alias, by outcome "
                                           "(loaded, unchanged, absent: no version has the alias, failed: registry "
                                           "unreachable, refused: version cannot serve)", ["outcome"], registry=r)
-        self.model_version = Gauge("skyprophet_model_version", "registered version of the loaded model (0: the "
-                                   "alias no longer names a version)", ["name", "alias"], registry=r, multiprocess_mode="livemax")
+        self.model_version = Gauge("skyprophet_model_version", "registered version of the loaded model (0: none "
+                                   "is loaded under the alias)", ["name", "alias"], registry=r, multiprocess_mode="max")
         self._challengers: set[tuple[str, str]] = set()  # the labels a challenger was reported under
 
     def record_reload(self, outcome: str, failing: bool, model: LoadedModel | None) -> None:

@@ -102,15 +102,10 @@ def test_the_service_sets_its_gauges_from_a_report_and_ignores_what_is_not_one(t
 def test_a_retired_challenger_leaves_no_version_on_the_gauge() -> None:
     from types import SimpleNamespace
 
-    from prometheus_client import generate_latest
-
     metrics = Metrics()
 
     def version(alias: str) -> float | None:
-        for line in generate_latest(metrics.registry).decode().splitlines():
-            if line.startswith("skyprophet_model_version{") and f'alias="{alias}"' in line:
-                return float(line.rsplit(" ", 1)[1])
-        return None
+        return metrics.registry.get_sample_value("skyprophet_model_version", {"name": "flight_delay", "alias": alias})
 
     served = SimpleNamespace(name="flight_delay", version="3", alias="production")
     metrics.record_reload("loaded", False, served)  # type: ignore[arg-type]
